@@ -1,0 +1,6 @@
+// Placeholder entry point: the CamWidget frontend fills this in.
+export default {
+  render({ el }: { el: HTMLElement }) {
+    el.textContent = "tscam-widget";
+  },
+};
