@@ -1,6 +1,241 @@
-// Placeholder entry point: the CamWidget frontend fills this in.
-export default {
-  render({ el }: { el: HTMLElement }) {
-    el.textContent = "tscam-widget";
-  },
+// anywidget entry: initialize (the play clock) and render (DOM, observers, one draw per frame).
+import type { AnyModel, Initialize, Render } from "@anywidget/types";
+import { decodeCached } from "./buffers";
+import { ColourTable } from "./colour";
+import { createControls } from "./controls";
+import { panelAt, timeAt, tooltipLines } from "./hover";
+import { startPlayer } from "./player";
+import { drawScene, MARGIN, sceneLayout, type PanelHit } from "./render";
+import { buildScene, isNanMap, type Scene } from "./scene";
+import { setControls } from "./state";
+import { drawStrip, stripGeometry, stripLayerAt, type StripGeometry } from "./strip";
+import { CSS } from "./style";
+import { isDarkColour, readTheme } from "./theme";
+import type { CamTraits } from "./types";
+
+type Model = AnyModel<CamTraits>;
+
+const tables = new WeakMap<object, ColourTable>();
+let fallback: ColourTable | null = null;
+
+/** One ColourTable per `cmap_table` value (rebuilt only when Python sends a new one). */
+function tableFor(rgba: Uint8Array | undefined): ColourTable {
+  if (!rgba) return (fallback ??= new ColourTable(null));
+  let t = tables.get(rgba);
+  if (!t) tables.set(rgba, (t = new ColourTable(rgba)));
+  return t;
+}
+
+const initialize: Initialize<CamTraits> = ({ model }) => startPlayer(model);
+
+/** Size a canvas for css width x height at the device pixel ratio; returns its 2-d context. */
+function sizeCanvas(c: HTMLCanvasElement, w: number, h: number): CanvasRenderingContext2D | null {
+  const dpr = window.devicePixelRatio || 1;
+  const W = Math.max(1, Math.round(w * dpr));
+  const H = Math.max(1, Math.round(h * dpr));
+  if (c.width !== W || c.height !== H) {
+    c.width = W;
+    c.height = H;
+    c.style.width = `${w}px`;
+    c.style.height = `${h}px`;
+  }
+  const ctx = c.getContext("2d");
+  ctx?.setTransform(dpr, 0, 0, dpr, 0, 0);
+  return ctx;
+}
+
+function nanNote(m: Model, scene: Scene): string | null {
+  if (!scene.samples.some((s) => isNanMap(s.map))) return null;
+  const label = (m.get("method_labels") ?? {})[m.get("method")] ?? m.get("method");
+  return `${label} is not defined for layer ${scene.layerNames[scene.layer] ?? scene.layer}: series drawn in grey`;
+}
+
+const render: Render<CamTraits> = ({ model, el }) => {
+  const m = model as Model;
+  const root = document.createElement("div");
+  root.className = "tscam-root";
+  root.tabIndex = 0;
+  root.setAttribute("data-lm-suppress-shortcuts", "true"); // JupyterLab: keys stay in the widget
+  const style = document.createElement("style");
+  style.textContent = CSS;
+  const plot = document.createElement("div");
+  plot.className = "tscam-plot";
+  const canvas = document.createElement("canvas");
+  canvas.className = "tscam-main";
+  const tooltip = document.createElement("div");
+  tooltip.className = "tscam-tooltip";
+  plot.append(canvas, tooltip);
+  const strip = document.createElement("canvas");
+  strip.className = "tscam-strip";
+  strip.title = "click a row to show that layer";
+  const status = document.createElement("div");
+  status.className = "tscam-status";
+  const error = document.createElement("div");
+  error.className = "tscam-error";
+
+  const change = (c: Partial<CamTraits>) => setControls(m, c);
+  const controls = createControls({ change, png: () => downloadPng() });
+  root.append(style, controls.root, plot, strip, status, error);
+  el.append(root);
+
+  let lastScene: Scene | null = null; // the last picture whose maps matched the controls
+  let hits: PanelHit[] = [];
+  let stripGeom: StripGeometry | null = null;
+  let localError = "";
+  let frame = 0;
+
+  function draw(): void {
+    frame = 0;
+    localError = "";
+    let note = "";
+    try {
+      controls.update(m);
+      const width = Math.floor(plot.clientWidth || el.clientWidth || 800);
+      const theme = readTheme(root);
+      root.style.colorScheme = isDarkColour(theme.bg) ? "dark" : "light"; // native sliders, menus
+      const table = tableFor(decodeCached(m.get("cmap_table"))?.data as Uint8Array | undefined);
+      const built = buildScene(m);
+      let scene = built.scene;
+      const notes: string[] = [];
+      if (built.ready && scene) lastScene = scene;
+      else if (scene) {
+        note = "computing...";
+        notes.push(note);
+        if (lastScene) scene = lastScene;
+      }
+      if (!scene) {
+        note = built.why;
+        sizeCanvas(canvas, width, 40)?.clearRect(0, 0, width, 40);
+        hits = [];
+      } else {
+        const nan = nanNote(m, scene);
+        if (nan) notes.push(nan);
+        const height = sceneLayout(scene, width).height;
+        const ctx = sizeCanvas(canvas, width, height);
+        if (ctx) {
+          hits = drawScene(ctx, scene, {
+            width,
+            height,
+            theme,
+            table,
+            notes,
+            style: { style: m.get("style"), linewidth: m.get("linewidth"), linestyle: m.get("linestyle"), alpha: m.get("alpha") },
+          });
+        }
+        if (scene.strip && scene.strip.length > 0) {
+          stripGeom = stripGeometry(scene.strip.length, width, MARGIN.left, MARGIN.right);
+          const sctx = sizeCanvas(strip, width, stripGeom.height);
+          const s0 = scene.samples[0];
+          if (sctx) {
+            drawStrip(sctx, stripGeom, scene.strip, scene.layerNames, scene.layer, scene.valueRange, table, theme,
+              window.devicePixelRatio || 1, `all layers of sample #${s0?.id ?? ""} (click a row to show it)`);
+          }
+          strip.classList.remove("tscam-hidden");
+        } else {
+          strip.classList.add("tscam-hidden");
+          stripGeom = null;
+        }
+      }
+    } catch (e) {
+      localError = `frontend: ${(e as Error)?.message ?? String(e)}`;
+      console.error(e);
+    }
+    if (mouse) onMove(mouse);
+    status.textContent = [m.get("status"), note].filter(Boolean).join(" · ");
+    error.textContent = [m.get("error"), localError].filter(Boolean).join("\n");
+  }
+
+  const schedule = () => {
+    if (!frame) frame = requestAnimationFrame(draw);
+  };
+
+  function downloadPng(): void {
+    canvas.toBlob((blob) => {
+      if (!blob) return;
+      const a = document.createElement("a");
+      const url = URL.createObjectURL(blob);
+      const layer = (m.get("layers") ?? [])[m.get("layer")] ?? m.get("layer");
+      a.href = url;
+      a.download = `tscam-${m.get("method")}-${layer}-sample${m.get("sample")}.png`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    }, "image/png");
+  }
+
+  // hover tooltip (recomputed after each draw while the mouse stays over the canvas)
+  let mouse: { clientX: number; clientY: number } | null = null;
+  const onMove = (ev: { clientX: number; clientY: number }) => {
+    mouse = { clientX: ev.clientX, clientY: ev.clientY };
+    const r = canvas.getBoundingClientRect();
+    const x = ev.clientX - r.left;
+    const y = ev.clientY - r.top;
+    const h = panelAt(hits, x, y);
+    if (!h) {
+      tooltip.style.display = "none";
+      return;
+    }
+    tooltip.textContent = tooltipLines(h, timeAt(h, x)).join("\n");
+    tooltip.style.display = "block";
+    const left = x + 14 + tooltip.offsetWidth > r.width ? x - 14 - tooltip.offsetWidth : x + 14;
+    tooltip.style.left = `${Math.max(0, left)}px`;
+    tooltip.style.top = `${y + 12}px`;
+  };
+  const onLeave = () => {
+    mouse = null;
+    tooltip.style.display = "none";
+  };
+  canvas.addEventListener("mousemove", onMove);
+  canvas.addEventListener("mouseleave", onLeave);
+
+  // layer strip: click a row
+  const onStripClick = (ev: MouseEvent) => {
+    if (!stripGeom) return;
+    const r = strip.getBoundingClientRect();
+    const l = stripLayerAt(stripGeom, ev.clientX - r.left, ev.clientY - r.top);
+    if (l >= 0) change({ layer: l });
+  };
+  strip.addEventListener("click", onStripClick);
+
+  // keyboard: left/right sample, up/down layer, space play/pause
+  const onKey = (ev: KeyboardEvent) => {
+    const t = ev.target as HTMLElement;
+    if (t !== root && (t.tagName === "INPUT" || t.tagName === "SELECT")) return;
+    const L = (m.get("layers") ?? []).length;
+    const N = m.get("n_samples") ?? 0;
+    const clamp = (v: number, n: number) => Math.min(Math.max(0, v), Math.max(0, n - 1));
+    let c: Partial<CamTraits> | null = null;
+    if (ev.key === "ArrowLeft") c = { sample: clamp(m.get("sample") - 1, N) };
+    else if (ev.key === "ArrowRight") c = { sample: clamp(m.get("sample") + 1, N) };
+    else if (ev.key === "ArrowUp") c = { layer: clamp(m.get("layer") - 1, L) };
+    else if (ev.key === "ArrowDown") c = { layer: clamp(m.get("layer") + 1, L) };
+    else if (ev.key === " " && t.tagName !== "BUTTON") c = { playing: !m.get("playing") };
+    if (!c) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    change(c);
+  };
+  root.addEventListener("keydown", onKey);
+
+  m.on("change", schedule);
+  const resize = new ResizeObserver(schedule);
+  resize.observe(plot);
+  const themeObserver = new MutationObserver(schedule);
+  themeObserver.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-name", "data-jp-theme-light"] });
+  schedule();
+
+  return () => {
+    if (frame) cancelAnimationFrame(frame);
+    m.off("change", schedule);
+    resize.disconnect();
+    themeObserver.disconnect();
+    canvas.removeEventListener("mousemove", onMove);
+    canvas.removeEventListener("mouseleave", onLeave);
+    strip.removeEventListener("click", onStripClick);
+    root.removeEventListener("keydown", onKey);
+    root.remove();
+  };
 };
+
+export default { initialize, render };

@@ -1,0 +1,148 @@
+// DOM controls: play, layer slider, menus, sample slider + number box, PNG button.
+import { decodeCached } from "./buffers";
+import type { CamTraits, TraitReader } from "./types";
+
+export interface ControlEvents {
+  change(changes: Partial<CamTraits>): void;
+  png(): void;
+}
+
+export interface Controls {
+  root: HTMLElement;
+  update(m: TraitReader): void;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text != null) e.textContent = text;
+  return e;
+}
+
+function labelled(text: string, control: HTMLElement, cls = ""): HTMLLabelElement {
+  const l = el("label", cls);
+  l.append(el("span", "tscam-muted", text), control);
+  return l;
+}
+
+type Option = [value: string, label: string];
+
+/** Replace a select's options only when they changed (keeps the open menu stable). */
+function setOptions(s: HTMLSelectElement, opts: Option[], value: string): void {
+  const key = JSON.stringify(opts);
+  if (s.dataset.key !== key) {
+    s.replaceChildren(...opts.map(([v, l]) => Object.assign(el("option"), { value: v, textContent: l })));
+    s.dataset.key = key;
+  }
+  if (s.value !== value) s.value = value;
+}
+
+export const NORMS: Option[] = [["none", "none"], ["sample", "per sample"], ["layer", "per layer"]];
+export const VIEWS: Option[] = [["single", "single"], ["grid", "grid"], ["overlay", "overlay"]];
+export const STYLES: Option[] = [["line", "line"], ["scatter", "scatter"]];
+
+export function targetOptions(classes: string[]): Option[] {
+  return [["pred", "predicted"], ["true", "true"], ...classes.map((c, i): Option => [String(i), c])];
+}
+
+/** A target menu value back to the trait: class indices travel as numbers. */
+export function parseTarget(v: string): string | number {
+  return /^\d+$/.test(v) ? Number(v) : v;
+}
+
+export function createControls(ev: ControlEvents): Controls {
+  const root = el("div", "tscam-controls");
+  const play = el("button", "tscam-play", "▶");
+  play.title = "play / pause through the layers (space)";
+  const layer = Object.assign(el("input"), { type: "range", min: "0", step: "1" });
+  layer.setAttribute("aria-label", "layer");
+  const layerName = el("span", "tscam-layer-name");
+  const layerRow = el("span", "tscam-layer");
+  layerRow.append(el("span", "tscam-muted", "layer"), layer, layerName);
+  const method = el("select");
+  const reduction = el("select");
+  const target = el("select");
+  const cmap = el("select");
+  const norm = el("select");
+  const view = el("select");
+  const viewCount = Object.assign(el("input"), { type: "number", min: "1", max: "64", step: "1" });
+  const style = el("select");
+  const sample = Object.assign(el("input"), { type: "range", min: "0", step: "1" });
+  sample.setAttribute("aria-label", "sample");
+  const sampleBox = Object.assign(el("input"), { type: "number", min: "0", step: "1" });
+  sampleBox.setAttribute("aria-label", "sample number");
+  const sampleInfo = el("span", "tscam-muted");
+  const sampleRow = el("span", "tscam-sample");
+  sampleRow.append(el("span", "tscam-muted", "sample"), sample, sampleBox, sampleInfo);
+  const png = el("button", "tscam-png", "PNG");
+  png.title = "download the current view as PNG";
+  const reductionLabel = labelled("reduction", reduction);
+  const countLabel = labelled("n", viewCount);
+  root.append(
+    play, layerRow, sampleRow,
+    labelled("method", method), reductionLabel, labelled("target", target), labelled("colours", cmap),
+    labelled("norm", norm), labelled("view", view), countLabel, labelled("style", style), png,
+  );
+
+  const int = (s: string) => Math.floor(Number(s));
+  play.addEventListener("click", () => ev.change({ playing: play.dataset.playing !== "1" }));
+  layer.addEventListener("input", () => ev.change({ layer: int(layer.value) }));
+  sample.addEventListener("input", () => ev.change({ sample: int(sample.value) }));
+  sampleBox.addEventListener("change", () => {
+    const n = int(sampleBox.value);
+    if (Number.isFinite(n)) ev.change({ sample: Math.min(Math.max(0, n), int(sample.max)) });
+  });
+  method.addEventListener("change", () => ev.change({ method: method.value }));
+  reduction.addEventListener("change", () => ev.change({ reduction: reduction.value }));
+  target.addEventListener("change", () => ev.change({ target: parseTarget(target.value) }));
+  cmap.addEventListener("change", () => ev.change({ cmap: cmap.value }));
+  norm.addEventListener("change", () => ev.change({ norm: norm.value }));
+  view.addEventListener("change", () => ev.change({ view: view.value }));
+  viewCount.addEventListener("change", () => {
+    const n = int(viewCount.value);
+    if (n >= 1) ev.change({ view_count: n });
+  });
+  style.addEventListener("change", () => ev.change({ style: style.value }));
+  png.addEventListener("click", () => ev.png());
+  const named: [string, HTMLElement][] = [
+    ["play", play], ["layer", layer], ["sample", sample], ["sample-box", sampleBox], ["method", method],
+    ["reduction", reduction], ["target", target], ["cmap", cmap], ["norm", norm], ["view", view],
+    ["view_count", viewCount], ["style", style], ["png", png],
+  ];
+  for (const [name, node] of named) node.dataset.control = name; // stable hooks for tests
+
+  function update(m: TraitReader): void {
+    const layers = m.get("layers") ?? [];
+    const L = layers.length;
+    const li = Math.min(Math.max(0, m.get("layer") | 0), Math.max(0, L - 1));
+    layer.max = String(Math.max(0, L - 1));
+    if (layer.value !== String(li)) layer.value = String(li);
+    layerName.textContent = L ? `${layers[li]} (${li + 1}/${L})` : "–";
+    const playing = !!m.get("playing");
+    play.dataset.playing = playing ? "1" : "0";
+    play.textContent = playing ? "❚❚" : "▶";
+    const labels = m.get("method_labels") ?? {};
+    setOptions(method, (m.get("methods") ?? []).map((k): Option => [k, labels[k] ?? k]), m.get("method"));
+    setOptions(reduction, (m.get("reductions") ?? []).map((r): Option => [r, r]), m.get("reduction"));
+    reductionLabel.classList.toggle("tscam-hidden", !(m.get("reduction_methods") ?? []).includes(m.get("method")));
+    setOptions(target, targetOptions(m.get("classes") ?? []), String(m.get("target")));
+    const cmaps = m.get("cmaps") ?? [];
+    const cur = m.get("cmap");
+    setOptions(cmap, (cmaps.includes(cur) || !cur ? cmaps : [cur, ...cmaps]).map((c): Option => [c, c]), cur);
+    setOptions(norm, NORMS, m.get("norm"));
+    setOptions(view, VIEWS, m.get("view"));
+    countLabel.classList.toggle("tscam-hidden", m.get("view") === "single");
+    if (document.activeElement !== viewCount) viewCount.value = String(m.get("view_count") ?? 4);
+    setOptions(style, STYLES, m.get("style"));
+    const N = m.get("n_samples") ?? 0;
+    const s = m.get("sample") | 0;
+    sample.max = String(Math.max(0, N - 1));
+    sampleBox.max = sample.max;
+    if (sample.value !== String(s)) sample.value = String(s);
+    if (document.activeElement !== sampleBox) sampleBox.value = String(s);
+    const ids = decodeCached(m.get("sample_ids"))?.data;
+    sampleInfo.textContent = `of ${N}` + (ids && s < ids.length ? ` (id ${ids[s]})` : "");
+  }
+
+  return { root, update };
+}

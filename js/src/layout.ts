@@ -1,0 +1,37 @@
+// Pure geometry: grid shape, which samples a view shows, panel rectangles.
+
+export interface Rect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** The timeseries package's multi_fig grid: nrows = floor(sqrt(k)), ncols = ceil(k / nrows). */
+export function gridShape(k: number): { nrows: number; ncols: number } {
+  const n = Math.max(1, Math.floor(k));
+  const nrows = Math.max(1, Math.floor(Math.sqrt(n)));
+  return { nrows, ncols: Math.ceil(n / nrows) };
+}
+
+/** Samples a view shows: `sample` alone, or up to viewCount starting at `sample`. */
+export function viewSamples(view: string, sample: number, viewCount: number, nSamples: number): number[] {
+  if (nSamples <= 0) return [];
+  const s = Math.min(Math.max(0, Math.floor(sample)), nSamples - 1);
+  if (view !== "grid" && view !== "overlay") return [s];
+  const k = Math.max(1, Math.min(Math.floor(viewCount) || 1, nSamples - s));
+  return Array.from({ length: k }, (_, i) => s + i);
+}
+
+/** Split a rectangle into C stacked channel panels separated by gap px. */
+export function stackRows(r: Rect, count: number, gap: number): Rect[] {
+  const n = Math.max(1, count);
+  const h = (r.h - gap * (n - 1)) / n;
+  return Array.from({ length: n }, (_, i) => ({ x: r.x, y: r.y + i * (h + gap), w: r.w, h }));
+}
+
+/** Which stacked row of `count` equal rows a y offset falls in (-1 outside). */
+export function rowAt(y: number, top: number, rowHeight: number, count: number): number {
+  const i = Math.floor((y - top) / rowHeight);
+  return i >= 0 && i < count ? i : -1;
+}

@@ -1,0 +1,111 @@
+// What to draw, assembled from the traits: samples with their channels and current-layer map.
+import { decodeCached } from "./buffers";
+import { viewSamples } from "./layout";
+import { resolveMaps, type MapSource } from "./state";
+import { methodTitle, sampleTitle, type SampleLabel } from "./title";
+import type { TraitReader } from "./types";
+
+export interface SceneSample {
+  n: number; // position in the widget's sample set
+  id: number; // index in the user's data
+  label: SampleLabel;
+  title: string; // "[true: .. | pred: .. (0.97)]"
+  channels: Float32Array[]; // C views of length T
+  map: Float32Array | null; // the current layer's map (null: not there yet)
+}
+
+export interface Scene {
+  view: "single" | "grid" | "overlay";
+  samples: SceneSample[];
+  C: number;
+  T: number;
+  title: string; // method - reduction - layer
+  valueRange: [number, number];
+  /** maps of every layer for the first sample (the layer strip); null when absent */
+  strip: (Float32Array | null)[] | null;
+  layer: number;
+  layerNames: string[];
+}
+
+function at(arr: ArrayLike<number> | undefined, i: number, fallback: number): number {
+  return arr && i >= 0 && i < arr.length ? arr[i] : fallback;
+}
+
+/** The value range of the colour bar: `value_range`, else the finite extent of the maps. */
+function rangeOf(m: TraitReader, maps: (Float32Array | null)[]): [number, number] {
+  const vr = m.get("value_range");
+  if (Array.isArray(vr) && vr.length === 2 && Number.isFinite(vr[0]) && Number.isFinite(vr[1])) return [vr[0], vr[1]];
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const a of maps) if (a) for (const v of a) if (!Number.isNaN(v)) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  return Number.isFinite(lo) ? [lo, hi] : [0, 1];
+}
+
+/**
+ * Build the scene for the current controls. With `ready == false` the maps do not match
+ * the controls yet (kernel mode): the caller keeps its last scene and says "computing...".
+ */
+export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolean; why: string } {
+  const series = decodeCached(m.get("series"));
+  if (!series || series.shape.length !== 3 || series.shape[0] === 0) return { scene: null, ready: false, why: "no data" };
+  const [N, C, T] = series.shape;
+  const nSamples = Math.min(N, m.get("n_samples") || N);
+  const view = (["single", "grid", "overlay"].includes(m.get("view")) ? m.get("view") : "single") as Scene["view"];
+  const idx = viewSamples(view, m.get("sample"), m.get("view_count"), nSamples);
+  const res = resolveMaps(m, idx);
+  const source: MapSource | null = res.ready ? res.source : null;
+  const layers = m.get("layers") ?? [];
+  const layer = Math.min(Math.max(0, m.get("layer") | 0), Math.max(0, layers.length - 1));
+  const ids = decodeCached(m.get("sample_ids"))?.data;
+  const yTrue = decodeCached(m.get("y_true"))?.data;
+  const yPred = decodeCached(m.get("y_pred"))?.data;
+  const probs = decodeCached(m.get("probs"));
+  const K = probs && probs.shape.length === 2 ? probs.shape[1] : 0;
+  const classes = m.get("classes") ?? [];
+  const sData = series.data as Float32Array;
+  const samples: SceneSample[] = idx.map((n) => {
+    const pred = at(yPred, n, -1);
+    const label: SampleLabel = {
+      trueClass: at(yTrue, n, -1),
+      predClass: pred,
+      prob: probs && pred >= 0 && pred < K ? probs.data[n * K + pred] : NaN,
+    };
+    return {
+      n,
+      id: at(ids, n, n),
+      label,
+      title: sampleTitle(classes, label),
+      channels: Array.from({ length: C }, (_, c) => sData.subarray((n * C + c) * T, (n * C + c + 1) * T)),
+      map: source ? source.map(n, layer) : null,
+    };
+  });
+  const strip = source ? Array.from({ length: source.L }, (_, l) => source.map(idx[0], l)) : null;
+  const title = methodTitle({
+    method: m.get("method"),
+    methodLabels: m.get("method_labels") ?? {},
+    reduction: m.get("reduction"),
+    reductionMethods: m.get("reduction_methods") ?? [],
+    layerName: layers[layer] ?? String(layer),
+    target: m.get("target"),
+    classes,
+  });
+  const scene: Scene = {
+    view,
+    samples,
+    C,
+    T,
+    title,
+    valueRange: rangeOf(m, samples.map((s) => s.map)),
+    strip,
+    layer,
+    layerNames: layers,
+  };
+  return { scene, ready: res.ready, why: res.ready ? "" : res.why };
+}
+
+/** True when a map exists but holds no finite value (method undefined for the layer). */
+export function isNanMap(map: Float32Array | null): boolean {
+  if (!map || map.length === 0) return false;
+  for (const v of map) if (!Number.isNaN(v)) return false;
+  return true;
+}

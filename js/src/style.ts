@@ -1,0 +1,28 @@
+// Scoped CSS (class prefix tscam-), injected by the bundle: colours from JupyterLab variables.
+export const CSS = `
+.tscam-root { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 12px;
+  color: var(--jp-ui-font-color1, #212121); background: var(--jp-layout-color0, #fff);
+  outline: none; padding: 4px 0; box-sizing: border-box; width: 100%; min-width: 320px; }
+.tscam-root:focus-visible { box-shadow: 0 0 0 1px var(--jp-brand-color1, #1976d2) inset; }
+.tscam-controls { display: flex; flex-wrap: wrap; gap: 4px 12px; align-items: center; margin: 2px 4px 6px; }
+.tscam-controls label { display: inline-flex; gap: 4px; align-items: center; white-space: nowrap; }
+.tscam-controls select, .tscam-controls input[type=number], .tscam-controls button {
+  font: inherit; color: var(--jp-ui-font-color1, #212121); background: var(--jp-layout-color1, #fff);
+  border: 1px solid var(--jp-border-color1, #bdbdbd); border-radius: 2px; padding: 1px 4px; }
+.tscam-controls button { cursor: pointer; min-width: 28px; }
+.tscam-controls input[type=number] { width: 5em; }
+.tscam-controls input[type=range] { accent-color: var(--jp-brand-color1, #1976d2); }
+.tscam-layer input[type=range] { width: 220px; }
+.tscam-sample input[type=range] { width: 160px; }
+.tscam-layer-name { font-weight: bold; min-width: 9em; }
+.tscam-muted { color: var(--jp-ui-font-color2, #616161); }
+.tscam-plot { position: relative; width: 100%; }
+.tscam-plot canvas, .tscam-strip { display: block; }
+.tscam-strip { cursor: pointer; margin-top: 4px; }
+.tscam-tooltip { position: absolute; pointer-events: none; display: none; z-index: 10; white-space: pre;
+  background: var(--jp-layout-color2, #f5f5f5); color: var(--jp-ui-font-color1, #212121);
+  border: 1px solid var(--jp-border-color1, #bdbdbd); padding: 3px 6px; font-size: 11px; border-radius: 2px; }
+.tscam-status { margin: 4px; min-height: 1.2em; color: var(--jp-ui-font-color2, #616161); }
+.tscam-error { margin: 4px; color: var(--jp-error-color1, #d32f2f); font-weight: bold; white-space: pre-wrap; }
+.tscam-error:empty, .tscam-hidden { display: none !important; }
+`;

@@ -1,0 +1,67 @@
+// The trait map of CamWidget (docs/protocol.md), as the frontend sees it.
+
+/** A numeric array as it travels: dtype + shape + a binary buffer. */
+export interface Packed {
+  dtype: "float32" | "int32" | "uint8";
+  shape: number[];
+  data: DataView | ArrayBuffer | ArrayBufferView | null;
+}
+
+export interface MapsMeta {
+  request_id?: number;
+  samples?: number[];
+  method?: string;
+  reduction?: string;
+  target?: string | number;
+  norm?: string;
+}
+
+export interface CamTraits {
+  // controls
+  layer: number;
+  method: string;
+  reduction: string;
+  sample: number;
+  target: string | number;
+  cmap: string;
+  norm: string;
+  view: string;
+  view_count: number;
+  style: string;
+  linewidth: number;
+  linestyle: string;
+  alpha: number;
+  playing: boolean;
+  play_interval_ms: number;
+  request_id: number;
+  // information
+  layers: string[];
+  methods: string[];
+  method_labels: Record<string, string>;
+  reductions: string[];
+  reduction_methods: string[];
+  classes: string[];
+  cmaps: string[];
+  cmap_table: Packed | null;
+  n_samples: number;
+  sample_ids: Packed | null;
+  series: Packed | null;
+  y_true: Packed | null;
+  y_pred: Packed | null;
+  probs: Packed | null;
+  targets: Packed | null;
+  precomputed: boolean;
+  cube: Packed | null;
+  cube_keys: string[];
+  cube_meta: { target?: string | number; norm?: string } | null;
+  maps: Packed | null;
+  maps_meta: MapsMeta | null;
+  value_range: number[];
+  status: string;
+  error: string;
+}
+
+/** What the glue code needs of a model: reading traits (a fake one in tests). */
+export interface TraitReader {
+  get<K extends keyof CamTraits>(key: K): CamTraits[K];
+}

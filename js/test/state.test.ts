@@ -1,0 +1,139 @@
+import { describe, expect, it } from "vitest";
+import { gridShape, viewSamples } from "../src/layout";
+import { nextLayer } from "../src/player";
+import { buildScene } from "../src/scene";
+import { mapKey, resolveMaps, setControls, type TraitWriter } from "../src/state";
+import { columnMax } from "../src/strip";
+import { methodTitle, sampleTitle } from "../src/title";
+import type { CamTraits, Packed } from "../src/types";
+
+function f32(shape: number[], values: number[]): Packed {
+  return { dtype: "float32", shape, data: new DataView(new Float32Array(values).buffer) };
+}
+function i32(values: number[]): Packed {
+  return { dtype: "int32", shape: [values.length], data: new DataView(new Int32Array(values).buffer) };
+}
+
+/** A fake model: plain traits, records what was synced. */
+function fakeModel(traits: Partial<CamTraits>): TraitWriter & { saved: Partial<CamTraits>[]; t: Partial<CamTraits> } {
+  const t: Partial<CamTraits> = { ...traits };
+  let pending: Partial<CamTraits> = {};
+  const saved: Partial<CamTraits>[] = [];
+  return {
+    t,
+    saved,
+    get: (k) => t[k] as never,
+    set: (k, v) => {
+      t[k] = v;
+      pending[k] = v;
+    },
+    save_changes: () => {
+      saved.push(pending);
+      pending = {};
+    },
+  };
+}
+
+// N=2 samples, L=2 layers, M=2 keys, T=3: cube value = 1000n + 100l + 10m + t
+const cubeValues: number[] = [];
+for (let n = 0; n < 2; n++) for (let l = 0; l < 2; l++) for (let m = 0; m < 2; m++) for (let t = 0; t < 3; t++) cubeValues.push(1000 * n + 100 * l + 10 * m + t);
+
+const base: Partial<CamTraits> = {
+  layer: 1, method: "activation", reduction: "max", sample: 1, target: "pred", norm: "sample",
+  view: "single", view_count: 2, request_id: 5, precomputed: true,
+  layers: ["blocks.0", "blocks.1"], methods: ["gradcam", "activation"],
+  method_labels: { gradcam: "Grad-CAM", activation: "CAM" }, reductions: ["mean", "max"],
+  reduction_methods: ["activation"], classes: ["Normal", "Myocardial Infarction"], n_samples: 2,
+  series: f32([2, 1, 3], [1, 2, 3, 4, 5, 6]), y_true: i32([0, 0]), y_pred: i32([0, 1]),
+  probs: f32([2, 2], [0.9, 0.1, 0.03, 0.97]), sample_ids: i32([10, 11]),
+  cube: f32([2, 2, 2, 3], cubeValues), cube_keys: ["gradcam", "activation/max"],
+  cube_meta: { target: "pred", norm: "sample" }, value_range: [0, 1],
+};
+
+describe("map selection", () => {
+  it("picks cube[n, l, key] in precompute mode", () => {
+    expect(mapKey("activation", "max", ["activation"])).toBe("activation/max");
+    expect(mapKey("gradcam", "max", ["activation"])).toBe("gradcam");
+    const r = resolveMaps(fakeModel(base), [1]);
+    expect(r.ready).toBe(true);
+    if (r.ready) {
+      expect(Array.from(r.source.map(1, 1)!)).toEqual([1110, 1111, 1112]);
+      expect(Array.from(r.source.map(0, 1)!)).toEqual([110, 111, 112]);
+      expect(r.source.map(2, 0)).toBeNull();
+    }
+  });
+  it("waits when the cube is for another target", () => {
+    expect(resolveMaps(fakeModel({ ...base, target: "true" }), [1]).ready).toBe(false);
+  });
+  it("draws kernel maps only when maps_meta matches the controls", () => {
+    const maps = f32([1, 2, 3], [7, 8, 9, 70, 80, 90]);
+    const meta = { request_id: 5, samples: [1], method: "activation", reduction: "max", target: "pred", norm: "sample" };
+    const k = { ...base, precomputed: false, maps, maps_meta: meta };
+    const r = resolveMaps(fakeModel(k), [1]);
+    expect(r.ready && Array.from(r.source.map(1, 1)!)).toEqual([70, 80, 90]);
+    expect(resolveMaps(fakeModel({ ...k, reduction: "mean" }), [1]).ready).toBe(false);
+    expect(resolveMaps(fakeModel({ ...k, norm: "layer" }), [1]).ready).toBe(false);
+    expect(resolveMaps(fakeModel({ ...k, target: 1 }), [1]).ready).toBe(false);
+    expect(resolveMaps(fakeModel(k), [0, 1]).ready).toBe(false);
+    // the reduction does not matter for a method without one
+    const g = { ...k, method: "gradcam", maps_meta: { ...meta, method: "gradcam", reduction: "mean" } };
+    expect(resolveMaps(fakeModel(g), [1]).ready).toBe(true);
+  });
+});
+
+describe("setControls", () => {
+  it("syncs layer changes without a request in precompute mode", () => {
+    const m = fakeModel(base);
+    setControls(m, { layer: 0, sample: 0 });
+    expect(m.saved).toEqual([{ layer: 0, sample: 0 }]);
+  });
+  it("bumps request_id for map-changing controls in kernel mode, not for the layer", () => {
+    const m = fakeModel({ ...base, precomputed: false });
+    setControls(m, { layer: 0 });
+    setControls(m, { sample: 0 });
+    setControls(m, { sample: 0 }); // no change: nothing sent
+    expect(m.saved).toEqual([{ layer: 0 }, { sample: 0, request_id: 6 }]);
+  });
+  it("bumps request_id for a target change even with a cube", () => {
+    const m = fakeModel(base);
+    setControls(m, { target: 1 });
+    expect(m.saved).toEqual([{ target: 1, request_id: 6 }]);
+  });
+});
+
+describe("scene and titles", () => {
+  it("builds the single view with title, series and map of the current layer", () => {
+    const { scene, ready } = buildScene(fakeModel(base));
+    expect(ready).toBe(true);
+    expect(scene!.samples.map((s) => s.id)).toEqual([11]);
+    expect(scene!.samples[0].title).toBe("[true: Normal | pred: Myocardial Infarction (0.97)]");
+    expect(scene!.title).toBe("CAM - max - blocks.1");
+    expect(Array.from(scene!.samples[0].channels[0])).toEqual([4, 5, 6]);
+    expect(Array.from(scene!.samples[0].map!)).toEqual([1110, 1111, 1112]);
+    expect(scene!.strip!.map((r) => r![0])).toEqual([1010, 1110]);
+  });
+  it("formats titles", () => {
+    expect(sampleTitle(["a"], { trueClass: -1, predClass: 0, prob: NaN })).toBe("[true: ? | pred: a]");
+    const t = { method: "gradcam", methodLabels: { gradcam: "Grad-CAM" }, reduction: "mean", reductionMethods: ["activation"], layerName: "blocks.5", target: "pred", classes: ["N", "MI"] };
+    expect(methodTitle(t)).toBe("Grad-CAM - blocks.5");
+    expect(methodTitle({ ...t, method: "activation", target: 1 })).toBe("activation - mean - blocks.5 - target: MI");
+  });
+});
+
+describe("geometry", () => {
+  it("grid shape follows multi_fig", () => {
+    expect([1, 2, 3, 4, 5, 7, 9, 10].map((k) => gridShape(k))).toEqual([
+      { nrows: 1, ncols: 1 }, { nrows: 1, ncols: 2 }, { nrows: 1, ncols: 3 }, { nrows: 2, ncols: 2 },
+      { nrows: 2, ncols: 3 }, { nrows: 2, ncols: 4 }, { nrows: 3, ncols: 3 }, { nrows: 3, ncols: 4 },
+    ]);
+  });
+  it("view samples start at the sample and stop at the end", () => {
+    expect(viewSamples("single", 3, 4, 10)).toEqual([3]);
+    expect(viewSamples("grid", 3, 4, 10)).toEqual([3, 4, 5, 6]);
+    expect(viewSamples("overlay", 8, 4, 10)).toEqual([8, 9]);
+  });
+  it("layer strip columns keep bucket maxima; play wraps", () => {
+    expect(Array.from(columnMax([0, 0.2, 0.9, 0.1, NaN, NaN], 3))).toEqual([0.2, 0.9, NaN].map(Math.fround));
+    expect([nextLayer(0, 3), nextLayer(2, 3), nextLayer(5, 0)]).toEqual([1, 0, 0]);
+  });
+});
