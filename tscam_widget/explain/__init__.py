@@ -1,0 +1,32 @@
+"""The explainer core (pure PyTorch): class-activation maps of every chosen layer of a time-series
+classifier from one forward and one ``torch.autograd.grad`` per batch."""
+
+from .adapters import as_inputs, from_learner
+from .explainer import Explainer
+from .explanation import Explanation
+from .layers import candidate_layers, default_layers
+from .methods import (
+    METHODS,
+    REDUCTIONS,
+    Method,
+    MethodContext,
+    register_method,
+    unregister_method,
+)
+from .state import preserved_state
+
+__all__ = [
+    "Explainer",
+    "Explanation",
+    "candidate_layers",
+    "default_layers",
+    "register_method",
+    "unregister_method",
+    "from_learner",
+    "as_inputs",
+    "METHODS",
+    "REDUCTIONS",
+    "Method",
+    "MethodContext",
+    "preserved_state",
+]

@@ -1,0 +1,128 @@
+"""Turn a fastai/tsai ``Learner`` (duck-typed: nothing here imports fastai) or plain
+``(model, X, y, classes)`` into ``(model, X float32 [N, C, T], y int64 [N], classes)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .inputs import prepare_labels, to_plain_tensor
+
+
+def _as_series(x: Any, arg: str) -> np.ndarray:
+    t = to_plain_tensor(x).detach().cpu()
+    if t.ndim == 2:
+        t = t[:, None, :]
+    if t.ndim != 3:
+        raise ValueError(f"{arg}: expected series [N, T] or [N, C, T], got shape {list(t.shape)}")
+    return t.float().numpy().astype(np.float32)
+
+
+def _dataset(dls: Any, ds_idx: int) -> Any:
+    try:
+        dl = dls[ds_idx]
+        ds = getattr(dl, "dataset", None)
+        if ds is not None:
+            return ds
+    except (IndexError, KeyError, TypeError):
+        pass
+    attr = {0: "train_ds", 1: "valid_ds"}.get(ds_idx)
+    ds = getattr(dls, attr, None) if attr else None
+    if ds is None:
+        raise ValueError(f"ds_idx: dls has no dataset at index {ds_idx} (0: train, 1: valid)")
+    return ds
+
+
+def _vocab(dls: Any, ds: Any) -> list[str] | None:
+    for obj in (dls, ds):
+        try:
+            v = getattr(obj, "vocab", None)
+        except Exception:  # noqa: BLE001 - fastai's GetAttr may raise anything
+            v = None
+        if v is not None:
+            if isinstance(v, (list, tuple)) and v and isinstance(v[0], (list, tuple)):
+                v = v[-1]  # fastai multi-vocab (one per item part): the target's
+            try:
+                return [str(c) for c in v]
+            except TypeError:
+                continue
+    return None
+
+
+def _label(v: Any) -> Any:
+    if isinstance(v, torch.Tensor):
+        v = to_plain_tensor(v)
+        return v.item() if v.numel() == 1 else v.detach().cpu().numpy()
+    return v
+
+
+def from_learner(
+    learn: Any, dls: Any = None, ds_idx: int = 1, idxs: Any = None
+) -> tuple[nn.Module, np.ndarray, np.ndarray, list[str]]:
+    """Read a fastai/tsai ``Learner``: its ``model``, and the samples ``idxs`` (default: all) of
+    dataset ``ds_idx`` (0 train, 1 valid) of ``dls`` (default ``learn.dls``).
+
+    Returns ``(model, X float32 [N, C, T], y int64 [N], classes list[str])``; labels are class
+    indices into ``classes`` (``dls.vocab``; if absent, the sorted distinct labels)."""
+    model = getattr(learn, "model", None)
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"learn: expected a fastai Learner with a torch .model, got {type(learn).__name__}"
+        )
+    dls = dls if dls is not None else getattr(learn, "dls", None)
+    if dls is None:
+        raise ValueError("dls: the learner has no .dls; pass dls=...")
+    ds = _dataset(dls, ds_idx)
+    n = len(ds)
+    index = list(range(n)) if idxs is None else [int(i) for i in np.atleast_1d(np.asarray(idxs))]
+    bad = [i for i in index if not -n <= i < n]
+    if bad:
+        raise IndexError(f"idxs: {bad[:5]} out of range for a dataset of {n} items")
+    if not index:
+        raise ValueError("idxs: expected at least one index, got none")
+    xs, ys = [], []
+    for i in index:
+        item = ds[i]
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise ValueError(
+                f"dls: expected dataset items (x, y), got {type(item).__name__} at index {i}"
+            )
+        xs.append(to_plain_tensor(item[0]).detach().cpu().float())
+        ys.append(_label(item[1]))
+    X = _as_series(torch.stack(xs), "dls (x of the items)")
+    classes = _vocab(dls, ds)
+    labels = np.asarray(ys)
+    if classes is None:
+        classes = [str(c) for c in sorted(set(labels.tolist()))]
+        if labels.dtype.kind in "iub":
+            classes = [str(c) for c in range(int(labels.max()) + 1)]
+        else:
+            labels = labels.astype(str)
+    y = prepare_labels(labels, len(index), arg="dls (labels)", classes=classes)
+    return model, X, y, classes
+
+
+def as_inputs(
+    model: nn.Module, X: Any, y: Any = None, classes: Any = None
+) -> tuple[nn.Module, np.ndarray, np.ndarray | None, list[str] | None]:
+    """Plain inputs: ``X`` numpy/tensor ``[N, T]`` or ``[N, C, T]``; ``y`` int indices or string
+    labels (mapped through ``classes``; if ``classes`` is None, string labels get their sorted
+    distinct values as classes).
+
+    Returns ``(model, X float32 [N, C, T], y int64 [N] or None, classes list[str] or None)``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    Xn = _as_series(X, "X")
+    cls = None if classes is None else [str(c) for c in classes]
+    if y is None:
+        return model, Xn, None, cls
+    arr = np.asarray(to_plain_tensor(y).cpu().numpy() if isinstance(y, torch.Tensor) else y)
+    if arr.dtype.kind in "USO" and cls is None:
+        cls = sorted({str(v) for v in arr.ravel()})
+    yi = prepare_labels(arr, Xn.shape[0], arg="y", classes=cls)
+    if cls is not None and len(yi) and (yi.min() < 0 or yi.max() >= len(cls)):
+        raise ValueError(f"y: class index out of range for {len(cls)} classes {cls}")
+    return model, Xn, yi, cls

@@ -1,0 +1,391 @@
+"""The :class:`Explainer`: per batch, one forward with hooks on every chosen layer and one
+``torch.autograd.grad`` serving every gradient method on every layer; the model is left exactly
+as found (see :mod:`.state`)."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .explanation import Explanation, check_norm
+from .hooks import LayerCapture
+from .inputs import check_target_arg, prepare_labels, prepare_target, prepare_x
+from .layers import (
+    LayerSpec,
+    normalize_selection,
+    provisional_names,
+    resolve_specs,
+)
+from .methods import METHODS, REDUCTIONS, Method, MethodContext, default_methods
+from .state import preserved_state
+
+_SHORT_HINTS = ("size", "kernel", "smaller", "padding", "output", "shape", "length", "dimension")
+
+
+def _diagnose(model: nn.Module, x: torch.Tensor) -> str | None:
+    """Rerun the failing forward with tracking hooks; return the innermost module that started
+    but did not finish (the one that raised)."""
+    stack: list[str] = []
+    failed: list[str] = []
+
+    def pre(name: str):
+        def hook(m: nn.Module, inp: Any) -> None:
+            stack.append(name)
+
+        return hook
+
+    def post(name: str):
+        def hook(m: nn.Module, inp: Any, out: Any) -> None:
+            if stack and stack[-1] == name:
+                stack.pop()
+
+        return hook
+
+    with preserved_state(model):
+        for name, m in model.named_modules():
+            if name:
+                m.register_forward_pre_hook(pre(name))
+                m.register_forward_hook(post(name))
+        try:
+            with torch.no_grad():
+                model(x)
+        except Exception:  # noqa: BLE001 - we only locate it
+            failed = list(stack)
+    return failed[-1] if failed else None
+
+
+class Explainer:
+    """Explain a time-series classifier ``model`` (input ``[N, C, T]``, output logits ``[N, K]``).
+
+    ``layers``: None (the default selection, see :func:`default_layers`), ``"all"`` (every
+    candidate layer), an int (index into a top-level ``nn.Sequential``'s children, or into the
+    default selection for other models), a qualified name (``"name@k"`` for the k-th call of a
+    module run repeatedly), a module object, or a list of those. Resolution needs an input's
+    shapes, so it happens on the first :meth:`explain` (or :meth:`resolve`).
+    """
+
+    def __init__(self, model: nn.Module, layers: Any = None):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self._selection = normalize_selection(model, layers)
+        self._specs: list[LayerSpec] | None = None
+        self._provisional = provisional_names(model, self._selection)
+
+    @property
+    def layers(self) -> list[str]:
+        """Names of the chosen layers (after resolution; for plain names also before)."""
+        if self._specs is not None:
+            return [s.name for s in self._specs]
+        if self._provisional is not None:
+            return list(self._provisional)
+        raise RuntimeError(
+            "Explainer.layers: the layers are resolved on the first explain(x); call "
+            "explain(x) or resolve(x) first"
+        )
+
+    def resolve(self, x: Any) -> list[str]:
+        """Resolve the layer selection with one forward of (the first sample of) ``x``.
+        Returns the layer names."""
+        xt = prepare_x(x, self.model)
+        self._resolve(xt)
+        return self.layers
+
+    def _resolve(self, xt: torch.Tensor) -> list[LayerSpec]:
+        if self._specs is None:
+            try:
+                self._specs = resolve_specs(self.model, self._selection, xt[:1])
+            except RuntimeError as e:
+                raise self._forward_error(xt[:1], e) from e
+        return self._specs
+
+    def _forward_error(self, xt: torch.Tensor, e: Exception) -> ValueError:
+        where = _diagnose(self.model, xt)
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if where is not None and any(h in msg.lower() for h in _SHORT_HINTS):
+            return ValueError(
+                f"x: the model failed on series of length {xt.shape[-1]} in layer {where!r} "
+                f"({msg}); the length was probably too short for layer {where!r}"
+            )
+        return ValueError(f"x: the model's forward failed in layer {where!r}: {msg}")
+
+    def _methods(self, methods: Any) -> tuple[list[Method], bool]:
+        if methods is None:
+            return [METHODS[n] for n in default_methods()], False
+        if isinstance(methods, str):
+            methods = [methods]
+        out = []
+        for name in methods:
+            if name not in METHODS:
+                import difflib
+
+                close = difflib.get_close_matches(str(name), list(METHODS), n=3)
+                raise ValueError(
+                    f"methods: unknown method {name!r}; known: {sorted(METHODS)}"
+                    + (f"; did you mean {close}?" if close else "")
+                )
+            if METHODS[name] not in out:
+                out.append(METHODS[name])
+        if not out:
+            raise ValueError("methods: expected at least one method name, got an empty list")
+        return out, True
+
+    def explain(
+        self,
+        x: Any,
+        target: Any = "pred",
+        y: Any = None,
+        methods: list[str] | None = None,
+        reductions: tuple[str, ...] | list[str] = ("mean",),
+        norm: str = "sample",
+        scale_range: tuple[float, float] = (0, 1),
+        batch_size: int = 256,
+        **method_kwargs: Any,
+    ) -> Explanation:
+        """Compute maps for every chosen layer and method.
+
+        ``x``: numpy/tensor ``[N, T]`` (one channel) or ``[N, C, T]``. ``target``: ``"pred"``,
+        ``"true"`` (needs ``y``), a class index or ``N`` indices. ``methods``: names (default:
+        every method with ``default=True``, i.e. all but scorecam and ablationcam).
+        ``reductions`` for methods that use one (``activation``, ``gradcam_classic``).
+        ``norm``/``scale_range``: see :meth:`Explanation.get`. ``method_kwargs`` go to the
+        methods that accept them (``chunk_size``, ``ablation_value``).
+
+        Returns an :class:`Explanation`; its arrays are CPU numpy.
+        """
+        if torch.is_inference_mode_enabled():
+            ctx_inf: Any = torch.inference_mode(False)
+        else:
+            ctx_inf = ExitStack()
+        with ctx_inf:
+            return self._explain(
+                x, target, y, methods, reductions, norm, scale_range, batch_size, method_kwargs
+            )
+
+    def _explain(
+        self,
+        x: Any,
+        target: Any,
+        y: Any,
+        methods: Any,
+        reductions: Any,
+        norm: str,
+        scale_range: Any,
+        batch_size: int,
+        method_kwargs: dict[str, Any],
+    ) -> Explanation:
+        xt = prepare_x(x, self.model).clone()
+        n = xt.shape[0]
+        norm, scale_range = check_norm(norm, scale_range)
+        if isinstance(reductions, str):
+            reductions = [reductions]
+        reductions = list(reductions)
+        for r in reductions:
+            if r not in REDUCTIONS:
+                raise ValueError(f"reductions: expected a subset of {list(REDUCTIONS)}, got {r!r}")
+        if not reductions:
+            raise ValueError(f"reductions: expected at least one of {list(REDUCTIONS)}, got []")
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        ms, explicit = self._methods(methods)
+        accepted = {k for m in ms for k in m.kwargs}
+        unknown = sorted(set(method_kwargs) - accepted)
+        if unknown:
+            raise TypeError(
+                f"explain() got unexpected keyword argument(s) {unknown}; the chosen methods "
+                f"accept {sorted(accepted)}"
+            )
+        y_arr = None if y is None else prepare_labels(y, n, arg="y")
+        target_arg = check_target_arg(target, n, y_arr)
+
+        specs = self._resolve(xt)
+        names = [s.name for s in specs]
+        keys = [(m.name, r) for m in ms for r in (reductions if m.uses_reduction else [None])]
+        chunks: dict[tuple[str, str | None, str], list[np.ndarray]] = {
+            (k[0], k[1], ln): [] for k in keys for ln in names
+        }
+        undefined: set[tuple[str, str | None, str]] = set()
+        logits_all, target_all = [], []
+        head: str | None = None
+        with preserved_state(self.model):
+            self.model.eval()
+            for start in range(0, n, int(batch_size)):
+                xb = xt[start : start + int(batch_size)]
+                logits, tgt, head_b = self._batch(
+                    xb,
+                    specs,
+                    ms,
+                    reductions,
+                    target_arg,
+                    y_arr,
+                    start,
+                    int(batch_size),
+                    method_kwargs,
+                    chunks,
+                    undefined,
+                )
+                head = head or head_b
+                logits_all.append(logits)
+                target_all.append(tgt)
+
+        raw = {}
+        for k, parts in chunks.items():
+            arr = np.concatenate(parts, 0)
+            if k in undefined:
+                arr[:] = np.nan
+            raw[k] = arr
+        if any(m.name == "cam" for m in ms):
+            cam_ok = [ln for ln in names if ("cam", None, ln) not in undefined]
+            if not cam_ok:
+                if explicit:
+                    raise ValueError(
+                        "methods: 'cam' needs a chosen layer whose time-mean (global average "
+                        "pooling) is the input of the final nn.Linear; "
+                        + (
+                            f"the last nn.Linear is {head!r}, fed by none of the layers {names}"
+                            if head
+                            else "the model has no nn.Linear head"
+                        )
+                    )
+                ms = [m for m in ms if m.name != "cam"]
+                keys = [k for k in keys if k[0] != "cam"]
+        return Explanation(
+            raw=raw,
+            layers=names,
+            methods=[m.name for m in ms],
+            reductions=reductions,
+            keys=keys,
+            relu={m.name: m.relu for m in ms},
+            logits=np.concatenate(logits_all, 0),
+            target=np.concatenate(target_all, 0),
+            x=xt.detach().float().cpu().numpy(),
+            norm=norm,
+            scale_range=scale_range,
+        )
+
+    def _batch(
+        self,
+        xb: torch.Tensor,
+        specs: list[LayerSpec],
+        ms: list[Method],
+        reductions: list[str],
+        target_arg: Any,
+        y_arr: np.ndarray | None,
+        start: int,
+        batch_size: int,
+        method_kwargs: dict[str, Any],
+        chunks: dict[tuple[str, str | None, str], list[np.ndarray]],
+        undefined: set[tuple[str, str | None, str]],
+    ) -> tuple[np.ndarray, np.ndarray, str | None]:
+        model = self.model
+        need_grad = any(m.uses_gradients for m in ms)
+        with LayerCapture(model, specs) as cap:
+            cap.reset()
+            with torch.enable_grad() if need_grad else torch.no_grad():
+                xin = xb.detach().clone().requires_grad_(need_grad)
+                try:
+                    out = model(xin)
+                except RuntimeError as e:
+                    raise self._forward_error(xb, e) from e
+                if not isinstance(out, torch.Tensor) or out.ndim != 2:
+                    got = (
+                        f"shape {list(out.shape)}"
+                        if isinstance(out, torch.Tensor)
+                        else type(out).__name__
+                    )
+                    raise ValueError(f"model: expected the output to be logits [N, K], got {got}")
+                if out.shape[0] != xb.shape[0]:
+                    raise ValueError(
+                        f"model: expected logits [N, K] with N={xb.shape[0]}, got {list(out.shape)}"
+                    )
+                tgt = prepare_target(target_arg, out.detach(), y_arr, start)
+                missing = [s.name for s in specs if s.name not in cap.outputs]
+                if missing:
+                    raise ValueError(f"layers: {missing} did not run in the model's forward")
+                acts = [cap.outputs[s.name] for s in specs]
+                grads: list[torch.Tensor | None] = [None] * len(specs)
+                if need_grad:
+                    if not out.requires_grad:
+                        raise ValueError(
+                            "model: its output does not depend differentiably on the input, so "
+                            "gradient methods cannot be computed"
+                        )
+                    selected = out[torch.arange(out.shape[0], device=out.device), tgt].sum()
+                    # one autograd.grad for every layer; .grad of parameters is never touched
+                    live = [i for i, a in enumerate(acts) if a.requires_grad]
+                    g = torch.autograd.grad(selected, [acts[i] for i in live], allow_unused=True)
+                    found = dict(zip(live, g))
+                    grads = [
+                        torch.zeros_like(a) if found.get(i) is None else found[i].detach()
+                        for i, a in enumerate(acts)
+                    ]
+            logits = out.detach()
+            head_name, head_in = cap.linear_name, cap.linear_input
+            head_w = cap.linear.weight.detach() if cap.linear is not None else None
+            if head_in is not None:
+                head_in = head_in.detach()
+            acts = [a.detach() for a in acts]
+            cap.capture = False
+            cap.outputs = {}
+
+            def forward(b: torch.Tensor) -> torch.Tensor:
+                with torch.no_grad():
+                    return model(b)
+
+            for spec, A, G in zip(specs, acts, grads):
+
+                def forward_replacing(
+                    b: torch.Tensor, fn: Any, name: str = spec.name
+                ) -> torch.Tensor:
+                    cap.replace = (name, fn)
+                    try:
+                        cap._calls = {}
+                        with torch.no_grad():
+                            return model(b)
+                    finally:
+                        cap.replace = None
+
+                hw = None
+                if (
+                    head_w is not None
+                    and head_in is not None
+                    and head_w.shape[0] == logits.shape[1]
+                    and head_in.shape == A.shape[:2]
+                ):
+                    gap = A.mean(-1)
+                    tol = 1e-6 + 1e-4 * float(head_in.abs().max())
+                    if torch.allclose(gap.to(head_in.dtype), head_in, rtol=1e-4, atol=tol):
+                        hw = head_w
+                for m in ms:
+                    for r in reductions if m.uses_reduction else [None]:
+                        ctx = MethodContext(
+                            A=A,
+                            G=G if m.uses_gradients else None,
+                            layer=spec.name,
+                            model=model,
+                            x=xb,
+                            target=tgt,
+                            logits=logits,
+                            reduction=r,
+                            head_weight=hw,
+                            head_name=head_name,
+                            forward=forward,
+                            forward_replacing=forward_replacing,
+                            batch_size=batch_size,
+                            kwargs={k: v for k, v in method_kwargs.items() if k in m.kwargs},
+                        )
+                        res = m.compute(ctx)
+                        key = (m.name, r, spec.name)
+                        if res is None:
+                            undefined.add(key)
+                            res = torch.full(A.shape[::2], float("nan"))
+                        chunks[key].append(res.detach().float().cpu().numpy())
+        return logits.float().cpu().numpy(), tgt.cpu().numpy(), head_name

@@ -1,0 +1,197 @@
+"""The result of :meth:`Explainer.explain`: raw maps per (method, reduction, layer), upsampled and
+normalised on demand, and the model's logits/probabilities/predictions/targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+NORMS = ("none", "sample", "layer")
+EPS = 1e-12
+
+
+def upsample(m: np.ndarray, length: int) -> np.ndarray:
+    """Linear interpolation of ``m [N, T']`` to ``[N, length]`` as ``torch.nn.functional.interpolate
+    (mode="linear", align_corners=False)``. Returns float32."""
+    if m.shape[-1] == length:
+        return m.astype(np.float32, copy=True)
+    t = torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32))[:, None, :]
+    return F.interpolate(t, size=length, mode="linear", align_corners=False)[:, 0].numpy()
+
+
+def minmax(m: np.ndarray, axis: Any, scale_range: tuple[float, float]) -> np.ndarray:
+    """Min-max scale ``m`` over ``axis`` into ``scale_range``: ``(m - min) / (max - min)`` where
+    ``max - min > 1e-12 * max(1, |max|, |min|)``, else zeros (then mapped to ``scale_range[0]``).
+    Never NaN for finite input. Returns float32 of ``m``'s shape."""
+    lo = np.min(m, axis=axis, keepdims=True).astype(np.float64)
+    hi = np.max(m, axis=axis, keepdims=True).astype(np.float64)
+    span = hi - lo
+    ok = span > EPS * np.maximum(1.0, np.maximum(np.abs(hi), np.abs(lo)))
+    unit = np.where(ok, (m - lo) / np.where(ok, span, 1.0), 0.0)
+    a, b = scale_range
+    return (a + unit * (b - a)).astype(np.float32)
+
+
+def check_norm(norm: str, scale_range: Any) -> tuple[str, tuple[float, float]]:
+    """Validate ``norm`` and ``scale_range``; returns them normalised."""
+    if norm not in NORMS:
+        raise ValueError(f"norm: expected one of {list(NORMS)}, got {norm!r}")
+    try:
+        a, b = (float(v) for v in scale_range)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(
+            f"scale_range: expected two numbers (low, high), got {scale_range!r}"
+        ) from e
+    if not (np.isfinite(a) and np.isfinite(b)):
+        raise ValueError(f"scale_range: expected finite numbers, got {scale_range!r}")
+    return norm, (a, b)
+
+
+class Explanation:
+    """Maps for every (method, reduction) and layer of one :meth:`Explainer.explain` call.
+
+    Attributes: ``layers`` (names), ``methods`` (names), ``reductions``, ``keys`` (list of
+    ``(method, reduction)``; reduction None for methods without one), ``logits``/``probs``
+    float32 ``[N, K]``, ``pred``/``target`` int64 ``[N]``, ``x`` float32 ``[N, C, T]`` (the input),
+    ``length`` T, ``norm``, ``scale_range``, ``relu`` (method -> whether its map ends in a ReLU).
+    """
+
+    def __init__(
+        self,
+        *,
+        raw: dict[tuple[str, str | None, str], np.ndarray],
+        layers: list[str],
+        methods: list[str],
+        reductions: list[str],
+        keys: list[tuple[str, str | None]],
+        relu: dict[str, bool],
+        logits: np.ndarray,
+        target: np.ndarray,
+        x: np.ndarray,
+        norm: str = "sample",
+        scale_range: tuple[float, float] = (0.0, 1.0),
+    ):
+        self._raw = raw
+        self.layers = list(layers)
+        self.methods = list(methods)
+        self.reductions = list(reductions)
+        self.keys = list(keys)
+        self.relu = dict(relu)
+        self.logits = logits.astype(np.float32)
+        self.probs = torch.softmax(torch.from_numpy(self.logits).double(), 1).float().numpy()
+        self.pred = self.logits.argmax(1).astype(np.int64)
+        self.target = np.asarray(target, dtype=np.int64)
+        self.x = x.astype(np.float32)
+        self.length = int(x.shape[-1])
+        self.norm, self.scale_range = check_norm(norm, scale_range)
+
+    def __repr__(self) -> str:
+        return (
+            f"Explanation(n={len(self.target)}, length={self.length}, layers={self.layers}, "
+            f"keys={[self._key_str(k) for k in self.keys]}, norm={self.norm!r})"
+        )
+
+    @staticmethod
+    def _key_str(key: tuple[str, str | None]) -> str:
+        return key[0] if key[1] is None else f"{key[0]}/{key[1]}"
+
+    def _layer_name(self, layer: str | int) -> str:
+        if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+            n = len(self.layers)
+            if not -n <= layer < n:
+                raise IndexError(f"layer: index {layer} out of range (valid: {-n}..{n - 1})")
+            return self.layers[int(layer)]
+        if layer not in self.layers:
+            import difflib
+
+            close = difflib.get_close_matches(str(layer), self.layers, n=3)
+            raise KeyError(f"layer: {layer!r} not explained; layers: {self.layers}; close: {close}")
+        return layer
+
+    def _key(self, method: str, reduction: str | None) -> tuple[str, str | None]:
+        if method not in self.methods:
+            raise KeyError(f"method: {method!r} not computed; methods: {self.methods}")
+        if (method, None) in self.keys:
+            return (method, None)
+        if (method, reduction) not in self.keys:
+            raise KeyError(
+                f"reduction: {reduction!r} not computed for {method!r}; "
+                f"reductions: {self.reductions}"
+            )
+        return (method, reduction)
+
+    def raw(self, method: str, layer: str | int, reduction: str | None = "mean") -> np.ndarray:
+        """The map before normalisation (and before the final ReLU of methods that have one),
+        float32 ``[N, T']`` at the layer's own length. NaN where undefined (``cam`` off-head)."""
+        key = self._key(method, reduction)
+        return self._raw[(key[0], key[1], self._layer_name(layer))].copy()
+
+    def _normalised(
+        self,
+        key: tuple[str, str | None],
+        layer: str,
+        norm: str,
+        scale_range: tuple[float, float],
+    ) -> np.ndarray:
+        m = self._raw[(key[0], key[1], layer)]
+        if self.relu.get(key[0], False):
+            m = np.maximum(m, 0)
+        m = upsample(m, self.length)
+        if norm == "sample":
+            return minmax(m, 1, scale_range)
+        if norm == "layer":
+            return minmax(m, None, scale_range)
+        return m
+
+    def defined(self, method: str, layer: str | int, reduction: str | None = "mean") -> bool:
+        """False where the method is undefined for the layer (``cam`` away from the head)."""
+        key = self._key(method, reduction)
+        return not np.isnan(self._raw[(key[0], key[1], self._layer_name(layer))]).any()
+
+    def get(
+        self,
+        method: str,
+        layer: str | int,
+        reduction: str | None = "mean",
+        *,
+        norm: str | None = None,
+        scale_range: tuple[float, float] | None = None,
+    ) -> np.ndarray:
+        """The map upsampled to the input length and normalised: float32 ``[N, T]``.
+
+        Order: ReLU (for methods that end in one), linear upsampling (``align_corners=False``),
+        then ``norm`` (``"none"``, ``"sample"`` min-max per row, ``"layer"`` one range across all
+        samples) into ``scale_range``. ``norm``/``scale_range`` default to the explain call's.
+        Raises ValueError where the method is undefined for the layer."""
+        key = self._key(method, reduction)
+        name = self._layer_name(layer)
+        norm_, range_ = check_norm(
+            self.norm if norm is None else norm,
+            self.scale_range if scale_range is None else scale_range,
+        )
+        if np.isnan(self._raw[(key[0], key[1], name)]).any():
+            raise ValueError(
+                f"method {method!r} is undefined for layer {name!r}: cam needs the layer whose "
+                f"time-mean feeds the final nn.Linear"
+            )
+        return self._normalised(key, name, norm_, range_)
+
+    def to_array(
+        self, *, norm: str | None = None, scale_range: tuple[float, float] | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """The whole cube: ``(float32 [L, M, N, T], keys)`` with ``keys[m]`` ``"method"`` or
+        ``"method/reduction"``; NaN where a method is undefined for a layer."""
+        norm_, range_ = check_norm(
+            self.norm if norm is None else norm,
+            self.scale_range if scale_range is None else scale_range,
+        )
+        n = len(self.target)
+        cube = np.full((len(self.layers), len(self.keys), n, self.length), np.nan, dtype=np.float32)
+        for li, layer in enumerate(self.layers):
+            for mi, key in enumerate(self.keys):
+                if not np.isnan(self._raw[(key[0], key[1], layer)]).any():
+                    cube[li, mi] = self._normalised(key, layer, norm_, range_)
+        return cube, [self._key_str(k) for k in self.keys]

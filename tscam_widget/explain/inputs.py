@@ -1,0 +1,145 @@
+"""Validate and convert user inputs (series, labels, targets) into tensors, with clear errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .layers import model_device, model_dtype
+
+
+def to_plain_tensor(a: Any) -> torch.Tensor:
+    """A plain ``torch.Tensor`` from numpy, a list, or a tensor subclass (fastai ``TensorBase``,
+    tsai ``TSTensor``)."""
+    if isinstance(a, torch.Tensor):
+        return a.as_subclass(torch.Tensor) if type(a) is not torch.Tensor else a
+    data = getattr(a, "data", None)
+    if isinstance(data, torch.Tensor):
+        return to_plain_tensor(data)
+    return torch.as_tensor(np.asarray(a))
+
+
+def prepare_x(x: Any, model: nn.Module | None = None, arg: str = "x") -> torch.Tensor:
+    """Return ``x`` as a float tensor ``[N, C, T]`` (a ``[N, T]`` input gets one channel) on the
+    model's device and dtype. Raises on a wrong rank or non-finite values (naming the samples)."""
+    try:
+        t = to_plain_tensor(x)
+    except Exception as e:  # noqa: BLE001 - re-raised with context
+        raise TypeError(
+            f"{arg}: expected a numpy array or tensor [N, T] or [N, C, T], got {type(x).__name__}"
+        ) from e
+    if t.ndim == 2:
+        t = t[:, None, :]
+    elif t.ndim != 3:
+        raise ValueError(
+            f"{arg}: expected a series batch [N, T] or [N, C, T], got {t.ndim} dimension(s) "
+            f"with shape {list(t.shape)}"
+        )
+    if t.shape[0] == 0:
+        raise ValueError(f"{arg}: expected at least one sample, got shape {list(t.shape)}")
+    if not (
+        t.is_floating_point()
+        or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)
+    ):
+        raise TypeError(f"{arg}: expected real numbers, got dtype {t.dtype}")
+    if t.is_floating_point():
+        finite = torch.isfinite(t.detach()).reshape(t.shape[0], -1).all(dim=1)
+        if not bool(finite.all()):
+            bad = torch.nonzero(~finite).flatten().tolist()
+            shown = bad[:10]
+            more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+            raise ValueError(
+                f"{arg}: expected finite values, got NaN or inf in sample(s) {shown}{more}"
+            )
+    if model is not None:
+        t = t.to(device=model_device(model), dtype=model_dtype(model))
+    else:
+        t = t.float()
+    return t.detach()
+
+
+def prepare_labels(y: Any, n: int, arg: str = "y", classes: list[str] | None = None) -> np.ndarray:
+    """Return ``y`` as an int64 numpy array ``[n]``; string labels are mapped through
+    ``classes``."""
+    arr = np.asarray(y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else y)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(
+            f"{arg}: expected {n} labels (one per sample), got shape {list(arr.shape)}"
+        )
+    if arr.dtype.kind in "USO":
+        if classes is None:
+            raise ValueError(f"{arg}: got string labels but no `classes` to map them to indices")
+        index = {str(c): i for i, c in enumerate(classes)}
+        unknown = sorted({str(v) for v in arr} - set(index))
+        if unknown:
+            raise ValueError(f"{arg}: label(s) {unknown[:5]} not in classes {list(classes)}")
+        return np.array([index[str(v)] for v in arr], dtype=np.int64)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError(f"{arg}: expected integer class indices, got non-integer values")
+    elif arr.dtype.kind not in "iub":
+        raise TypeError(f"{arg}: expected integer class indices, got dtype {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+def prepare_target(
+    target: Any, logits: torch.Tensor, y: np.ndarray | None, start: int = 0
+) -> torch.Tensor:
+    """The target class per sample as an int64 tensor ``[N]`` on the logits' device.
+
+    ``target`` is ``"pred"`` (argmax of the logits), ``"true"`` (``y[start:start+N]``), an int, or
+    an array of indices for the whole input (sliced from ``start``)."""
+    n, k = logits.shape
+    if isinstance(target, str):
+        if target == "pred":
+            return logits.argmax(dim=1)
+        if target == "true":
+            if y is None:
+                raise ValueError(
+                    "target='true' needs y: pass y=... with one class index per sample"
+                )
+            t = torch.as_tensor(y[start : start + n], device=logits.device)
+        else:
+            raise ValueError(
+                f"target: expected 'pred', 'true', an int or an array of ints, got {target!r}"
+            )
+    elif isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        t = torch.full((n,), int(target), dtype=torch.int64, device=logits.device)
+    else:
+        arr = (
+            target
+            if isinstance(target, np.ndarray)
+            else np.asarray(target.detach().cpu() if isinstance(target, torch.Tensor) else target)
+        )
+        t = torch.as_tensor(arr[start : start + n], device=logits.device)
+    t = t.to(torch.int64)
+    bad = (t < 0) | (t >= k)
+    if bool(bad.any()):
+        vals = sorted(set(t[bad].tolist()))[:5]
+        raise ValueError(
+            f"target: class index {vals} out of range for a model with {k} classes "
+            f"(valid: 0..{k - 1})"
+        )
+    return t
+
+
+def check_target_arg(target: Any, n: int, y: np.ndarray | None) -> Any:
+    """Validate ``target`` up front (shape, type); returns a numpy array for array targets."""
+    if isinstance(target, str):
+        if target not in ("pred", "true"):
+            raise ValueError(
+                f"target: expected 'pred', 'true', an int or an array of ints, got {target!r}"
+            )
+        if target == "true" and y is None:
+            raise ValueError("target='true' needs y: pass y=... with one class index per sample")
+        return target
+    if isinstance(target, bool):
+        raise TypeError("target: expected 'pred', 'true', an int or an array of ints, got a bool")
+    if isinstance(target, (int, np.integer)):
+        return int(target)
+    return prepare_labels(target, n, arg="target")
