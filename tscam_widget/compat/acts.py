@@ -24,42 +24,9 @@ from torch import nn
 from tscam_widget.explain import Explainer
 from tscam_widget.explain.explanation import upsample
 from tscam_widget.explain.inputs import prepare_x
-from tscam_widget.explain.methods import METHODS, REDUCTIONS, register_method
+from tscam_widget.explain.methods import REDUCTIONS
 
 from .batch import Items, to_items
-
-# The explainer's `median` averages the two middle values (numpy); the `timeseries` package used
-# torch.median (the lower one). These two methods reproduce the package for that reduction.
-_TORCH_MEDIAN = {
-    "activation": "timeseries_cam_median",
-    "gradcam_classic": "timeseries_gradcam_median",
-}
-
-
-def _lower_median(t: torch.Tensor, dim: int) -> torch.Tensor:
-    return t.median(dim).values
-
-
-def _ts_cam_median(A: torch.Tensor, G: Any, reduction: Any) -> torch.Tensor:
-    return _lower_median(A, 1)
-
-
-def _ts_gradcam_median(A: torch.Tensor, G: torch.Tensor, reduction: Any) -> torch.Tensor:
-    w = _lower_median(G, -1)
-    return (w[:, :, None] * A).mean(1)
-
-
-def _method_name(method: str, reduction: str) -> str:
-    """The explainer method computing the ``timeseries`` formula for ``reduction``."""
-    if reduction != "median":
-        return method
-    name = _TORCH_MEDIAN[method]
-    if name not in METHODS:
-        if method == "activation":
-            register_method(name, _ts_cam_median, uses_gradients=False)
-        else:
-            register_method(name, _ts_gradcam_median, uses_gradients=True)
-    return name
 
 
 def _check_reduction(reduction: Any) -> str:
@@ -107,20 +74,19 @@ def batch_maps(
     length), min-max scaled per sample into ``scale_range`` when ``force_scale``."""
     reduction = _check_reduction(reduction)
     scale_range = _check_range(scale_range)
-    name = _method_name(method, reduction)
     ex = Explainer(model, layers=[layer])
     expl = ex.explain(
         items.x,
         target="true",
         y=items.y,
-        methods=[name],
+        methods=[method],
         reductions=(reduction,),
         norm="sample" if force_scale else "none",
         scale_range=scale_range,
     )
     if upsampled:
-        return expl.get(name, 0, reduction)
-    raw = expl.raw(name, 0, reduction)
+        return expl.get(method, 0, reduction)
+    raw = expl.raw(method, 0, reduction)
     if force_scale:
         raw = np.stack([acts_scaled(r, scale_range) for r in raw]).astype(np.float32)
     return raw

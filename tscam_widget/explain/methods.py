@@ -26,8 +26,9 @@ Replacer = Callable[[torch.Tensor], torch.Tensor]
 
 
 def reduce(t: torch.Tensor, how: str, dim: int) -> torch.Tensor:
-    """Reduce ``t`` over ``dim`` with ``mean``, ``median`` (numpy convention: the mean of the two
-    middle values for an even count), ``max`` or ``mean_max`` = (mean + max) / 2."""
+    """Reduce ``t`` over ``dim`` with ``mean``, ``median`` (``torch.median``: the lower of the two
+    middle values for an even count, as the ``timeseries`` package), ``max`` or ``mean_max`` =
+    (mean + max) / 2."""
     if how == "mean":
         return t.mean(dim)
     if how == "max":
@@ -35,9 +36,7 @@ def reduce(t: torch.Tensor, how: str, dim: int) -> torch.Tensor:
     if how == "mean_max":
         return (t.mean(dim) + t.amax(dim)) / 2
     if how == "median":
-        s = t.sort(dim=dim).values
-        n = t.shape[dim]
-        return (s.select(dim, (n - 1) // 2) + s.select(dim, n // 2)) / 2
+        return t.median(dim).values
     raise ValueError(f"reductions: expected one of {list(REDUCTIONS)}, got {how!r}")
 
 
