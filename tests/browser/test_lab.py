@@ -1,0 +1,429 @@
+"""CamWidget in a real JupyterLab 4 driven by Chromium: pixels on the canvas, controls in the
+page, traits read back through a kernel client on the notebook's own kernel.
+
+One notebook (a fixed-seed, untrained InceptionTime on the synthetic data; training takes
+20+ s on the shared 2 cores) serves most tests; the 6-channel BasicMotions widget has its own.
+Geometry comes from the frontend's ``data-panels`` hook when it exists, else from pixels
+(the series spans the plot area's full width; panels are connected drawn series).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+from harness import (
+    BASIC_MOTIONS,
+    PROBE_WIDGET,
+    SYNTHETIC,
+    Kernel,
+    canvas_rgba,
+    cmap_index,
+    contrast_ratio,
+    digest,
+    open_lab_notebook,
+    parse_css_color,
+    runs,
+    series_components,
+    set_theme,
+    wait_until,
+)
+from scipy import ndimage
+
+pytestmark = pytest.mark.browser
+
+# DOM hooks of the frontend (js/src/index.ts, controls.ts)
+ROOT = ".tscam-root"
+MAIN = f"{ROOT} canvas.tscam-main"
+STRIP = f"{ROOT} canvas.tscam-strip"
+LAYER = f"{ROOT} input[type=range][data-control=layer]"
+SAMPLE_BOX = f"{ROOT} input[data-control=sample-box]"
+PLAY = f"{ROOT} button[data-control=play]"
+
+
+@dataclass
+class Cam:
+    page: Any
+    kernel: Kernel
+    table: np.ndarray  # [256, 4] uint8, read from the kernel
+
+    def rgb(self, selector: str = MAIN) -> np.ndarray:
+        return canvas_rgba(self.page.locator(selector).first.element_handle())[..., :3]
+
+    def settled(self, selector: str = MAIN, timeout: float = 10.0) -> np.ndarray:
+        """The canvas once two reads 150 ms apart agree (no pending frame)."""
+        prev = self.rgb(selector)
+
+        def same() -> np.ndarray | None:
+            nonlocal prev
+            time.sleep(0.15)
+            cur = self.rgb(selector)
+            ok = np.array_equal(cur, prev)
+            prev = cur
+            return [cur] if ok else None
+
+        return wait_until(same, timeout, 0, "a settled canvas")[0]
+
+    def changed(self, before: np.ndarray, selector: str = MAIN, timeout: float = 10.0):
+        wait_until(lambda: digest(self.rgb(selector)) != digest(before), timeout, 0.03, "a repaint")
+        return self.settled(selector)
+
+    def reset(self, **extra: Any) -> np.ndarray:
+        """Back to single view, last layer, sample 0 (and ``extra``); returns the settled canvas."""
+        state = {"playing": False, "view": "single", "layer": None, "sample": 0, **extra}
+        code = []
+        for k, v in state.items():
+            code.append(f"w.{k} = {'len(w.layers) - 1' if v is None else repr(v)}")
+        self.kernel.run("\n".join(code))
+        layer = self.kernel.eval("w.layer")
+        self.page.wait_for_function(
+            "([sel, box, l, s]) => document.querySelector(sel).value === String(l)"
+            " && document.querySelector(box).value === String(s)",
+            arg=[LAYER, SAMPLE_BOX, layer, state["sample"]],
+            timeout=10_000,
+        )
+        return self.settled()
+
+
+# -- pixel analysis ---------------------------------------------------------------------------
+def panels_from_hook(page: Any) -> list[dict] | None:
+    raw = page.locator(MAIN).first.get_attribute("data-panels")
+    return json.loads(raw) if raw else None
+
+
+def plot_columns(idx: np.ndarray) -> tuple[int, int]:
+    """First and last column of the (single) plot area: the longest run of series columns."""
+    cols = np.flatnonzero((idx >= 0).any(0))
+    a, b = max(runs(cols), key=lambda r: r[1] - r[0])
+    return a, b
+
+
+def frame_rows(rgb: np.ndarray, x0: int, x1: int) -> tuple[int, int]:
+    """Top and bottom rows of the plot frame: the outermost rows that one non-background colour
+    spans (>= 95 %) between the plot's first and last column."""
+    bg = rgb[0, 0]
+    seg = rgb[:, x0 + 2 : x1 - 1].astype(int)
+    first = seg[:, :1]
+    uniform = (np.abs(seg - first).max(2) <= 2).mean(1) >= 0.95
+    ink = np.abs(first[:, 0] - bg).max(1) > 10
+    rows = np.flatnonzero(uniform & ink)
+    assert len(rows) >= 2, "no plot frame found"
+    return int(rows.min()), int(rows.max())
+
+
+def ink_contrast(rgb: np.ndarray, keep: np.ndarray, min_px: int = 8) -> list[tuple[float, tuple]]:
+    """For every blob of non-background pixels where ``keep``: its best contrast ratio against
+    the canvas background (the glyph core) and its bounding box."""
+    bg = rgb[0, 0].astype(float)
+    ink = (np.abs(rgb.astype(int) - bg).max(2) > 24) & keep
+    labels, n = ndimage.label(ndimage.binary_dilation(ink), structure=np.ones((3, 3)))
+    out = []
+    for k, box in enumerate(ndimage.find_objects(labels), start=1):
+        pix = rgb[box][(labels[box] == k) & ink[box]]
+        if len(pix) < min_px:
+            continue
+        best = max(contrast_ratio(p, bg) for p in np.unique(pix, axis=0))
+        out.append((best, (box[0].start, box[0].stop, box[1].start, box[1].stop)))
+    return out
+
+
+_DOM_TEXT = """(root) => {
+  const out = [];
+  const bgChain = (el) => {
+    const chain = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor;
+      chain.push(c);
+      if (/^rgb\\(/.test(c)) break;  // opaque: nothing behind it shows through
+    }
+    return chain;
+  };
+  for (const el of [root, ...root.querySelectorAll('*')]) {
+    const cs = getComputedStyle(el);
+    if (cs.display === 'none' || cs.visibility === 'hidden' || el.tagName === 'STYLE') continue;
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height) continue;
+    let text = '';
+    if (el.tagName === 'SELECT') text = el.selectedOptions[0] ? el.selectedOptions[0].text : '';
+    else if (el.tagName === 'INPUT') text = el.type === 'range' ? '' : el.value;
+    else if (el.tagName !== 'OPTION') {
+      for (const n of el.childNodes) if (n.nodeType === 3) text += n.textContent;
+    }
+    if (!text.trim()) continue;
+    out.push({tag: el.tagName, cls: el.className, text: text.trim().slice(0, 40),
+              color: cs.color, opacity: cs.opacity, bgs: bgChain(el)});
+  }
+  return out;
+}"""
+
+
+def composite(chain: list[str]) -> tuple[float, float, float]:
+    """The effective background: the listed backgrounds painted from the outermost inwards."""
+    rgb = np.array([255.0, 255.0, 255.0])
+    for css in reversed(chain):
+        r, g, b, a = parse_css_color(css)
+        rgb = a * np.array([r, g, b]) + (1 - a) * rgb
+    return tuple(rgb)
+
+
+def dom_contrast(page: Any) -> list[tuple[float, dict]]:
+    out = []
+    for item in page.locator(ROOT).first.evaluate(_DOM_TEXT):
+        bg = composite(item["bgs"])
+        r, g, b, a = parse_css_color(item["color"])
+        fg = a * np.array([r, g, b]) + (1 - a) * np.array(bg)
+        out.append((contrast_ratio(fg, bg), item))
+    return out
+
+
+_DISTINCT_FRAMES = """async (c, ms) => {
+  const ctx = c.getContext('2d');
+  const seen = new Set();
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let h = 0;
+    for (let i = 0; i < d.length; i += 4) h = (Math.imul(h, 31) + d[i] + 7 * d[i + 1]) | 0;
+    seen.add(h);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  return seen.size;
+}"""
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cam(lab_server, open_page, artifacts):
+    probe = PROBE_WIDGET + "\np = Probe(value=2)\np"
+    name = lab_server.write_notebook("cam_synthetic.ipynb", [probe, SYNTHETIC])
+    page, _ = open_page()
+    open_lab_notebook(page, lab_server, name)
+    kernel = lab_server.kernel(name)
+    page.locator(MAIN).first.wait_for()
+    table = np.array(kernel.eval("unpack(w.cmap_table)"), np.uint8)
+    c = Cam(page, kernel, table)
+    wait_until(lambda: (cmap_index(c.rgb(), table) >= 0).sum() > 500, 20, 0.1, "a drawn series")
+    page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-first-paint.png"))
+    yield c
+    kernel.close()
+
+
+# -- tests --------------------------------------------------------------------------------------
+def test_widgets_render_without_console_errors(cam):
+    """Opening the notebook and rendering the widgets logged no console error (the check is
+    the autouse ``no_console_errors`` fixture; this test owns what the module fixture logged)."""
+    assert cam.page.locator(ROOT).count() == 1
+
+
+def test_harness_probe_widget(cam):
+    """The harness itself, on a bare anywidget in the same notebook: paint, slider -> Python,
+    Python -> page (tells a broken harness from a broken CamWidget)."""
+    canvas = cam.page.locator(".probe-root canvas")
+    assert tuple(canvas_rgba(canvas.element_handle())[20, 50, :3]) == (255, 0, 0)
+    cam.page.locator(".probe-root input").evaluate(
+        "(e) => { e.value = 4; e.dispatchEvent(new Event('input', {bubbles: true})); }"
+    )
+    assert cam.kernel.wait_for("p.value", lambda v: v == 4) == 4
+    cam.kernel.run("p.value = 7")
+    cam.page.wait_for_function("() => document.querySelector('.probe-root input').value === '7'")
+    px = canvas_rgba(canvas.element_handle())
+    assert tuple(px[20, 150, :3]) == (255, 0, 0) and tuple(px[20, 50, :3]) == (255, 255, 255)
+
+
+def test_peak_has_top_colour_and_colour_bar(cam, artifacts):
+    rgb = cam.reset()
+    m = np.array(cam.kernel.eval("w.current_map"), float)
+    lo, hi = cam.kernel.eval("w.value_range")
+    assert m.max() == pytest.approx(hi, abs=1e-6), "per-sample norm: the peak is the top of the bar"
+    T = len(m)
+    idx = cmap_index(rgb, cam.table)
+    hook = panels_from_hook(cam.page)
+    if hook:
+        x0, x1 = hook[0]["x"], hook[0]["x"] + hook[0]["w"]
+    else:
+        x0, x1 = plot_columns(idx)
+    assert x1 - x0 > 300, (x0, x1)
+    top, bottom = frame_rows(rgb, x0, x1)
+    t_peak = int(np.argmax(m))
+    xp = round(x0 + t_peak / (T - 1) * (x1 - x0))
+    window = rgb[top:bottom, xp - 3 : xp + 4].reshape(-1, 3).astype(int)
+    dist = np.abs(window - cam.table[255, :3].astype(int)).max(1)
+    assert dist.min() <= 6, f"no top-colour pixel at peak x={xp}: closest differs by {dist.min()}"
+    # ... and nowhere where the map is low: the colour follows the map along x
+    for x in range(x0 + 2, x1 - 1):
+        t = (x - x0) / (x1 - x0) * (T - 1)
+        near = m[max(0, int(t) - 1) : int(t) + 3]
+        if near.max() < lo + 0.5 * (hi - lo):
+            col = idx[top:bottom, x]
+            assert not (col >= 200).any(), f"top colours at x={x} where the map is {near.max():.2f}"
+    # colour bar: right of the plot, top entry at the top, bottom entry at the bottom, monotone
+    bar_cols = [c for c in np.flatnonzero((idx >= 0).sum(0) > 50) if c > x1 + 4]
+    assert bar_cols, "no colour bar right of the plot"
+    centre = bar_cols[len(bar_cols) // 2]
+    col = idx[:, centre]
+    rows = np.flatnonzero(col >= 0)
+    assert col[rows[0]] >= 250 and col[rows[-1]] <= 5, (col[rows[0]], col[rows[-1]])
+    assert (np.diff(col[rows]) <= 2).all(), "colour bar not monotone"
+    assert rows[-1] - rows[0] >= 0.8 * (bottom - top)
+
+
+def test_layer_slider_mouse_moves_layer(cam, artifacts):
+    before = cam.reset()
+    L = len(cam.kernel.eval("w.layers"))
+    box = cam.page.locator(LAYER).first.bounding_box()
+    cam.page.mouse.click(box["x"] + 4, box["y"] + box["height"] / 2)
+    assert cam.kernel.wait_for("w.layer", lambda v: v != L - 1) == 0
+    after = cam.changed(before)
+    assert (np.abs(after.astype(int) - before).max(2) > 30).sum() > 200
+    cam.page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-layer0.png"))
+
+
+def test_layer_slider_arrow_key(cam):
+    """Focus the layer slider and press an arrow key, as a teacher would after clicking it.
+    JupyterLab's command-mode shortcuts (notebook:move-cursor-*) must not swallow the key."""
+    before = cam.reset()
+    L = len(cam.kernel.eval("w.layers"))
+    cam.page.locator(LAYER).first.focus()
+    cam.page.keyboard.press("ArrowLeft")
+    assert cam.kernel.wait_for("w.layer", lambda v: v == L - 2, timeout=5) == L - 2
+    cam.changed(before)
+
+
+def test_python_sample_updates_page(cam):
+    before = cam.reset()
+    cam.kernel.run("w.sample = 5")
+    cam.page.wait_for_function(
+        "(sel) => document.querySelector(sel).value === '5'", arg=SAMPLE_BOX, timeout=10_000
+    )
+    after = cam.changed(before)
+    m5 = np.array(cam.kernel.eval("w.current_map"))
+    idx = cmap_index(after, cam.table)
+    x0, x1 = plot_columns(idx)
+    xp = round(x0 + int(np.argmax(m5)) / (len(m5) - 1) * (x1 - x0))
+    assert (idx[:, xp - 3 : xp + 4] >= 250).any(), "sample 5's peak not drawn in the top colour"
+
+
+def test_keyboard_navigation(cam):
+    before = cam.reset(sample=3)
+    L = len(cam.kernel.eval("w.layers"))
+    cam.page.locator(ROOT).first.focus()
+    cam.page.keyboard.press("ArrowRight")
+    assert cam.kernel.wait_for("w.sample", lambda v: v != 3) == 4
+    mid = cam.changed(before)
+    cam.page.keyboard.press("ArrowLeft")
+    assert cam.kernel.wait_for("w.sample", lambda v: v != 4) == 3
+    cam.page.keyboard.press("ArrowUp")
+    up = cam.kernel.wait_for("w.layer", lambda v: v != L - 1)
+    assert up == L - 2, "ArrowUp moves one layer"
+    assert digest(cam.changed(mid)) != digest(before)
+    cam.page.keyboard.press("ArrowDown")
+    assert cam.kernel.wait_for("w.layer", lambda v: v != up) == L - 1
+    assert cam.kernel.eval("w.sample") == 3
+
+
+def test_play_button_steps_layers(cam):
+    cam.reset()
+    L = len(cam.kernel.eval("w.layers"))
+    cam.kernel.run("_seen = []\ndef _rec(c):\n    _seen.append(c['new'])\nw.observe(_rec, 'layer')")
+    cam.page.locator(PLAY).first.click()
+    assert cam.kernel.wait_for("w.playing", bool, timeout=5)
+    # distinct pictures over 2 s, sampled in the page every 40 ms
+    frames = cam.page.locator(MAIN).first.evaluate(_DISTINCT_FRAMES, 2000)
+    cam.page.locator(PLAY).first.click()
+    assert not cam.kernel.wait_for("w.playing", lambda v: not v, timeout=5)
+    seen = cam.kernel.eval("_seen")
+    cam.kernel.run("w.unobserve(_rec, 'layer')")
+    # 250 ms per step: about 8 steps in 2 s, wrapping round the layers in order
+    assert len(seen) >= 4, f"playing 2 s at 250 ms stepped through {seen}"
+    assert seen[: L + 1] == [(k % L) for k in range(L + 1)], seen
+    assert frames >= L, f"the canvas showed {frames} distinct pictures while playing {seen}"
+    stopped = cam.kernel.eval("w.layer")
+    time.sleep(0.8)
+    assert cam.kernel.eval("w.layer") == stopped, "still stepping after pause"
+
+
+def test_grid_and_overlay_views(cam, artifacts):
+    single = cam.reset(view_count=4)
+    single_panels = series_components(cmap_index(single, cam.table))
+    assert len(single_panels) == 1
+    cam.kernel.run("w.view = 'grid'")
+    grid = cam.changed(single)
+    cam.page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-grid.png"))
+    idx = cmap_index(grid, cam.table)
+    boxes = series_components(idx)
+    hook = panels_from_hook(cam.page)
+    assert len(hook if hook else boxes) == 4, boxes
+    for b in boxes:  # every sample normalised on its own: each panel reaches the top colour
+        assert (idx[b] >= 250).any()
+    cam.kernel.run("w.view = 'overlay'")
+    overlay = cam.changed(grid)
+    cam.page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-overlay.png"))
+
+    def strokes_per_column(rgb: np.ndarray) -> float:
+        mask = cmap_index(rgb, cam.table) >= 0
+        x0, x1 = plot_columns(np.where(mask, 0, -1))
+        counts = [len(runs(np.flatnonzero(mask[:, x]), gap=2)) for x in range(x0, x1)]
+        return float(np.median(counts))
+
+    assert strokes_per_column(single) == 1
+    assert strokes_per_column(overlay) >= 2, "overlay should draw several series in one panel"
+    cols = single_panels[0][1]
+    for _, c in series_components(cmap_index(overlay, cam.table), min_width=20):
+        assert c.start >= cols.start - 2 and c.stop <= cols.stop + 2, "overlay: one plot area"
+
+
+def test_dark_theme_contrast(cam, artifacts):
+    cam.reset()
+    light_bg = cam.rgb()[0, 0].copy()
+    try:
+        set_theme(cam.page, "JupyterLab Dark")
+        wait_until(
+            lambda: contrast_ratio(cam.rgb()[0, 0], (0, 0, 0)) < 2.0, 10, 0.1, "a dark canvas"
+        )
+        rgb = cam.settled()
+        strip = cam.settled(STRIP)
+        cam.page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-dark.png"))
+        assert not np.array_equal(rgb[0, 0], light_bg)
+        bad = [(round(c, 2), it) for c, it in dom_contrast(cam.page) if c < 4.5]
+        assert not bad, f"DOM text below 4.5:1 in the dark theme: {bad}"
+        # canvas text: every blob of ink outside the plot area and off the colour scale
+        idx = cmap_index(rgb, cam.table, tol=3)
+        x0, x1 = plot_columns(idx)
+        top, bottom = frame_rows(rgb, x0, x1)
+        keep = idx < 0
+        keep[top - 3 : bottom + 4, x0 - 3 : x1 + 4] = False
+        blobs = ink_contrast(rgb, keep)
+        assert len(blobs) >= 8, f"expected title, tick labels, axis labels; got {blobs}"
+        low = [b for b in blobs if b[0] < 4.5]
+        assert not low, f"canvas text below 4.5:1 in the dark theme (ratio, box): {low}"
+        sblobs = ink_contrast(strip, cmap_index(strip, cam.table, tol=3) < 0)
+        assert sblobs, "no text on the layer strip"
+        low = [b for b in sblobs if b[0] < 4.5]
+        assert not low, f"layer-strip text below 4.5:1 in the dark theme: {low}"
+    finally:
+        set_theme(cam.page, "JupyterLab Light")
+
+
+def test_basic_motions_six_panels(lab_server, open_page, artifacts):
+    name = lab_server.write_notebook("cam_basic_motions.ipynb", [BASIC_MOTIONS])
+    page, _ = open_page()
+    open_lab_notebook(page, lab_server, name)
+    kernel = lab_server.kernel(name)
+    assert kernel.eval("w.series['shape']") == [8, 6, 100]
+    table = np.array(kernel.eval("unpack(w.cmap_table)"), np.uint8)
+    c = Cam(page, kernel, table)
+    page.locator(MAIN).first.wait_for()
+    wait_until(lambda: len(series_components(cmap_index(c.rgb(), table))) >= 6, 20, 0.2, "6")
+    rgb = c.settled()
+    page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-basicmotions.png"))
+    boxes = series_components(cmap_index(rgb, table))
+    hook = panels_from_hook(page)
+    assert len(hook if hook else boxes) == 6, boxes
+    tops = sorted(b[0].start for b in boxes)
+    assert all(b - a >= 30 for a, b in zip(tops, tops[1:])), f"panels overlap: {tops}"
+    kernel.close()
+    page.context.close()
