@@ -1,0 +1,607 @@
+"""``CamWidget``: traitlets and observers only (the maths lives in the explainer, reached through
+:mod:`.compute`). The Python <-> frontend contract is ``docs/protocol.md``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from . import buffers
+from .colormaps import cmap_names, cmap_table, resolve_cmap
+from .compute import ALL_REDUCTIONS, NORMS, MapComputer
+from .export import export_html
+from .source import LabelDecoder, decode_labels, resolve_source
+
+_STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+VIEWS = ("single", "grid", "overlay")
+MARKS = ("line", "scatter")
+#: methods so slow (one forward per channel) that precompute="auto" stays in kernel mode
+EXPENSIVE_METHODS = ("scorecam", "ablationcam")
+LINESTYLES = ("solid", "dashed", "dashdot", "dotted")
+AUTO_LIMIT_BYTES = 64 * 10**6
+INIT_CONTROLS = (
+    "layer",
+    "method",
+    "reduction",
+    "sample",
+    "view_count",
+    "mark",
+    "style",
+    "linewidth",
+    "linestyle",
+    "alpha",
+    "play_interval_ms",
+)
+
+
+class _Int(t.Int):
+    """An Int trait that also takes numpy integers (not bools)."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if isinstance(value, np.integer):
+            value = int(value)
+        if isinstance(value, bool):
+            self.error(obj, value)
+        return super().validate(obj, value)
+
+
+def _array() -> t.Dict:
+    return t.Dict(buffers.empty()).tag(sync=True)
+
+
+class CamWidget(anywidget.AnyWidget):
+    """Time series coloured by class-activation maps, for every layer of a classifier.
+
+    ``CamWidget(learn, dls=None, *, ds_idx=1, idxs=None, ...)`` for a fastai/tsai ``Learner``
+    (anything with ``.model`` and ``.dls``), or ``CamWidget(model, X, y=None, *, classes=None,
+    ...)`` with ``X`` ``[N, T]`` or ``[N, C, T]``.
+
+    Every control is a synced trait; setting it from Python does what the control does
+    (``layer``, ``method``, ``reduction``, ``sample``, ``target``, ``cmap``, ``norm``, ``view``,
+    ``view_count``, ``mark`` (alias ``style``: ``"line"`` or ``"scatter"``), ``linewidth``,
+    ``linestyle``, ``alpha``; also ``layers``, ``methods``, ``reductions``). Arrays travel as
+    binary buffers (see ``docs/protocol.md``).
+
+    ``precompute``: True ships the whole cube ``[N, L, M, T]`` once; False computes maps on
+    demand (LRU cache of ``cache_mb`` MB); ``"auto"`` precomputes when the cube is at most 64 MB
+    and no method costs a forward per channel (scorecam, ablationcam).
+    Outside a running event loop, control changes are computed on :meth:`flush` or when
+    :attr:`current_map` is read; in a kernel they are coalesced into one computation per loop
+    turn.
+    """
+
+    _esm = _STATIC / "widget.js"
+    if (_STATIC / "widget.css").exists():
+        _css = _STATIC / "widget.css"
+
+    # ---- controls ----------------------------------------------------------------------
+    layer = _Int(0).tag(sync=True)
+    method = t.Unicode("gradcam").tag(sync=True)
+    reduction = t.Unicode("mean").tag(sync=True)
+    sample = _Int(0).tag(sync=True)
+    target = t.Union([t.Unicode(), _Int()], default_value="pred").tag(sync=True)
+    cmap = t.Unicode("Spectral_r").tag(sync=True)
+    norm = t.Unicode("sample").tag(sync=True)
+    view = t.Unicode("single").tag(sync=True)
+    view_count = _Int(4).tag(sync=True)
+    # "line" or "scatter"; not called `style`: ipywidgets views read a `style` trait as a Style
+    # widget reference. `style` stays available as a Python alias (property below).
+    mark = t.Unicode("line").tag(sync=True)
+    linewidth = t.Float(2.0).tag(sync=True)
+    linestyle = t.Unicode("solid").tag(sync=True)
+    alpha = t.Float(1.0).tag(sync=True)
+    playing = t.Bool(False).tag(sync=True)
+    play_interval_ms = _Int(600).tag(sync=True)
+    request_id = _Int(0).tag(sync=True)
+
+    # ---- information (Python writes) ---------------------------------------------------
+    layers = t.List(t.Unicode()).tag(sync=True)
+    methods = t.List(t.Unicode()).tag(sync=True)
+    method_labels = t.Dict().tag(sync=True)
+    reductions = t.List(t.Unicode()).tag(sync=True)
+    reduction_methods = t.List(t.Unicode()).tag(sync=True)
+    classes = t.List(t.Unicode()).tag(sync=True)
+    cmaps = t.List(t.Unicode()).tag(sync=True)
+    cmap_table = _array()
+    n_samples = _Int(0).tag(sync=True)
+    sample_ids = _array()
+    series = _array()
+    y_true = _array()
+    y_pred = _array()
+    probs = _array()
+    targets = _array()
+    precomputed = t.Bool(False).tag(sync=True)
+    cube = _array()
+    cube_keys = t.List(t.Unicode()).tag(sync=True)
+    cube_meta = t.Dict().tag(sync=True)
+    maps = _array()
+    maps_meta = t.Dict().tag(sync=True)
+    value_range = t.List(t.Float(), default_value=[0.0, 1.0]).tag(sync=True)
+    status = t.Unicode("").tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        learn_or_model: Any,
+        X: Any = None,
+        y: Any = None,
+        *,
+        dls: Any = None,
+        classes: Sequence[Any] | None = None,
+        ds_idx: int = 1,
+        idxs: Sequence[int] | None = None,
+        labels: LabelDecoder | None = None,
+        layers: Sequence[Any] | None = None,
+        methods: Sequence[str] | None = None,
+        reductions: Sequence[str] = ALL_REDUCTIONS,
+        target: str | int = "pred",
+        cmap: Any = "Spectral_r",
+        norm: str = "sample",
+        precompute: bool | str = "auto",
+        cache_mb: float = 64,
+        view: str = "single",
+        batch_size: int = 256,
+        progress: bool = True,
+        scale_range: tuple[float, float] = (0.0, 1.0),
+        method_kwargs: dict[str, Any] | None = None,
+        **controls: Any,
+    ) -> None:
+        unknown = sorted(set(controls) - set(INIT_CONTROLS))
+        if unknown:
+            raise TypeError(
+                f"CamWidget() got unexpected keyword argument(s) {unknown}; initial control "
+                f"values can be given for {list(INIT_CONTROLS)}"
+            )
+        if precompute not in (True, False, "auto"):
+            raise ValueError(f"precompute: expected True, False or 'auto', got {precompute!r}")
+        if dls is not None and X is not None:
+            raise TypeError("CamWidget: pass the DataLoaders either as X or as dls=, not both")
+        src = resolve_source(
+            learn_or_model,
+            X if X is not None else dls,
+            y,
+            classes=classes,
+            ds_idx=ds_idx,
+            idxs=idxs,
+            labels=labels,
+        )
+        comp = MapComputer(
+            src.model,
+            src.X,
+            src.y,
+            layers=layers,
+            methods=methods,
+            reductions=reductions,
+            cache_mb=cache_mb,
+            batch_size=batch_size,
+            scale_range=scale_range,
+            method_kwargs=method_kwargs,
+        )
+        n_classes = comp.probs.shape[1]
+        names = src.classes or decode_labels(list(range(n_classes)), labels)
+        if len(names) != n_classes:
+            raise ValueError(
+                f"classes: expected {n_classes} names (the model's outputs), got {len(names)}"
+            )
+        self._src, self._comp = src, comp
+        self._precompute_arg = precompute
+        self._progress = bool(progress)
+        self._ready = False
+        self._dirty: set[str] = set()
+        self._scheduled: asyncio.AbstractEventLoop | None = None
+        self._flushing = False
+        self._cube_arr: np.ndarray | None = None
+        self._counts = {"flushes": 0, "cube_builds": 0, "map_updates": 0}
+        self._sample_error = ""
+        first_method = "gradcam" if "gradcam" in comp.methods else comp.methods[0]
+        init = dict(
+            layers=comp.layers,
+            methods=comp.methods,
+            method_labels=comp.method_labels(),
+            reductions=comp.reductions,
+            reduction_methods=comp.reduction_methods,
+            classes=names,
+            cmaps=cmap_names(),
+            cmap_table=buffers.pack(cmap_table(cmap), "uint8"),
+            n_samples=int(src.X.shape[0]),
+            sample_ids=buffers.pack(src.sample_ids, "int32"),
+            series=buffers.pack(src.X, "float32"),
+            y_true=buffers.pack(src.y, "int32"),
+            y_pred=buffers.pack(comp.pred, "int32"),
+            probs=buffers.pack(comp.probs, "float32"),
+            layer=len(comp.layers) - 1,
+            sample=int(np.flatnonzero(comp.finite)[0]),
+            method=first_method,
+            reduction=comp.reductions[0],
+            target=target,
+            cmap=cmap,
+            norm=norm,
+            view=view,
+            precomputed=self._want_precompute(),
+        )
+        if "style" in controls:
+            controls["mark"] = controls.pop("style")
+        init.update(controls)
+        super().__init__(**init)
+        self.targets = buffers.pack(comp.targets(self.target), "int32")
+        self._ready = True
+        self._dirty = {"cube"} if self.precomputed else {"maps"}
+        self._flush(raise_errors=True)
+
+    # ---- public read-only views --------------------------------------------------------
+    @property
+    def current_map(self) -> np.ndarray:
+        """float32 ``[T]``: the map drawn now for (``sample``, ``layer``, ``method``,
+        ``reduction``, ``target``, ``norm``); flushes pending work first. All NaN when the
+        method is undefined for the layer or the sample has no map (see ``error``)."""
+        self.flush()
+        T = self._src.X.shape[-1]
+        if self.precomputed:
+            if self._cube_arr is None:
+                return np.full(T, np.nan, np.float32)
+            m = self.cube_keys.index(self._key_str())
+            return self._cube_arr[self.sample, self.layer, m].copy()
+        try:
+            maps = self._comp.maps(
+                [self.sample], self.method, self.reduction, self.target, self.norm
+            )
+        except Exception:  # noqa: BLE001 - reported in `error` by the flush
+            return np.full(T, np.nan, np.float32)
+        return maps[0, self.layer].copy()
+
+    @property
+    def current_series(self) -> np.ndarray:
+        """float32 ``[C, T]``: the input series of ``sample``."""
+        return self._src.X[self.sample].copy()
+
+    @property
+    def explainer(self) -> Any:
+        """The :class:`~tscam_widget.explain.Explainer` the widget asks for maps."""
+        return self._comp.explainer
+
+    @property
+    def data(self) -> tuple[Any, np.ndarray, np.ndarray, list[str]]:
+        """``(model, X float32 [N, C, T], y int32 [N] (-1 unknown), classes)`` as the widget
+        sees them (after ``idxs`` selection)."""
+        return self._src.model, self._src.X, self._src.y, list(self.classes)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: ``computations`` (explainer calls for maps), ``flushes``, ``map_updates``
+        (kernel-mode ``maps`` sent), ``cube_builds``, ``cache_hits``, ``cache_misses``,
+        ``cache_evictions``, ``cache_entries``, ``cache_bytes``."""
+        c = self._comp.cache
+        return {
+            "computations": self._comp.n_computations,
+            **self._counts,
+            "cache_hits": c.hits,
+            "cache_misses": c.misses,
+            "cache_evictions": c.evictions,
+            "cache_entries": len(c),
+            "cache_bytes": c.nbytes,
+        }
+
+    @property
+    def style(self) -> str:
+        """Alias of :attr:`mark`: ``"line"`` or ``"scatter"`` (the ``timeseries`` name)."""
+        return self.mark
+
+    @style.setter
+    def style(self, value: str) -> None:
+        self.mark = value
+
+    def save_html(self, path: str | os.PathLike, title: str = "tscam-widget") -> pathlib.Path:
+        """Write this widget as one self-contained HTML page that works offline from
+        ``file://``; the precomputed cube is embedded (computed now if the widget runs in
+        kernel mode), so sliders, menus, views and play work without a kernel. Returns the path.
+
+        Target and normalisation changes need a kernel; the page offers the ones computed."""
+        if not self.precomputed:
+            self.precomputed = True
+            self._mark("cube")
+        self.flush()
+        return export_html(self, path, title=title)
+
+    # ---- flushing ----------------------------------------------------------------------
+    def flush(self) -> None:
+        """Compute what pending control changes need, now (normally the event loop does)."""
+        self._flush(raise_errors=False)
+
+    def _flush(self, raise_errors: bool) -> None:
+        self._scheduled = None
+        if not self._dirty or self._flushing:
+            return
+        dirty, self._dirty = self._dirty, set()
+        self._flushing = True
+        self._counts["flushes"] += 1
+        try:
+            if self.precomputed:
+                if "cube" in dirty or self._cube_arr is None:
+                    self._build_cube()
+                self._check_sample()
+            else:
+                self._send_maps()
+            self.error = self._sample_error
+        except Exception as e:
+            if raise_errors:
+                raise
+            self.error = f"{type(e).__name__}: {e}"
+        finally:
+            self._flushing = False
+
+    def _mark(self, what: str) -> None:
+        """Note pending work and schedule one flush on the running event loop (if any)."""
+        if not self._ready:
+            return
+        self._dirty.add(what)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: flush() / current_map computes
+        if self._scheduled is loop:
+            return
+        self._scheduled = loop
+        loop.call_soon(self.flush)
+
+    def _key_str(self) -> str:
+        method, reduction = self._comp.key_of(self.method, self.reduction)
+        return method if reduction is None else f"{method}/{reduction}"
+
+    def _visible_samples(self) -> list[int]:
+        if self.view == "single":
+            return [self.sample]
+        return list(range(self.sample, min(self.n_samples, self.sample + self.view_count)))
+
+    def _want_precompute(self) -> bool:
+        if self._precompute_arg == "auto":
+            if any(m in EXPENSIVE_METHODS for m in self._comp.methods):
+                return False
+            return self._comp.cube_nbytes() <= AUTO_LIMIT_BYTES
+        return bool(self._precompute_arg)
+
+    def _build_cube(self) -> None:
+        comp = self._comp
+        n_batches = -(-int(comp.finite.sum()) // comp.batch_size)
+        bar = None
+        if self._progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n_batches, desc="tscam-widget: precomputing maps", leave=False)
+
+        def progress(done: int, total: int) -> None:
+            self.status = f"precomputing maps: batch {done}/{total}"
+            if bar is not None:
+                bar.update(1)
+
+        self.status = f"precomputing maps: batch 0/{n_batches}"
+        try:
+            cube = comp.cube(self.target, self.norm, progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        self._cube_arr = cube
+        self._counts["cube_builds"] += 1
+        keys = [k if r is None else f"{k}/{r}" for k, r in comp.keys()]
+        with self.hold_sync():
+            self.cube = buffers.pack(cube, "float32")
+            self.cube_keys = keys
+            self.cube_meta = {"target": self.target, "norm": self.norm}
+            self.targets = buffers.pack(comp.targets(self.target), "int32")
+            self.value_range = self._value_range(cube)
+            self.status = (
+                f"precomputed {cube.shape[0]} samples x {cube.shape[1]} layers x "
+                f"{cube.shape[2]} maps ({cube.nbytes / 1e6:.1f} MB)"
+            )
+
+    def _check_sample(self) -> None:
+        s = self.sample
+        if self._comp.finite[s]:
+            self._sample_error = ""
+        else:
+            self._sample_error = (
+                f"ValueError: sample {s} (id {int(self._src.sample_ids[s])}): its series "
+                "contains NaN or inf values, so it has no map"
+            )
+
+    def _send_maps(self) -> None:
+        samples = self._visible_samples()
+        self._sample_error = ""
+        maps = self._comp.maps(samples, self.method, self.reduction, self.target, self.norm)
+        self._counts["map_updates"] += 1
+        with self.hold_sync():
+            self.maps = buffers.pack(maps, "float32")
+            self.maps_meta = {
+                "request_id": self.request_id,
+                "samples": samples,
+                "method": self.method,
+                "reduction": self.reduction,
+                "target": self.target,
+                "norm": self.norm,
+            }
+            self.targets = buffers.pack(self._comp.targets(self.target), "int32")
+            self.value_range = self._value_range(maps)
+            self.status = f"{self.method_labels.get(self.method, self.method)}: samples {samples}"
+
+    def _value_range(self, arr: np.ndarray) -> list[float]:
+        if self.norm != "none":
+            return [float(v) for v in self._comp.scale_range]
+        finite = arr[np.isfinite(arr)]
+        if finite.size == 0:
+            return [0.0, 1.0]
+        return [float(finite.min()), float(finite.max())]
+
+    # ---- validation --------------------------------------------------------------------
+    @staticmethod
+    def _one_of(name: str, value: Any, options: Sequence[Any]) -> Any:
+        if value not in options:
+            import difflib
+
+            close = difflib.get_close_matches(str(value), [str(o) for o in options], n=3)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise t.TraitError(f"{name}: expected one of {list(options)}, got {value!r}{hint}")
+        return value
+
+    @staticmethod
+    def _in_range(name: str, value: int, n: int) -> int:
+        if not 0 <= value < n:
+            raise t.TraitError(f"{name}: expected an int in 0..{n - 1}, got {value!r}")
+        return value
+
+    @t.validate("layer")
+    def _v_layer(self, proposal: Any) -> int:
+        return self._in_range("layer", proposal["value"], len(self.layers))
+
+    @t.validate("sample")
+    def _v_sample(self, proposal: Any) -> int:
+        return self._in_range("sample", proposal["value"], self.n_samples)
+
+    @t.validate("method")
+    def _v_method(self, proposal: Any) -> str:
+        return self._one_of("method", proposal["value"], self.methods)
+
+    @t.validate("reduction")
+    def _v_reduction(self, proposal: Any) -> str:
+        return self._one_of("reduction", proposal["value"], self.reductions)
+
+    @t.validate("norm")
+    def _v_norm(self, proposal: Any) -> str:
+        return self._one_of("norm", proposal["value"], NORMS)
+
+    @t.validate("view")
+    def _v_view(self, proposal: Any) -> str:
+        return self._one_of("view", proposal["value"], VIEWS)
+
+    @t.validate("mark")
+    def _v_mark(self, proposal: Any) -> str:
+        return self._one_of("mark", proposal["value"], MARKS)
+
+    @t.validate("linestyle")
+    def _v_linestyle(self, proposal: Any) -> str:
+        return self._one_of("linestyle", proposal["value"], LINESTYLES)
+
+    @t.validate("view_count", "play_interval_ms")
+    def _v_positive(self, proposal: Any) -> int:
+        v = proposal["value"]
+        if v < 1:
+            raise t.TraitError(f"{proposal['trait'].name}: expected an int >= 1, got {v!r}")
+        return v
+
+    @t.validate("linewidth")
+    def _v_linewidth(self, proposal: Any) -> float:
+        v = proposal["value"]
+        if not (np.isfinite(v) and v > 0):
+            raise t.TraitError(f"linewidth: expected a number > 0 (px), got {v!r}")
+        return v
+
+    @t.validate("alpha")
+    def _v_alpha(self, proposal: Any) -> float:
+        v = proposal["value"]
+        if not 0.0 <= v <= 1.0:
+            raise t.TraitError(f"alpha: expected a number in 0..1, got {v!r}")
+        return v
+
+    @t.validate("cmap")
+    def _v_cmap(self, proposal: Any) -> str:
+        try:
+            return resolve_cmap(proposal["value"])
+        except ValueError as e:
+            raise t.TraitError(str(e)) from None
+
+    @t.validate("target")
+    def _v_target(self, proposal: Any) -> str | int:
+        v = proposal["value"]
+        k = len(self.classes) if self.classes else self._comp.probs.shape[1]
+        if isinstance(v, str):
+            if v == "true":
+                known = self._src.y[self._comp.finite] >= 0
+                if not known.all():
+                    raise t.TraitError(
+                        "target: 'true' needs the true label of every sample; pass y= (or a "
+                        "Learner) — use 'pred' or a class index instead"
+                    )
+                return v
+            if v == "pred":
+                return v
+            if v in self.classes:  # a class name
+                return self.classes.index(v)
+            raise t.TraitError(
+                f"target: expected 'pred', 'true', a class index 0..{k - 1} or a class name "
+                f"{list(self.classes)}, got {v!r}"
+            )
+        return self._in_range("target", v, k)
+
+    @t.validate("layers")
+    def _v_layers(self, proposal: Any) -> list[str]:
+        v = list(proposal["value"])
+        if not self._ready or v == self._comp.layers:
+            return v
+        try:
+            return self._comp.set_layers(v)
+        except Exception as e:  # noqa: BLE001 - reported as a TraitError
+            raise t.TraitError(f"layers: {e}") from None
+
+    @t.validate("methods")
+    def _v_methods(self, proposal: Any) -> list[str]:
+        v = list(proposal["value"])
+        if not self._ready or v == self._comp.methods:
+            return v
+        try:
+            return self._comp.set_methods(v)
+        except ValueError as e:
+            raise t.TraitError(str(e)) from None
+
+    @t.validate("reductions")
+    def _v_reductions(self, proposal: Any) -> list[str]:
+        v = list(proposal["value"])
+        if not self._ready or v == self._comp.reductions:
+            return v
+        try:
+            return self._comp.set_reductions(v)
+        except ValueError as e:
+            raise t.TraitError(str(e)) from None
+
+    @t.validate("n_samples")
+    def _v_n_samples(self, proposal: Any) -> int:
+        v = proposal["value"]
+        if self._ready and v != self._src.X.shape[0]:
+            raise t.TraitError(f"n_samples is read-only ({self._src.X.shape[0]}), got {v!r}")
+        return v
+
+    # ---- observers ---------------------------------------------------------------------
+    @t.observe("cmap")
+    def _o_cmap(self, change: Any) -> None:
+        if self._ready:
+            self.cmap_table = buffers.pack(cmap_table(change["new"]), "uint8")
+
+    @t.observe("sample", "method", "reduction", "view", "view_count", "request_id")
+    def _o_request(self, change: Any) -> None:
+        self._mark("maps")
+
+    @t.observe("target", "norm")
+    def _o_target_norm(self, change: Any) -> None:
+        self._mark("cube" if self.precomputed else "maps")
+
+    @t.observe("layers", "methods", "reductions")
+    def _o_structure(self, change: Any) -> None:
+        if not self._ready:
+            return
+        with self.hold_sync():
+            if self.layer >= len(self.layers):
+                self.layer = len(self.layers) - 1
+            if self.method not in self.methods:
+                self.method = self.methods[0]
+            if self.reduction not in self.reductions:
+                self.reduction = self.reductions[0]
+            self.precomputed = self._want_precompute()
+            if not self.precomputed:
+                self._cube_arr = None
+                self.cube = buffers.empty()
+                self.cube_keys = []
+        self._mark("cube" if self.precomputed else "maps")

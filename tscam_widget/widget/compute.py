@@ -1,0 +1,401 @@
+"""The bridge between the widget and the explainer: asks ``Explainer.explain`` for maps (one
+sample set, all layers) or for the whole cube, normalises method keys, applies dataset-wide
+per-layer ranges for ``norm="layer"`` and keeps the kernel-mode LRU cache.
+
+All arrays are numpy float32; T is the input length, L the number of layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .cache import LRUCache
+
+EXPENSIVE = ("scorecam", "ablationcam")
+REDUCTION_METHODS_FALLBACK = ("activation", "gradcam_classic")
+ALL_REDUCTIONS = ("mean", "median", "max", "mean_max")
+NORMS = ("none", "sample", "layer")
+LABELS = {
+    "activation": "Activation",
+    "cam": "CAM",
+    "gradcam": "Grad-CAM",
+    "gradcam_classic": "Grad-CAM (classic)",
+    "gradcam++": "Grad-CAM++",
+    "xgradcam": "XGrad-CAM",
+    "hirescam": "HiResCAM",
+    "layercam": "LayerCAM",
+    "eigencam": "Eigen-CAM",
+    "scorecam": "Score-CAM",
+    "ablationcam": "Ablation-CAM",
+}
+
+Target = str | int
+
+
+def registry() -> dict[str, Any]:
+    """The explainer's ``METHODS`` registry (name -> spec)."""
+    from tscam_widget.explain import METHODS
+
+    return dict(METHODS)
+
+
+def uses_reduction(name: str, spec: Any = None) -> bool:
+    """Whether method ``name`` takes a reduction (mean/median/max/mean_max)."""
+    for attr in ("uses_reduction", "reduction", "reductions", "takes_reduction"):
+        v = getattr(spec, attr, None) if spec is not None else None
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, (tuple, list)):
+            return len(v) > 0
+    return name in REDUCTION_METHODS_FALLBACK
+
+
+def method_label(name: str, spec: Any = None) -> str:
+    """Display label of a method (``gradcam`` -> ``Grad-CAM``)."""
+    label = getattr(spec, "label", None) if spec is not None else None
+    return str(label) if isinstance(label, str) and label else LABELS.get(name, name)
+
+
+def key_str(method: str, reduction: str | None) -> str:
+    """``"gradcam"`` or ``"activation/mean"``."""
+    return method if reduction is None else f"{method}/{reduction}"
+
+
+def scale_to(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, scale_range: tuple[float, float]):
+    """Min-max scale ``x`` with bounds ``lo``/``hi`` (broadcast) into ``scale_range``, with the
+    explainer's convention: where ``hi - lo <= 1e-12 * max(1, |hi|, |lo|)`` the result is
+    ``scale_range[0]``. NaN stays NaN. Returns float32."""
+    lo = np.asarray(lo, np.float64)
+    hi = np.asarray(hi, np.float64)
+    span = hi - lo
+    ok = span > 1e-12 * np.maximum(1.0, np.maximum(np.abs(hi), np.abs(lo)))
+    unit = np.where(ok, (x - lo) / np.where(ok, span, 1.0), x * 0.0)  # x * 0 keeps NaN
+    a, b = scale_range
+    return (a + unit * (b - a)).astype(np.float32)
+
+
+def is_default(name: str, spec: Any = None) -> bool:
+    """Part of the widget's default selection (the registry's ``default`` flag)."""
+    v = getattr(spec, "default", None)
+    return v if isinstance(v, bool) else name not in EXPENSIVE
+
+
+def is_expensive(name: str, spec: Any = None) -> bool:
+    """Runs extra forwards (Score-CAM, Ablation-CAM): never prefetched."""
+    v = getattr(spec, "needs_forward", None)
+    return v if isinstance(v, bool) else name in EXPENSIVE
+
+
+class MapComputer:
+    """Computes maps for the widget through one :class:`~tscam_widget.explain.Explainer`.
+
+    model: the classifier; X: float32 ``[N, C, T]``; y: int ``[N]`` (-1 unknown);
+    layers: names for ``Explainer(model, layers=...)`` (None: its default);
+    methods / reductions: what the widget offers; cache_mb: bound of the kernel-mode cache.
+    ``n_computations`` counts ``explain`` calls made for maps (not for ranges or predictions).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        layers: Sequence[Any] | None = None,
+        methods: Sequence[str] | None = None,
+        reductions: Sequence[str] = ALL_REDUCTIONS,
+        cache_mb: float = 64,
+        batch_size: int = 256,
+        scale_range: tuple[float, float] = (0.0, 1.0),
+        method_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        from tscam_widget.explain import Explainer
+
+        self.model = model
+        self.X = X
+        self.y = y
+        self.batch_size = int(batch_size)
+        self.scale_range = scale_range
+        self.method_kwargs = dict(method_kwargs or {})
+        self.explainer = Explainer(model, layers=list(layers) if layers is not None else None)
+        self._specs = registry()
+        self.finite = np.isfinite(X).reshape(X.shape[0], -1).all(axis=1)
+        self.probs, self.pred = self._predict()
+        self.layers: list[str] = [str(n) for n in self._explainer_layers()]
+        self.reductions = self._check_reductions(reductions)
+        self.methods = self._check_methods(methods)
+        self.cache = LRUCache.from_mb(cache_mb)
+        self._ranges: dict[tuple[str, Target], np.ndarray] = {}
+        self.n_computations = 0
+
+    # ---- set-up --------------------------------------------------------------------------
+    def _explainer_layers(self) -> list[str]:
+        first = np.flatnonzero(self.finite)[:1]
+        return list(self.explainer.resolve(self.X[first]))
+
+    def _predict(self) -> tuple[np.ndarray, np.ndarray]:
+        """Softmax ``[N, K]`` and argmax ``[N]`` (NaN / -1 for non-finite samples)."""
+        n = self.X.shape[0]
+        ok = np.flatnonzero(self.finite)
+        if ok.size == 0:
+            raise ValueError("X: every sample contains NaN or inf values; nothing to explain")
+        probs = None
+        for start in range(0, ok.size, self.batch_size):
+            idx = ok[start : start + self.batch_size]
+            ex = self._explain(idx, ["activation"], "pred", "none", reductions=("mean",))
+            p = np.asarray(ex.probs, dtype=np.float32)
+            if probs is None:
+                probs = np.full((n, p.shape[1]), np.nan, np.float32)
+            probs[idx] = p
+        assert probs is not None
+        pred = np.full(n, -1, np.int32)
+        pred[ok] = np.nanargmax(probs[ok], axis=1)
+        return probs, pred
+
+    def _check_reductions(self, reductions: Sequence[str]) -> list[str]:
+        reds = [reductions] if isinstance(reductions, str) else list(reductions)
+        bad = [r for r in reds if r not in ALL_REDUCTIONS]
+        if bad or not reds:
+            raise ValueError(
+                f"reductions: expected a non-empty subset of {list(ALL_REDUCTIONS)}, got {reds!r}"
+            )
+        return reds
+
+    def _check_methods(self, methods: Sequence[str] | None) -> list[str]:
+        known = list(self._specs)
+        if methods is None:
+            chosen = [m for m in known if is_default(m, self._specs[m])]
+            if "cam" in chosen and not self._cam_defined():
+                chosen.remove("cam")
+            return chosen
+        ms = [methods] if isinstance(methods, str) else list(methods)
+        bad = [m for m in ms if m not in known]
+        if bad or not ms:
+            raise ValueError(f"methods: expected a non-empty list of {known}, got {ms!r}")
+        return list(dict.fromkeys(ms))
+
+    def _cam_defined(self) -> bool:
+        """Whether ``cam`` gives a finite map for at least one chosen layer."""
+        first = np.flatnonzero(self.finite)[:1]
+        try:
+            cube, _ = self._explain(first, ["cam"], "pred", "none").to_array()
+        except Exception:  # noqa: BLE001 - undefined for this model
+            return False
+        return bool(np.isfinite(np.asarray(cube)).any())
+
+    def set_layers(self, layers: Sequence[Any]) -> list[str]:
+        """Explain ``layers`` from now on (a new explainer); clears cache and ranges."""
+        from tscam_widget.explain import Explainer
+
+        explainer = Explainer(self.model, layers=list(layers))
+        first = np.flatnonzero(self.finite)[:1]
+        names = [str(n) for n in explainer.resolve(self.X[first])]
+        self.explainer, self.layers = explainer, names
+        self.reset()
+        return names
+
+    def set_methods(self, methods: Sequence[str] | None) -> list[str]:
+        """Offer ``methods`` (None: the defaults) from now on; clears cache and ranges."""
+        self.methods = self._check_methods(methods)
+        self.reset()
+        return self.methods
+
+    def set_reductions(self, reductions: Sequence[str]) -> list[str]:
+        """Offer ``reductions`` from now on; clears cache and ranges."""
+        self.reductions = self._check_reductions(reductions)
+        self.reset()
+        return self.reductions
+
+    def reset(self) -> None:
+        """Forget cached maps and layer ranges."""
+        self.cache.clear()
+        self._ranges.clear()
+
+    # ---- keys ----------------------------------------------------------------------------
+    @property
+    def reduction_methods(self) -> list[str]:
+        """Methods (of the registry) that take a reduction."""
+        return [m for m, s in self._specs.items() if uses_reduction(m, s)]
+
+    def method_labels(self) -> dict[str, str]:
+        return {m: method_label(m, self._specs.get(m)) for m in self._specs}
+
+    def keys(self, methods: Sequence[str] | None = None) -> list[tuple[str, str | None]]:
+        """(method, reduction or None) for every map kind of ``methods`` (default: all)."""
+        out: list[tuple[str, str | None]] = []
+        for m in self.methods if methods is None else methods:
+            if uses_reduction(m, self._specs.get(m)):
+                out.extend((m, r) for r in self.reductions)
+            else:
+                out.append((m, None))
+        return out
+
+    def key_of(self, method: str, reduction: str | None) -> tuple[str, str | None]:
+        """The normalised key: the reduction only for methods that take one."""
+        return (method, reduction if uses_reduction(method, self._specs.get(method)) else None)
+
+    def targets(self, target: Target) -> np.ndarray:
+        """The class each map explains under ``target``: int32 ``[N]`` (-1 where unknown)."""
+        if target == "pred":
+            return self.pred.copy()
+        if target == "true":
+            return self.y.astype(np.int32).copy()
+        return np.full(self.X.shape[0], int(target), np.int32)
+
+    # ---- explainer calls -----------------------------------------------------------------
+    def _explain(
+        self,
+        idx: np.ndarray,
+        methods: Sequence[str],
+        target: Target,
+        norm: str,
+        reductions: Sequence[str] | None = None,
+    ) -> Any:
+        idx = np.asarray(idx, dtype=np.int64)
+        bad = idx[~self.finite[idx]]
+        if bad.size:
+            raise ValueError(
+                f"sample {int(bad[0])}: its series contains NaN or inf values, so it has no map"
+            )
+        y = self.y[idx] if (self.y[idx] >= 0).all() else None
+        if target == "true" and y is None:
+            raise ValueError("target='true' needs the true labels, but some samples have none")
+        return self.explainer.explain(
+            self.X[idx],
+            target=target,
+            y=y,
+            methods=list(methods),
+            reductions=tuple(reductions if reductions is not None else self.reductions),
+            norm=norm,
+            scale_range=self.scale_range,
+            batch_size=self.batch_size,
+            **self.method_kwargs,
+        )
+
+    def _raw_cube(
+        self, idx: np.ndarray, keys: Sequence[tuple[str, str | None]], target: Target, norm: str
+    ) -> np.ndarray:
+        """float32 ``[S, L, len(keys), T]`` for samples ``idx`` (explainer norm ``norm``)."""
+        methods = list(dict.fromkeys(m for m, _ in keys))
+        reds = sorted({r for _, r in keys if r is not None}, key=ALL_REDUCTIONS.index)
+        ex = self._explain(idx, methods, target, norm, reductions=reds or ("mean",))
+        arr, names = ex.to_array()
+        arr = np.asarray(arr, dtype=np.float32)  # [L, M', S, T]
+        pos = {str(k): i for i, k in enumerate(names)}
+        try:
+            order = [pos[key_str(m, r)] for m, r in keys]
+        except KeyError as e:
+            raise RuntimeError(f"explainer returned keys {list(names)}, missing {e}") from None
+        return np.ascontiguousarray(arr[:, order].transpose(2, 0, 1, 3))
+
+    def layer_ranges(self, key: tuple[str, str | None], target: Target) -> np.ndarray:
+        """Dataset-wide ``[L, 2]`` (min, max) of the raw maps of ``key``; computed once per
+        (key, target) over all finite samples in batches, then cached."""
+        rkey = (key_str(*key), target)
+        if rkey not in self._ranges:
+            keys = self.keys() if key in self.keys() else [key]
+            self._ranges.update(self._compute_ranges(keys, target))
+        return self._ranges[rkey]
+
+    def _compute_ranges(
+        self, keys: Sequence[tuple[str, str | None]], target: Target
+    ) -> dict[tuple[str, Target], np.ndarray]:
+        ok = np.flatnonzero(self.finite)
+        lo = hi = None
+        for start in range(0, ok.size, self.batch_size):
+            raw = self._raw_cube(ok[start : start + self.batch_size], keys, target, "none")
+            blo, bhi = _nanminmax(raw, axis=(0, 3))  # [L, M]
+            lo = blo if lo is None else np.fmin(lo, blo)
+            hi = bhi if hi is None else np.fmax(hi, bhi)
+        assert lo is not None and hi is not None
+        return {
+            (key_str(*k), target): np.stack([lo[:, j], hi[:, j]], 1) for j, k in enumerate(keys)
+        }
+
+    # ---- kernel mode ---------------------------------------------------------------------
+    def maps(
+        self, samples: Sequence[int], method: str, reduction: str | None, target: Target, norm: str
+    ) -> np.ndarray:
+        """float32 ``[S, L, T]``: the maps of ``samples`` for one method (+ reduction), all layers.
+
+        Served from the LRU cache keyed by (sample, method, reduction, target, norm); on a miss
+        the missing samples are explained in one call, for every cheap method at once (so
+        switching methods afterwards is a hit too).
+        """
+        key = self.key_of(method, reduction)
+        if key[0] not in self.methods:
+            raise ValueError(f"method: expected one of {self.methods}, got {method!r}")
+        found: dict[int, np.ndarray] = {}
+        missing: list[int] = []
+        for s in dict.fromkeys(int(s) for s in samples):
+            hit = self.cache.get((s, *key, target, norm))
+            if hit is None:
+                missing.append(s)
+            else:
+                found[s] = hit
+        if missing:
+            cheap = [m for m in self.methods if not is_expensive(m, self._specs.get(m))]
+            keys = self.keys(cheap)
+            if key not in keys:
+                keys = [key]
+            explainer_norm = "sample" if norm == "sample" else "none"
+            cube = self._raw_cube(np.array(missing), keys, target, explainer_norm)
+            self.n_computations += 1
+            if norm == "layer":
+                for j, k in enumerate(keys):
+                    r = self.layer_ranges(k, target)
+                    cube[:, :, j] = scale_to(
+                        cube[:, :, j], r[None, :, 0, None], r[None, :, 1, None], self.scale_range
+                    )
+            for i, s in enumerate(missing):
+                for j, k in enumerate(keys):
+                    m = np.ascontiguousarray(cube[i, :, j])
+                    self.cache.put((s, *k, target, norm), m)
+                    if k == key:
+                        found[s] = m  # served even when larger than the whole cache
+        out = [found[int(s)] for s in samples]
+        return np.stack(out)
+
+    # ---- precompute mode -----------------------------------------------------------------
+    def cube_nbytes(self, methods: Sequence[str] | None = None) -> int:
+        """Bytes of the float32 cube ``[N, L, M, T]`` for ``methods`` (default: the widget's)."""
+        n, _, t = self.X.shape
+        return 4 * n * len(self.layers) * len(self.keys(methods)) * t
+
+    def cube(
+        self, target: Target, norm: str, progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
+        """float32 ``[N, L, M, T]`` (M indexes :meth:`keys`), computed in batches; rows of
+        non-finite samples are NaN. ``progress(done, total)`` is called after every batch."""
+        keys = self.keys()
+        n, _, t = self.X.shape
+        out = np.full((n, len(self.layers), len(keys), t), np.nan, np.float32)
+        ok = np.flatnonzero(self.finite)
+        total = -(-ok.size // self.batch_size)
+        explainer_norm = "sample" if norm == "sample" else "none"
+        for b, start in enumerate(range(0, ok.size, self.batch_size)):
+            idx = ok[start : start + self.batch_size]
+            out[idx] = self._raw_cube(idx, keys, target, explainer_norm)
+            self.n_computations += 1
+            if progress is not None:
+                progress(b + 1, total)
+        if norm == "layer":
+            lo, hi = _nanminmax(out, axis=(0, 3))  # [L, M]
+            for j, k in enumerate(keys):
+                self._ranges[(key_str(*k), target)] = np.stack([lo[:, j], hi[:, j]], 1)
+            out = scale_to(out, lo[None, :, :, None], hi[None, :, :, None], self.scale_range)
+        return out
+
+
+def _nanminmax(a: np.ndarray, axis: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``nanmin``/``nanmax`` over ``axis`` without all-NaN warnings (NaN where all NaN)."""
+    finite = np.isfinite(a)
+    lo = np.where(finite, a, np.inf).min(axis=axis)
+    hi = np.where(finite, a, -np.inf).max(axis=axis)
+    none = ~finite.any(axis=axis)
+    return np.where(none, np.nan, lo).astype(np.float32), np.where(none, np.nan, hi).astype(
+        np.float32
+    )

@@ -1,0 +1,160 @@
+"""Turn what the user hands to ``CamWidget`` (a fastai/tsai ``Learner`` + ``DataLoaders``, or a
+model + arrays) into one :class:`Source`: model, series, labels, class names and sample ids.
+
+The heavy lifting is done by the explainer's adapters (``from_learner``, ``as_inputs``); this
+module only dispatches, selects samples and decodes class labels for display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+LabelDecoder = Mapping[Any, Any] | Callable[[Any], Any]
+
+
+@dataclass
+class Source:
+    """The widget's data.
+
+    model: the classifier (``nn.Module``); X: float32 ``[N, C, T]``; y: int32 ``[N]`` (-1 where
+    unknown); classes: display label per class index (``[K]``, may be empty when unknown);
+    sample_ids: int32 ``[N]``, each sample's index in the user's data.
+    """
+
+    model: Any
+    X: np.ndarray
+    y: np.ndarray
+    classes: list[str]
+    sample_ids: np.ndarray
+
+
+def is_learner(obj: Any) -> bool:
+    """Duck-typed fastai/tsai ``Learner``: has ``.model`` and ``.dls``."""
+    return hasattr(obj, "model") and hasattr(obj, "dls")
+
+
+def _check_idxs(idxs: Any, n: int) -> np.ndarray | None:
+    if idxs is None:
+        return None
+    arr = np.asarray(idxs)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu":
+        raise ValueError(f"idxs: expected a non-empty sequence of ints, got {idxs!r}")
+    if arr.min() < 0 or arr.max() >= n:
+        raise ValueError(
+            f"idxs: expected indices in 0..{n - 1}, got min {arr.min()}, max {arr.max()}"
+        )
+    return arr.astype(np.int64)
+
+
+def _as_array(a: Any) -> np.ndarray:
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def decode_labels(classes: Sequence[Any], labels: LabelDecoder | None) -> list[str]:
+    """Display names of ``classes``.
+
+    ``labels`` is None (``str`` of each class), a dict (looked up by the class label, then by its
+    index, then by the label as an int when it is numeric; missing entries keep the label) or a
+    callable such as the ``timeseries`` package's ``i2o`` (called with the class label).
+    """
+    out: list[str] = []
+    for i, c in enumerate(classes):
+        if labels is None:
+            out.append(str(c))
+        elif callable(labels) and not isinstance(labels, Mapping):
+            out.append(str(labels(c)))
+        elif isinstance(labels, Mapping):
+            value: Any = c
+            for key in (c, str(c), i):
+                if key in labels:
+                    value = labels[key]
+                    break
+            else:
+                try:
+                    ic = int(str(c))
+                except ValueError:
+                    ic = None
+                if ic is not None and ic in labels:
+                    value = labels[ic]
+            out.append(str(value))
+        else:
+            raise TypeError(
+                f"labels: expected a dict or a callable (e.g. i2o), got {type(labels).__name__}"
+            )
+    return out
+
+
+def resolve_source(
+    data: Any,
+    X: Any = None,
+    y: Any = None,
+    *,
+    classes: Sequence[Any] | None = None,
+    ds_idx: int = 1,
+    idxs: Any = None,
+    labels: LabelDecoder | None = None,
+) -> Source:
+    """Build a :class:`Source` from ``(learn, dls=None)`` or ``(model, X, y=None, classes=)``.
+
+    For a Learner, ``X`` is an optional ``DataLoaders`` (default ``learn.dls``), ``ds_idx`` picks
+    the dataset (0 train, 1 valid) and ``idxs`` the samples (positions in that dataset). For a
+    model, ``X`` is ``[N, T]`` or ``[N, C, T]`` and ``idxs`` positions in ``X``.
+    """
+    from tscam_widget.explain import as_inputs, from_learner
+
+    if is_learner(data):
+        if y is not None:
+            raise ValueError("y: a Learner brings its own labels; pass y only with a plain model")
+        if X is not None and not hasattr(X, "__getitem__"):
+            raise TypeError(f"dls: expected fastai DataLoaders, got {type(X).__name__}")
+        model, Xa, ya, cls = from_learner(data, dls=X, ds_idx=ds_idx, idxs=idxs)
+        Xa = _as_array(Xa)
+        n_all = Xa.shape[0]
+        ids = np.asarray(idxs, dtype=np.int64).reshape(-1) if idxs is not None else np.arange(n_all)
+        if classes is not None:
+            cls = list(classes)
+    else:
+        if X is None:
+            raise TypeError(
+                "CamWidget: expected (learn, dls=None) for a fastai/tsai Learner (an object "
+                f"with .model and .dls) or (model, X, y=None, classes=...); got a "
+                f"{type(data).__name__} and no X"
+            )
+        model = data
+        out = as_inputs(model, X, y=y, classes=classes)
+        model, Xa, ya, cls = _unpack_inputs(out, model)
+        Xa = _as_array(Xa)
+        sel = _check_idxs(idxs, Xa.shape[0])
+        ids = np.arange(Xa.shape[0])
+        if sel is not None:
+            Xa, ids = Xa[sel], sel
+            ya = None if ya is None else _as_array(ya)[sel]
+    Xa = np.ascontiguousarray(Xa, dtype=np.float32)
+    if Xa.ndim == 2:
+        Xa = Xa[:, None, :]
+    n = Xa.shape[0]
+    yv = np.full(n, -1, np.int32) if ya is None else _as_array(ya).astype(np.int32).reshape(n)
+    return Source(
+        model=model,
+        X=Xa,
+        y=yv,
+        classes=decode_labels(list(cls) if cls is not None else [], labels),
+        sample_ids=ids.astype(np.int32),
+    )
+
+
+def _unpack_inputs(out: Any, model: Any) -> tuple[Any, Any, Any, Any]:
+    """Accept ``as_inputs`` results as (model, X, y, classes) or (X, y, classes)."""
+    if isinstance(out, tuple) and len(out) == 4:
+        return out
+    if isinstance(out, tuple) and len(out) == 3:
+        return (model, *out)
+    raise TypeError(f"as_inputs returned an unexpected value: {type(out).__name__}")
