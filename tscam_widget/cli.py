@@ -41,7 +41,7 @@ def load_dataset(name: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np
     if name == "synthetic":
         from tscam_widget.data import synthetic_split
 
-        (X, y, _), (Xt, yt, _) = synthetic_split()
+        X, y, _, Xt, yt, _ = synthetic_split()
         return "synthetic", X, y, Xt, yt
     path = Path(name)
     if path.suffix in {".ts", ".arff", ".tsv"}:
