@@ -38,6 +38,7 @@ INIT_CONTROLS = (
     "linestyle",
     "alpha",
     "play_interval_ms",
+    "playing",
 )
 
 
