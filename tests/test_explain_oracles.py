@@ -401,10 +401,14 @@ def _ts_reduce(t: torch.Tensor, how: str, dim: int) -> torch.Tensor:
 
 
 def _force_scale(cam: np.ndarray, scale_range=(0, 1)) -> np.ndarray:
-    """The timeseries package's ``force_scale``: min-max each map into ``scale_range``."""
+    """The timeseries package's ``force_scale``: min-max each map into ``scale_range``. A
+    constant map gave 0/0 = NaN there; we document ``scale_range[0]`` instead, so such rows
+    (e.g. a lower median of ReLU outputs that is 0 everywhere) are expected at the low end."""
     a, b = scale_range
     lo, hi = cam.min(-1, keepdims=True), cam.max(-1, keepdims=True)
-    return (cam - lo) / (hi - lo) * (b - a) + a
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = (cam - lo) / (hi - lo) * (b - a) + a
+    return np.where(hi == lo, a, scaled)
 
 
 def _timeseries_cam(model, x, y, layer, func, reduction):
