@@ -162,9 +162,8 @@ class GradCamPlusPlus(Method):
         g2 = G**2
         g3 = g2 * G
         sum_a = A.sum(-1, keepdim=True)
-        aij = g2 / (2 * g2 + sum_a * g3 + 1e-6)
-        aij = torch.where(G != 0, aij, torch.zeros_like(aij))
-        w = (G.clamp_min(0) * aij).sum(-1)
+        aij = g2 / (2 * g2 + sum_a * g3 + 1e-6)  # exactly 0 where G == 0 (g2 = 0)
+        w = torch.einsum("nct,nct->nc", G.clamp_min(0), aij)
         return _weighted(w, A)
 
 
@@ -177,7 +176,8 @@ class XGradCam(Method):
 
     def compute(self, ctx: MethodContext) -> torch.Tensor:
         G, A = ctx.G, ctx.A
-        w = (G * A / (A.sum(-1, keepdim=True) + 1e-7)).sum(-1)
+        # the denominator is constant over time, so divide after summing G * A
+        w = torch.einsum("nct,nct->nc", G, A) / (A.sum(-1) + 1e-7)
         return _weighted(w, A)
 
 
@@ -189,7 +189,7 @@ class HiResCam(Method):
     relu = True
 
     def compute(self, ctx: MethodContext) -> torch.Tensor:
-        return (ctx.G * ctx.A).sum(1)
+        return torch.einsum("nct,nct->nt", ctx.G, ctx.A)
 
 
 class LayerCam(Method):
@@ -200,7 +200,7 @@ class LayerCam(Method):
     relu = True
 
     def compute(self, ctx: MethodContext) -> torch.Tensor:
-        return (ctx.G.clamp_min(0) * ctx.A).sum(1)
+        return torch.einsum("nct,nct->nt", ctx.G.clamp_min(0), ctx.A)
 
 
 class EigenCam(Method):
