@@ -30,7 +30,9 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+# Module scope on purpose: while Playwright's sync API is open it keeps an asyncio loop running
+# in the main thread, which would leak into later test modules (asyncio.run fails there).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
@@ -58,9 +60,9 @@ def notebook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyte
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def open_page(browser: object) -> Iterator:
-    """``open_page()`` -> (page, console log); closed at the end of the session."""
+    """``open_page()`` -> (page, console log); closed at the end of the module."""
     contexts = []
 
     def factory() -> tuple[object, ConsoleLog]:
