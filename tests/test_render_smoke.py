@@ -89,7 +89,7 @@ class FakeCamWidget(anywidget.AnyWidget):
     norm = t.Unicode("sample").tag(sync=True)
     view = t.Unicode("single").tag(sync=True)
     view_count = t.Int(4).tag(sync=True)
-    style = t.Unicode("line").tag(sync=True)
+    mark = t.Unicode("line").tag(sync=True)
     linewidth = t.Float(4.0).tag(sync=True)
     linestyle = t.Unicode("solid").tag(sync=True)
     alpha = t.Float(1.0).tag(sync=True)
@@ -185,16 +185,10 @@ def browser():
         b.close()
 
 
-# A Unicode trait named `style` (docs/protocol.md) collides with ipywidgets' DOMWidgetView, which
-# takes `style` for a Style widget reference and fails to create a child view from "line". The
-# widget itself is unaffected; this one message is expected until the trait is renamed.
-KNOWN_STYLE_COLLISION = "Cannot read properties of undefined (reading 'then')"
-
-
 def open_page(browser, path: Path, dpr: float = 1):
     page = browser.new_page(viewport={"width": WIDTH, "height": 900}, device_scale_factor=dpr)
     errors: list[str] = []
-    page.on("pageerror", lambda e: str(e) != KNOWN_STYLE_COLLISION and errors.append(str(e)))
+    page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
     page.goto(path.as_uri())

@@ -14,6 +14,9 @@ export interface Controls {
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
+  // JupyterLab's command-mode shortcuts match a focused input itself (before any ancestor's
+  // data-lm-suppress-shortcuts), so every control carries the attribute
+  if (tag === "input" || tag === "select" || tag === "button") e.setAttribute("data-lm-suppress-shortcuts", "");
   if (cls) e.className = cls;
   if (text != null) e.textContent = text;
   return e;
@@ -102,7 +105,7 @@ export function createControls(ev: ControlEvents): Controls {
     const n = int(viewCount.value);
     if (n >= 1) ev.change({ view_count: n });
   });
-  style.addEventListener("change", () => ev.change({ style: style.value }));
+  style.addEventListener("change", () => ev.change({ mark: style.value }));
   png.addEventListener("click", () => ev.png());
   const named: [string, HTMLElement][] = [
     ["play", play], ["layer", layer], ["sample", sample], ["sample-box", sampleBox], ["method", method],
@@ -133,7 +136,7 @@ export function createControls(ev: ControlEvents): Controls {
     setOptions(view, VIEWS, m.get("view"));
     countLabel.classList.toggle("tscam-hidden", m.get("view") === "single");
     if (document.activeElement !== viewCount) viewCount.value = String(m.get("view_count") ?? 4);
-    setOptions(style, STYLES, m.get("style"));
+    setOptions(style, STYLES, m.get("mark"));
     const N = m.get("n_samples") ?? 0;
     const s = m.get("sample") | 0;
     sample.max = String(Math.max(0, N - 1));

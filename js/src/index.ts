@@ -119,7 +119,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
             theme,
             table,
             notes,
-            style: { style: m.get("style"), linewidth: m.get("linewidth"), linestyle: m.get("linestyle"), alpha: m.get("alpha") },
+            style: { style: m.get("mark"), linewidth: m.get("linewidth"), linestyle: m.get("linestyle"), alpha: m.get("alpha") },
           });
         }
         if (scene.strip && scene.strip.length > 0) {
@@ -201,7 +201,10 @@ const render: Render<CamTraits> = ({ model, el }) => {
   // keyboard: left/right sample, up/down layer, space play/pause
   const onKey = (ev: KeyboardEvent) => {
     const t = ev.target as HTMLElement;
-    if (t !== root && (t.tagName === "INPUT" || t.tagName === "SELECT")) return;
+    if (t !== root && (t.tagName === "INPUT" || t.tagName === "SELECT")) {
+      ev.stopPropagation(); // the control's own keys (slider arrows) must reach it, not Lab's shortcuts
+      return;
+    }
     const L = (m.get("layers") ?? []).length;
     const N = m.get("n_samples") ?? 0;
     const clamp = (v: number, n: number) => Math.min(Math.max(0, v), Math.max(0, n - 1));

@@ -79,7 +79,7 @@ export function resolveMaps(m: TraitReader, samples: number[]): Resolution {
   };
 }
 
-export type ControlName = "layer" | "method" | "reduction" | "sample" | "target" | "cmap" | "norm" | "view" | "view_count" | "style" | "linewidth" | "linestyle" | "alpha" | "playing";
+export type ControlName = "layer" | "method" | "reduction" | "sample" | "target" | "cmap" | "norm" | "view" | "view_count" | "mark" | "linewidth" | "linestyle" | "alpha" | "playing";
 
 const KERNEL_NEEDS: ControlName[] = ["sample", "method", "reduction", "target", "norm", "view", "view_count"];
 const CUBE_NEEDS: ControlName[] = ["target", "norm"];

@@ -27,7 +27,7 @@ export interface CamTraits {
   norm: string;
   view: string;
   view_count: number;
-  style: string;
+  mark: string; // "line" | "scatter" (not `style`: ipywidgets reads that as a Style widget)
   linewidth: number;
   linestyle: string;
   alpha: number;
