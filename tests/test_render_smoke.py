@@ -16,7 +16,8 @@ import anywidget
 import numpy as np
 import pytest
 import traitlets as t
-from ipywidgets.embed import embed_minimal_html
+
+from tscam_widget.widget.export import export_html
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "tscam_widget" / "static"
@@ -152,25 +153,8 @@ def fake_widget(channels: int = 1, **kw) -> FakeCamWidget:
 
 
 def export(widget, path: Path) -> Path:
-    amd = ANYWIDGET_AMD.with_suffix("").as_uri()
-    template = (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{title}</title>\n"
-        f"<script src='{(STATIC / 'vendor' / 'require.js').as_uri()}'></script>\n"
-        "<script>require.config({{paths: {{anywidget: '" + amd + "'}}}});</script>\n"
-        "<style>body {{ margin: 8px; }}</style>\n"
-        "</head><body>\n{snippet}\n</body></html>\n"
-    )
-    embed_minimal_html(
-        path,
-        views=[widget],
-        drop_defaults=False,
-        template=template,
-        requirejs=False,
-        cors=False,
-        embed_url=(STATIC / "vendor" / "embed-amd.js").as_uri(),
-        title="tscam smoke",
-    )
-    return path
+    """The product's own offline export (one self-contained page, this widget's state only)."""
+    return export_html(widget, path, title="tscam smoke")
 
 
 @pytest.fixture(scope="module")
@@ -376,7 +360,12 @@ def test_png_download_and_play(uni_page):
         f"() => document.querySelector('[data-control=layer]').value !== '{before}'", timeout=3000
     )
     page.click("[data-control=play]")
-    assert page.inner_text("[data-control=play]") == "▶"
+    page.wait_for_function(
+        "() => document.querySelector('[data-control=play]').textContent === '▶'", timeout=2000
+    )
+    paused = page.input_value("[data-control=layer]")
+    page.wait_for_timeout(1300)  # two play intervals: a paused widget does not step
+    assert page.input_value("[data-control=layer]") == paused
     assert errors == []
 
 

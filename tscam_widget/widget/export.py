@@ -27,7 +27,7 @@ _PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<style>body {{ font-family: system-ui, sans-serif; margin: 16px; }}</style>
+<style>body {{ font-family: system-ui, sans-serif; margin: 8px; }}</style>
 {scripts}
 </head>
 <body>
