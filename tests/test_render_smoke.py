@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import anywidget
@@ -19,19 +20,12 @@ import traitlets as t
 
 from tscam_widget.widget.export import export_html
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+from harness import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (the launch recipe lives there)
+
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "tscam_widget" / "static"
 OUT = ROOT / "test-artifacts" / "render"
-ANYWIDGET_AMD = Path(anywidget.__file__).parent / "nbextension" / "index.js"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WIDTH = 1000  # css px of the page; the figure fills it minus the body margin
 DARK = {
     "--jp-layout-color0": "#111111",
@@ -164,7 +158,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
