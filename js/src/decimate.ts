@@ -1,4 +1,8 @@
 // Min-max decimation of a long series before drawing (about two points per bucket).
+// Split in two so that a layer change only redoes the cheap part: which points a series keeps
+// depends on the series and the width only (cached); their colours are the bucket maxima of
+// the current map (one pass over the map, cached per map).
+import { memo } from "./memo";
 
 export interface Decimated {
   /** time index of each kept point (fractional never: these are original indices) */
@@ -8,68 +12,111 @@ export interface Decimated {
   cam: Float32Array;
 }
 
+/** The points a series keeps for nBuckets buckets, without colours. */
+export interface DecimationIndex {
+  x: Float64Array;
+  y: Float32Array;
+  /** bucket of each kept point; null: no decimation (point i is time step i) */
+  bucket: Int32Array | null;
+  /** bucket b covers time steps [bounds[b], bounds[b + 1]) */
+  bounds: Int32Array | null;
+}
+
+/** Which points of `series` survive min-max decimation into nBuckets buckets (see decimate). */
+export function decimationIndex(series: ArrayLike<number>, nBuckets: number): DecimationIndex {
+  const T = series.length;
+  const n = Math.max(1, Math.floor(nBuckets));
+  if (T <= 2 * n) {
+    const x = new Float64Array(T);
+    const y = new Float32Array(T);
+    for (let i = 0; i < T; i++) {
+      x[i] = i;
+      y[i] = series[i];
+    }
+    return { x, y, bucket: null, bounds: null };
+  }
+  const bounds = new Int32Array(n + 1);
+  for (let b = 0; b <= n; b++) bounds[b] = Math.floor((b * T) / n);
+  const xs = new Float64Array(2 * n);
+  const ys = new Float32Array(2 * n);
+  const bs = new Int32Array(2 * n);
+  let k = 0;
+  const put = (i: number, b: number) => {
+    xs[k] = i;
+    ys[k] = series[i];
+    bs[k] = b;
+    k++;
+  };
+  for (let b = 0; b < n; b++) {
+    const i0 = bounds[b];
+    const i1 = bounds[b + 1];
+    let iMin = -1;
+    let iMax = -1;
+    let vMin = Infinity;
+    let vMax = -Infinity;
+    for (let i = i0; i < i1; i++) {
+      const v = series[i];
+      if (v === v) {
+        if (iMin < 0 || v < vMin) { iMin = i; vMin = v; }
+        if (iMax < 0 || v > vMax) { iMax = i; vMax = v; }
+      }
+    }
+    if (iMin < 0) put(i0, b);
+    else if (iMin === iMax) put(iMin, b);
+    else if (iMin < iMax) { put(iMin, b); put(iMax, b); }
+    else { put(iMax, b); put(iMin, b); }
+  }
+  return { x: xs.slice(0, k), y: ys.slice(0, k), bucket: bs.slice(0, k), bounds };
+}
+
+/** Maximum of `map` over each bucket (NaN where a bucket is all NaN). */
+export function bucketMax(map: ArrayLike<number>, bounds: Int32Array): Float32Array {
+  const n = bounds.length - 1;
+  const out = new Float32Array(n);
+  for (let b = 0; b < n; b++) {
+    let m = NaN;
+    for (let i = bounds[b], e = bounds[b + 1]; i < e; i++) {
+      const c = map[i];
+      if (c === c && !(c <= m)) m = c;
+    }
+    out[b] = m;
+  }
+  return out;
+}
+
+/** Colours of the kept points: the bucket maxima of `cam` (NaN everywhere without a map). */
+export function decimatedCam(idx: DecimationIndex, cam: ArrayLike<number> | null, bmax?: Float32Array): Float32Array {
+  const k = idx.x.length;
+  const out = new Float32Array(k);
+  if (!cam) return out.fill(NaN);
+  if (!idx.bucket || !idx.bounds) {
+    for (let i = 0; i < k; i++) out[i] = cam[i];
+    return out;
+  }
+  const bm = bmax ?? bucketMax(cam, idx.bounds);
+  for (let i = 0; i < k; i++) out[i] = bm[idx.bucket[i]];
+  return out;
+}
+
 /**
  * Keep, for each of nBuckets equal time buckets, the points holding the bucket's minimum
  * and maximum (in time order), so the series' extremes survive; both get the bucket's
  * maximum CAM, so a narrow peak never vanishes. Series no longer than 2 * nBuckets are
  * returned unchanged. A bucket of only NaN values becomes one NaN point (a gap).
  */
-export function decimate(
-  series: ArrayLike<number>,
-  cam: ArrayLike<number> | null,
-  nBuckets: number,
-): Decimated {
-  const T = series.length;
+export function decimate(series: ArrayLike<number>, cam: ArrayLike<number> | null, nBuckets: number): Decimated {
+  const idx = decimationIndex(series, nBuckets);
+  return { x: idx.x, y: idx.y, cam: decimatedCam(idx, cam) };
+}
+
+/**
+ * decimate() with the costly parts cached: the kept points per (series, width) and the bucket
+ * maxima per (map, width); only the colour lookup of the kept points (<= 2 * nBuckets) runs.
+ */
+export function decimateCached(series: Float32Array, cam: Float32Array | null, nBuckets: number): Decimated {
   const n = Math.max(1, Math.floor(nBuckets));
-  const camAt = (i: number) => (cam ? cam[i] : NaN);
-  if (T <= 2 * n) {
-    const x = new Float64Array(T);
-    const y = new Float32Array(T);
-    const c = new Float32Array(T);
-    for (let i = 0; i < T; i++) {
-      x[i] = i;
-      y[i] = series[i];
-      c[i] = camAt(i);
-    }
-    return { x, y, cam: c };
-  }
-  const xs = new Float64Array(2 * n);
-  const ys = new Float32Array(2 * n);
-  const cs = new Float32Array(2 * n);
-  let k = 0;
-  for (let b = 0; b < n; b++) {
-    const i0 = Math.floor((b * T) / n);
-    const i1 = Math.floor(((b + 1) * T) / n);
-    let iMin = -1;
-    let iMax = -1;
-    let cMax = NaN;
-    for (let i = i0; i < i1; i++) {
-      const v = series[i];
-      if (!Number.isNaN(v)) {
-        if (iMin < 0 || v < series[iMin]) iMin = i;
-        if (iMax < 0 || v > series[iMax]) iMax = i;
-      }
-      const c = camAt(i);
-      if (!Number.isNaN(c) && !(c <= cMax)) cMax = c;
-    }
-    const put = (i: number) => {
-      xs[k] = i;
-      ys[k] = series[i];
-      cs[k] = cMax;
-      k++;
-    };
-    if (iMin < 0) {
-      put(i0);
-      continue;
-    }
-    if (iMin === iMax) put(iMin);
-    else if (iMin < iMax) {
-      put(iMin);
-      put(iMax);
-    } else {
-      put(iMax);
-      put(iMin);
-    }
-  }
-  return { x: xs.slice(0, k), y: ys.slice(0, k), cam: cs.slice(0, k) };
+  const idx = memo(series, `dec:${n}`, () => decimationIndex(series, n));
+  const bounds = idx.bounds;
+  const bm = cam && bounds ? memo(cam, `bmax:${n}:${series.length}`, () => bucketMax(cam, bounds)) : undefined;
+  return { x: idx.x, y: idx.y, cam: decimatedCam(idx, cam, bm) };
 }

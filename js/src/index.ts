@@ -7,10 +7,11 @@ import { panelAt, timeAt, tooltipLines } from "./hover";
 import { startPlayer } from "./player";
 import { drawScene, MARGIN, sceneLayout, type PanelHit } from "./render";
 import { buildScene, isNanMap, type Scene } from "./scene";
+import { plotWidth } from "./layout";
 import { setControls } from "./state";
 import { drawStrip, stripGeometry, stripLayerAt, type StripGeometry } from "./strip";
 import { CSS } from "./style";
-import { isDarkColour, readTheme } from "./theme";
+import { isDarkColour, readTheme, type Theme } from "./theme";
 import type { CamTraits } from "./types";
 
 type Model = AnyModel<CamTraits>;
@@ -73,7 +74,18 @@ const render: Render<CamTraits> = ({ model, el }) => {
   const error = document.createElement("div");
   error.className = "tscam-error";
 
-  const change = (c: Partial<CamTraits>) => setControls(m, c);
+  // A control moved here: draw at once rather than in the next animation frame (an input event
+  // handled from a task would otherwise wait up to a whole frame); at most one such draw per
+  // frame, later ones in the same frame go through requestAnimationFrame as usual.
+  let drewThisFrame = false;
+  const change = (c: Partial<CamTraits>) => {
+    setControls(m, c);
+    if (drewThisFrame) return;
+    if (frame) cancelAnimationFrame(frame);
+    draw();
+    drewThisFrame = true;
+    requestAnimationFrame(() => { drewThisFrame = false; });
+  };
   const controls = createControls({ change, png: () => downloadPng() });
   root.append(style, controls.root, plot, strip, status, error);
   el.append(root);
@@ -83,20 +95,37 @@ const render: Render<CamTraits> = ({ model, el }) => {
   let stripGeom: StripGeometry | null = null;
   let localError = "";
   let frame = 0;
+  let lastWidth = 0; // the plot's last laid-out width (css px)
+  let paints = 0;
+  let cachedTheme: Theme | null = null; // cleared when the page's theme changes
 
   function draw(): void {
     frame = 0;
+    const tStart = performance.now();
     localError = "";
     let note = "";
+    let ready = false;
     try {
-      controls.update(m);
-      const width = Math.floor(plot.clientWidth || el.clientWidth || 800);
-      const theme = readTheme(root);
-      root.style.colorScheme = isDarkColour(theme.bg) ? "dark" : "light"; // native sliders, menus
+      // clientWidth is 0 while an ancestor is display:none (JupyterLab hides the shell for one
+      // frame on a theme switch, and the ResizeObserver sees no change when it comes back):
+      // keep the last laid-out width then instead of a made-up one.
+      const width = plotWidth(plot.clientWidth, lastWidth, el.clientWidth);
+      if (plot.clientWidth > 0) lastWidth = width;
+      else requestAnimationFrame(() => { if (plot.clientWidth > 0 && Math.floor(plot.clientWidth) !== width) schedule(); });
+      controls.update(m); // after reading the width: DOM writes first would force a layout here
+      // read once per theme (getComputedStyle would force a style recalc every frame); not
+      // cached while the root is outside the document (no CSS variables there yet)
+      let theme = cachedTheme;
+      if (!theme) {
+        theme = readTheme(root);
+        root.style.colorScheme = isDarkColour(theme.bg) ? "dark" : "light"; // native sliders, menus
+        if (root.isConnected) cachedTheme = theme;
+      }
       const table = tableFor(decodeCached(m.get("cmap_table"))?.data as Uint8Array | undefined);
       const built = buildScene(m);
       let scene = built.scene;
       const notes: string[] = [];
+      ready = built.ready && !!scene;
       if (built.ready && scene) lastScene = scene;
       else if (scene) {
         note = "computing...";
@@ -107,10 +136,13 @@ const render: Render<CamTraits> = ({ model, el }) => {
         note = built.why;
         sizeCanvas(canvas, width, 40)?.clearRect(0, 0, width, 40);
         hits = [];
+        canvas.dataset.panels = "[]";
+        delete canvas.dataset.colorbar;
       } else {
         const nan = nanNote(m, scene);
         if (nan) notes.push(nan);
-        const height = sceneLayout(scene, width).height;
+        const layout = sceneLayout(scene, width);
+        const height = layout.height;
         const ctx = sizeCanvas(canvas, width, height);
         if (ctx) {
           hits = drawScene(ctx, scene, {
@@ -121,6 +153,14 @@ const render: Render<CamTraits> = ({ model, el }) => {
             notes,
             style: { style: m.get("mark"), linewidth: m.get("linewidth"), linestyle: m.get("linestyle"), alpha: m.get("alpha") },
           });
+          // test hooks: plot areas and the colour bar in css px of the canvas
+          const r1 = (v: number) => Math.round(v * 10) / 10;
+          canvas.dataset.panels = JSON.stringify(hits.map((h) => ({
+            x: r1(h.rect.x), y: r1(h.rect.y), w: r1(h.rect.w), h: r1(h.rect.h),
+            sample: h.samples[0]?.n ?? -1, samples: h.samples.map((s) => s.n), channel: h.channel,
+          })));
+          const cb = layout.colourBar;
+          canvas.dataset.colorbar = JSON.stringify({ x: r1(cb.x), y: r1(cb.y), w: r1(cb.w), h: r1(cb.h) });
         }
         if (scene.strip && scene.strip.length > 0) {
           stripGeom = stripGeometry(scene.strip.length, width, MARGIN.left, MARGIN.right);
@@ -143,6 +183,10 @@ const render: Render<CamTraits> = ({ model, el }) => {
     if (mouse) onMove(mouse);
     status.textContent = [m.get("status"), note].filter(Boolean).join(" · ");
     error.textContent = [m.get("error"), localError].filter(Boolean).join("\n");
+    // paint signal for tests and the latency bench
+    root.dataset.paints = String(++paints);
+    const t = performance.now();
+    root.dispatchEvent(new CustomEvent("tscam:painted", { detail: { t, ready, ms: t - tStart } }));
   }
 
   const schedule = () => {
@@ -224,8 +268,15 @@ const render: Render<CamTraits> = ({ model, el }) => {
   m.on("change", schedule);
   const resize = new ResizeObserver(schedule);
   resize.observe(plot);
-  const themeObserver = new MutationObserver(schedule);
-  themeObserver.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-name", "data-jp-theme-light"] });
+  const themeObserver = new MutationObserver(() => {
+    cachedTheme = null;
+    schedule();
+  });
+  // the theme is cached between draws: re-read it when the page may have switched themes
+  // (JupyterLab: data-jp-theme-*; VS Code and others: class or style of <body>/<html>)
+  const themeAttrs = ["data-jp-theme-name", "data-jp-theme-light", "class", "style"];
+  themeObserver.observe(document.body, { attributes: true, attributeFilter: themeAttrs });
+  themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: themeAttrs });
   schedule();
 
   return () => {

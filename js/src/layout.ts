@@ -35,3 +35,13 @@ export function rowAt(y: number, top: number, rowHeight: number, count: number):
   const i = Math.floor((y - top) / rowHeight);
   return i >= 0 && i < count ? i : -1;
 }
+
+/**
+ * Width (css px) to draw the plot at: its laid-out width, or, while it has none (an ancestor is
+ * display:none for a moment), the last laid-out width, then the widget element's, then 800.
+ */
+export function plotWidth(client: number, last: number, elWidth: number): number {
+  if (client > 0) return Math.floor(client);
+  if (last > 0) return Math.floor(last);
+  return Math.floor(elWidth > 0 ? elWidth : 800);
+}

@@ -1,7 +1,8 @@
 // Canvas drawing of a Scene: CAM-coloured series, axes, titles, colour bar, notes.
 import { formatTick, formatValue, niceTicks } from "./axes";
 import { colourIndex, ColourTable, TABLE_SIZE } from "./colour";
-import { decimate } from "./decimate";
+import { decimateCached } from "./decimate";
+import { memo } from "./memo";
 import { gridShape, stackRows, type Rect } from "./layout";
 import { isNanMap, type Scene, type SceneSample } from "./scene";
 import type { Theme } from "./theme";
@@ -97,14 +98,31 @@ export function overlayLinestyle(i: number, base: string): string {
   return i === 0 ? base : ["dashed", "dotted", "dashdot"][(i - 1) % 3];
 }
 
-function extent(arrays: ArrayLike<number>[]): [number, number] {
+/** Finite [min, max] of an array (cached per array: series never change). */
+function rawExtent(a: Float32Array): [number, number] {
+  return memo(a, "extent", () => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < a.length; i++) { const v = a[i]; if (v < lo) lo = v; if (v > hi) hi = v; }
+    return [lo, hi] as [number, number];
+  });
+}
+
+function extent(arrays: Float32Array[]): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const a of arrays) for (let i = 0; i < a.length; i++) { const v = a[i]; if (v < lo) lo = v; if (v > hi) hi = v; }
+  for (const a of arrays) { const [l, h] = rawExtent(a); if (l < lo) lo = l; if (h > hi) hi = h; }
   if (!Number.isFinite(lo)) return [0, 1];
   if (lo === hi) return [lo - 1, hi + 1];
   const pad = (hi - lo) * 0.05;
   return [lo - pad, hi + pad];
+}
+
+let colours = new Int16Array(0);
+/** A reused buffer for the colour indices of the points being drawn. */
+function colourScratch(n: number): Int16Array {
+  if (colours.length < n) colours = new Int16Array(Math.max(n, 2 * colours.length));
+  return colours;
 }
 
 interface Ctx {
@@ -118,11 +136,13 @@ interface Ctx {
 /** Draw one series with per-segment colours (runs of one colour share a stroke). */
 function drawSeries(d: Ctx, r: Rect, T: number, y: [number, number], values: Float32Array, map: Float32Array | null, st: DrawStyle, linestyle: string): void {
   const { ctx, table, lo, hi, theme } = d;
-  const dec = decimate(values, map, Math.max(2, Math.round(r.w)));
+  const dec = decimateCached(values, map, Math.max(2, Math.round(r.w)));
   const n = dec.x.length;
   const sx = (t: number) => r.x + (T > 1 ? (t / (T - 1)) * r.w : r.w / 2);
   const sy = (v: number) => r.y + r.h - ((v - y[0]) / (y[1] - y[0])) * r.h;
-  const colourOf = (i: number) => colourIndex(dec.cam[i], lo, hi);
+  const ci = colourScratch(n);
+  for (let q = 0; q < n; q++) ci[q] = colourIndex(dec.cam[q], lo, hi);
+  const colourOf = (i: number) => ci[i];
   ctx.save();
   ctx.beginPath();
   ctx.rect(r.x, r.y, r.w, r.h);
@@ -238,15 +258,27 @@ function drawAxes(ctx: CanvasRenderingContext2D, theme: Theme, r: Rect, T: numbe
   ctx.restore();
 }
 
+const bars = new WeakMap<ColourTable, HTMLCanvasElement>();
+/** The colour table as a 1 x 256 image, entry 0 at the bottom (made once per table). */
+function barImage(table: ColourTable): HTMLCanvasElement {
+  let c = bars.get(table);
+  if (!c) {
+    c = document.createElement("canvas");
+    c.width = 1;
+    c.height = TABLE_SIZE;
+    const img = new ImageData(1, TABLE_SIZE);
+    for (let i = 0; i < TABLE_SIZE; i++) img.data.set(table.rgba.subarray(i * 4, i * 4 + 4), (TABLE_SIZE - 1 - i) * 4);
+    c.getContext("2d")?.putImageData(img, 0, 0);
+    bars.set(table, c);
+  }
+  return c;
+}
+
 function drawColourBar(ctx: CanvasRenderingContext2D, theme: Theme, table: ColourTable, r: Rect, lo: number, hi: number): void {
   if (r.h < 10) return;
   ctx.save();
-  const step = r.h / TABLE_SIZE;
-  for (let i = 0; i < TABLE_SIZE; i++) {
-    ctx.fillStyle = table.css[i];
-    // entry 0 at the bottom; overlap by half a pixel so no seams show
-    ctx.fillRect(r.x, r.y + r.h - (i + 1) * step, r.w, step + 0.5);
-  }
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(barImage(table), r.x, r.y, r.w, r.h);
   ctx.strokeStyle = theme.fgMuted;
   ctx.lineWidth = 1;
   ctx.strokeRect(Math.round(r.x) + 0.5, Math.round(r.y) + 0.5, Math.round(r.w), Math.round(r.h));

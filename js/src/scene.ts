@@ -1,4 +1,5 @@
 // What to draw, assembled from the traits: samples with their channels and current-layer map.
+import { memo } from "./memo";
 import { decodeCached } from "./buffers";
 import { viewSamples } from "./layout";
 import { resolveMaps, type MapSource } from "./state";
@@ -106,6 +107,8 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
 /** True when a map exists but holds no finite value (method undefined for the layer). */
 export function isNanMap(map: Float32Array | null): boolean {
   if (!map || map.length === 0) return false;
-  for (const v of map) if (!Number.isNaN(v)) return false;
-  return true;
+  return memo(map, "allnan", () => {
+    for (let i = 0; i < map.length; i++) if (map[i] === map[i]) return false;
+    return true;
+  });
 }

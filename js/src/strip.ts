@@ -1,6 +1,7 @@
 // The layer strip: a heatmap of the current sample's maps, one row per layer, over time.
 import { colourIndex, ColourTable } from "./colour";
 import { rowAt } from "./layout";
+import { memo } from "./memo";
 import type { Theme } from "./theme";
 
 export interface StripGeometry {
@@ -39,6 +40,33 @@ export function stripLayerAt(g: StripGeometry, x: number, y: number): number {
 }
 
 let scratch: HTMLCanvasElement | null = null;
+// what `scratch` holds now: the maps' buffer and a key of their windows, size, range and table
+let scratchBuf: ArrayBufferLike | null = null;
+let scratchKey = "";
+const tableIds = new WeakMap<ColourTable, number>();
+let nextTableId = 1;
+function tableId(t: ColourTable): number {
+  let id = tableIds.get(t);
+  if (id == null) tableIds.set(t, (id = nextTableId++));
+  return id;
+}
+
+/** The strip's heatmap: one row per layer, `cols` columns of bucket maxima. */
+function stripImage(maps: (Float32Array | null)[], rows: number, cols: number, range: [number, number], table: ColourTable): ImageData {
+  const img = new ImageData(cols, rows);
+  const d = img.data;
+  for (let l = 0; l < rows; l++) {
+    const m = maps[l];
+    const col = m ? memo(m, `colmax:${cols}`, () => columnMax(m, cols)) : null;
+    for (let c = 0; c < cols; c++) {
+      const k = col ? colourIndex(col[c], range[0], range[1]) : -1;
+      const o = (l * cols + c) * 4;
+      if (k < 0) { d[o] = 128; d[o + 1] = 128; d[o + 2] = 128; d[o + 3] = 60; }
+      else { const t = k * 4; d[o] = table.rgba[t]; d[o + 1] = table.rgba[t + 1]; d[o + 2] = table.rgba[t + 2]; d[o + 3] = table.rgba[t + 3]; }
+    }
+  }
+  return img;
+}
 
 export function drawStrip(
   ctx: CanvasRenderingContext2D,
@@ -57,22 +85,21 @@ export function drawStrip(
   const T = maps.find((m) => m)?.length ?? 0;
   const cols = Math.max(1, Math.min(T || 1, Math.round(g.width * dpr)));
   scratch ??= document.createElement("canvas");
-  scratch.width = cols;
-  scratch.height = Math.max(1, g.rows);
-  const sctx = scratch.getContext("2d");
-  if (!sctx) return;
-  const img = sctx.createImageData(cols, Math.max(1, g.rows));
-  for (let l = 0; l < g.rows; l++) {
-    const m = maps[l];
-    const col = m ? columnMax(m, cols) : null;
-    for (let c = 0; c < cols; c++) {
-      const k = col ? colourIndex(col[c], range[0], range[1]) : -1;
-      const o = (l * cols + c) * 4;
-      if (k < 0) img.data.set([128, 128, 128, 60], o);
-      else img.data.set(table.rgba.subarray(k * 4, k * 4 + 4), o);
-    }
+  const rows = Math.max(1, g.rows);
+  // the heatmap only changes with the sample/method/reduction (the maps), the width, the range
+  // and the colour table; a layer change reuses it and redraws labels and highlight only
+  const key = `${cols}|${rows}|${range[0]}|${range[1]}|${tableId(table)}`;
+  const buf = maps.find((m) => m)?.buffer ?? null;
+  const full = `${key}|${maps.map((m) => (m ? `${m.byteOffset}:${m.length}` : "-")).join(",")}`;
+  if (buf !== scratchBuf || full !== scratchKey) {
+    scratch.width = cols;
+    scratch.height = rows;
+    const sctx = scratch.getContext("2d");
+    if (!sctx) return;
+    sctx.putImageData(stripImage(maps, rows, cols, range, table), 0, 0);
+    scratchBuf = buf;
+    scratchKey = full;
   }
-  sctx.putImageData(img, 0, 0);
   ctx.save();
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(scratch, g.left, g.top, g.width, g.rows * g.rowH);

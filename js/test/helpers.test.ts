@@ -55,3 +55,23 @@ describe("layout, hover and strip geometry", () => {
     expect(stripGeometry(40, 800, 84, 82).rowH).toBe(6);
   });
 });
+
+describe("plot width", () => {
+  it("uses the laid-out width, else the last one (hidden for a frame), else the element's", async () => {
+    const { plotWidth } = await import("../src/layout");
+    expect(plotWidth(968.6, 800, 1000)).toBe(968);
+    expect(plotWidth(0, 968, 0)).toBe(968); // JupyterLab theme switch: shell hidden for one frame
+    expect(plotWidth(0, 0, 640)).toBe(640);
+    expect(plotWidth(0, 0, 0)).toBe(800);
+  });
+  it("single view after grid/overlay: the plot reaches width - right margin", () => {
+    const s = (view: "single" | "grid" | "overlay", k: number) =>
+      ({ view, samples: Array.from({ length: k }, (_, i) => sample(i, 1)), C: 1, T: 3 }) as unknown as Scene;
+    sceneLayout(s("grid", 4), 968);
+    sceneLayout(s("overlay", 4), 968);
+    const single = sceneLayout(s("single", 1), 968);
+    const p = single.cells[0].panels[0];
+    expect(p.x + p.w).toBe(886);
+    expect(single.colourBar.x).toBe(902);
+  });
+});

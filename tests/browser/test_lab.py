@@ -387,6 +387,13 @@ def test_dark_theme_contrast(cam, artifacts):
         rgb = cam.settled()
         strip = cam.settled(STRIP)
         cam.page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-dark.png"))
+        # Lab hides the shell for one frame on a theme switch: the redraw must keep the full
+        # width (it once fell back to 800 px and stayed there)
+        root_w = cam.page.locator(ROOT).first.evaluate("e => e.clientWidth")
+        assert abs(rgb.shape[1] - root_w) <= 2, (rgb.shape, root_w)
+        hook = panels_from_hook(cam.page)
+        if hook:
+            assert abs(hook[0]["x"] + hook[0]["w"] - (rgb.shape[1] - 82)) <= 1, hook
         assert not np.array_equal(rgb[0, 0], light_bg)
         bad = [(round(c, 2), it) for c, it in dom_contrast(cam.page) if c < 4.5]
         assert not bad, f"DOM text below 4.5:1 in the dark theme: {bad}"
