@@ -272,12 +272,16 @@ def test_tsai_inception_time_default_layers():
     x = rand_x(n=2, c=1, t=16)
     names = default_layers(m, x)
     p = "inceptionblock."
+    # every inception module, and the shared residual ReLU `act` (not the `add` before it) where
+    # the shortcut joins at depths 2 and 5
     assert names == [
         p + "inception.0",
         p + "inception.1",
+        p + "inception.2",
         p + "act@0",
         p + "inception.3",
         p + "inception.4",
+        p + "inception.5",
         p + "act@1",
     ]
     outs = []

@@ -15,18 +15,23 @@ from .explanation import Explanation, check_norm
 from .hooks import LayerCapture
 from .inputs import check_target_arg, prepare_labels, prepare_target, prepare_x
 from .layers import (
+    INPUT,
     LayerSpec,
     normalize_selection,
+    parse_name,
     provisional_names,
     resolve_specs,
 )
+from .layouts import parse_layout
+from .model_io import ModelIO
 from .methods import METHODS, REDUCTIONS, Method, MethodContext, default_methods
 from .state import preserved_state
+from .trace import Trace, trace_model
 
 _SHORT_HINTS = ("size", "kernel", "smaller", "padding", "output", "shape", "length", "dimension")
 
 
-def _diagnose(model: nn.Module, x: torch.Tensor) -> str | None:
+def _diagnose(model: nn.Module, x: torch.Tensor, io: ModelIO) -> str | None:
     """Rerun the failing forward with tracking hooks; return the innermost module that started
     but did not finish (the one that raised)."""
     stack: list[str] = []
@@ -52,7 +57,7 @@ def _diagnose(model: nn.Module, x: torch.Tensor) -> str | None:
                 m.register_forward_hook(post(name))
         try:
             with torch.no_grad():
-                model(x)
+                model(io.feed(x))
         except Exception:  # noqa: BLE001 - we only locate it
             failed = list(stack)
     return failed[-1] if failed else None
@@ -62,19 +67,66 @@ class Explainer:
     """Explain a time-series classifier ``model`` (input ``[N, C, T]``, output logits ``[N, K]``).
 
     ``layers``: None (the default selection, see :func:`default_layers`), ``"all"`` (every
-    candidate layer), an int (index into a top-level ``nn.Sequential``'s children, or into the
-    default selection for other models), a qualified name (``"name@k"`` for the k-th call of a
-    module run repeatedly), a module object, or a list of those. Resolution needs an input's
-    shapes, so it happens on the first :meth:`explain` (or :meth:`resolve`).
+    layer with a time axis), an int (index into a top-level ``nn.Sequential``'s children, or into
+    the default selection for other models), a qualified name (``"name@k"`` for the k-th call of
+    a module run repeatedly; ``"input"`` for the input itself), a module object, or a list of
+    those. Resolution needs an input's shapes, so it happens on the first :meth:`explain` (or
+    :meth:`resolve`).
+
+    ``layouts``: ``{"module name": "NTC"}`` overrides the traced layout of a layer's output (one
+    letter per axis: N batch, T time, C channels). ``input_layout``: ``"NCT"`` or ``"NTC"`` (the
+    model takes channels last; series are still given as ``[N, C, T]``). ``output``: where the
+    logits are in what the model returns: an index, a key or attribute name, or a callable.
     """
 
-    def __init__(self, model: nn.Module, layers: Any = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Any = None,
+        *,
+        layouts: dict[str, str] | None = None,
+        input_layout: str = "NCT",
+        output: Any = None,
+    ):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         self.model = model
+        self.io = ModelIO(input_layout, output)
+        self._given = self._check_layouts(model, layouts)
         self._selection = normalize_selection(model, layers)
         self._specs: list[LayerSpec] | None = None
+        self._trace: Trace | None = None
         self._provisional = provisional_names(model, self._selection)
+
+    @staticmethod
+    def _check_layouts(model: nn.Module, layouts: Any) -> dict[str, str]:
+        if layouts is None:
+            return {}
+        if not isinstance(layouts, dict):
+            raise TypeError(
+                f"layouts: expected a dict {{'module name': 'NTC'}}, got {type(layouts).__name__}"
+            )
+        modules = dict(model.named_modules())
+        out = {}
+        for name, text in layouts.items():
+            base, _ = parse_name(str(name), modules, arg="layouts")
+            out[base] = parse_layout(text, arg=f"layouts[{name!r}]")
+        return out
+
+    @property
+    def layouts(self) -> dict[str, str]:
+        """Per chosen layer, the layout its output is read with (``"NCT"``, ``"[0] NTC"``,
+        ``"NTC, token 0 dropped (class token)"`` ...); resolved on the first explain."""
+        if self._specs is None:
+            raise RuntimeError("Explainer.layouts: call explain(x) or resolve(x) first")
+        return {s.name: s.layout.describe() for s in self._specs}
+
+    @property
+    def input_differentiable(self) -> bool:
+        """Whether the logits have a gradient path to the input (after resolution)."""
+        if self._trace is None:
+            raise RuntimeError("Explainer.input_differentiable: call resolve(x) first")
+        return self._trace.differentiable
 
     @property
     def layers(self) -> list[str]:
@@ -98,13 +150,14 @@ class Explainer:
     def _resolve(self, xt: torch.Tensor) -> list[LayerSpec]:
         if self._specs is None:
             try:
-                self._specs = resolve_specs(self.model, self._selection, xt[:1])
+                self._trace = trace_model(self.model, xt[:1], self.io, given=self._given)
             except RuntimeError as e:
                 raise self._forward_error(xt[:1], e) from e
+            self._specs = resolve_specs(self.model, self._selection, self._trace)
         return self._specs
 
     def _forward_error(self, xt: torch.Tensor, e: Exception) -> ValueError:
-        where = _diagnose(self.model, xt)
+        where = _diagnose(self.model, xt, self.io)
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         if where is not None and any(h in msg.lower() for h in _SHORT_HINTS):
             return ValueError(
@@ -264,6 +317,7 @@ class Explainer:
             reductions=reductions,
             keys=keys,
             relu={m.name: m.relu for m in ms},
+            layouts=self.layouts,
             logits=np.concatenate(logits_all, 0),
             target=np.concatenate(target_all, 0),
             x=xt.detach().float().cpu().numpy(),
@@ -292,25 +346,17 @@ class Explainer:
             with torch.enable_grad() if need_grad else torch.no_grad():
                 xin = xb.detach().clone().requires_grad_(need_grad)
                 try:
-                    out = model(xin)
+                    raw_out = model(self.io.feed(xin))
                 except RuntimeError as e:
                     raise self._forward_error(xb, e) from e
-                if not isinstance(out, torch.Tensor) or out.ndim != 2:
-                    got = (
-                        f"shape {list(out.shape)}"
-                        if isinstance(out, torch.Tensor)
-                        else type(out).__name__
-                    )
-                    raise ValueError(f"model: expected the output to be logits [N, K], got {got}")
-                if out.shape[0] != xb.shape[0]:
-                    raise ValueError(
-                        f"model: expected logits [N, K] with N={xb.shape[0]}, got {list(out.shape)}"
-                    )
+                out = self.io.logits(raw_out, xb.shape[0])
                 tgt = prepare_target(target_arg, out.detach(), y_arr, start)
-                missing = [s.name for s in specs if s.name not in cap.outputs]
+                missing = [
+                    s.name for s in specs if not s.is_input and s.name not in cap.outputs
+                ]
                 if missing:
                     raise ValueError(f"layers: {missing} did not run in the model's forward")
-                acts = [cap.outputs[s.name] for s in specs]
+                raws = [xin if s.is_input else cap.outputs[s.name] for s in specs]
                 grads: list[torch.Tensor | None] = [None] * len(specs)
                 if need_grad:
                     if not out.requires_grad:
@@ -320,13 +366,23 @@ class Explainer:
                         )
                     selected = out[torch.arange(out.shape[0], device=out.device), tgt].sum()
                     # one autograd.grad for every layer; .grad of parameters is never touched
-                    live = [i for i, a in enumerate(acts) if a.requires_grad]
-                    g = torch.autograd.grad(selected, [acts[i] for i in live], allow_unused=True)
+                    live = [i for i, a in enumerate(raws) if a.requires_grad]
+                    g = torch.autograd.grad(selected, [raws[i] for i in live], allow_unused=True)
                     found = dict(zip(live, g))
+                    i_in = next((i for i, s in enumerate(specs) if s.is_input), None)
+                    if i_in is not None and found.get(i_in) is None:
+                        raise ValueError(
+                            f"layers: {INPUT!r}: the model's prediction has no gradient with "
+                            "respect to its input (its features are not differentiable, as "
+                            "ROCKET's counts of positive values), so gradient methods have no "
+                            "map there"
+                        )
                     grads = [
                         torch.zeros_like(a) if found.get(i) is None else found[i].detach()
-                        for i, a in enumerate(acts)
+                        for i, a in enumerate(raws)
                     ]
+                acts = [s.layout.to_nct(a) for s, a in zip(specs, raws)]
+                grads = [None if g is None else s.layout.to_nct(g) for s, g in zip(specs, grads)]
             logits = out.detach()
             head_name, head_in = cap.linear_name, cap.linear_input
             head_w = cap.linear.weight.detach() if cap.linear is not None else None
@@ -336,20 +392,25 @@ class Explainer:
             cap.capture = False
             cap.outputs = {}
 
+            io = self.io
+
             def forward(b: torch.Tensor) -> torch.Tensor:
                 with torch.no_grad():
-                    return model(b)
+                    return io(model, b)
 
             for spec, A, G in zip(specs, acts, grads):
 
                 def forward_replacing(
                     b: torch.Tensor, fn: Any, name: str = spec.name
                 ) -> torch.Tensor:
+                    if name == INPUT:
+                        with torch.no_grad():
+                            return io(model, fn(b))
                     cap.replace = (name, fn)
                     try:
                         cap._calls = {}
                         with torch.no_grad():
-                            return model(b)
+                            return io(model, b)
                     finally:
                         cap.replace = None
 

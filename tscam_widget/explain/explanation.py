@@ -56,7 +56,8 @@ class Explanation:
     Attributes: ``layers`` (names), ``methods`` (names), ``reductions``, ``keys`` (list of
     ``(method, reduction)``; reduction None for methods without one), ``logits``/``probs``
     float32 ``[N, K]``, ``pred``/``target`` int64 ``[N]``, ``x`` float32 ``[N, C, T]`` (the input),
-    ``length`` T, ``norm``, ``scale_range``, ``relu`` (method -> whether its map ends in a ReLU).
+    ``length`` T, ``norm``, ``scale_range``, ``relu`` (method -> whether its map ends in a ReLU),
+    ``layouts`` (layer -> the layout its output was read with, e.g. ``"NCT"``, ``"[0] NTC"``).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class Explanation:
         reductions: list[str],
         keys: list[tuple[str, str | None]],
         relu: dict[str, bool],
+        layouts: dict[str, str] | None = None,
         logits: np.ndarray,
         target: np.ndarray,
         x: np.ndarray,
@@ -80,6 +82,7 @@ class Explanation:
         self.reductions = list(reductions)
         self.keys = list(keys)
         self.relu = dict(relu)
+        self.layouts = dict(layouts or {})
         self.logits = logits.astype(np.float32)
         self.probs = torch.softmax(torch.from_numpy(self.logits).double(), 1).float().numpy()
         self.pred = self.logits.argmax(1).astype(np.int64)

@@ -2,8 +2,10 @@
 graph so one ``torch.autograd.grad`` reaches all of them), the input of the last ``nn.Linear``
 (for CAM), and optionally replace one layer's output (for ablation).
 
-Hooks are registered on ``__enter__`` and removed on ``__exit__``; the caller wraps everything in
-:func:`~tscam_widget.explain.state.preserved_state` as well, so hook dicts end exactly as found.
+A layer's output is captured as the tensor its :class:`~.layouts.Layout` reads (an element of a
+tuple output, any axis order); gradients are taken with respect to that tensor and both are
+turned into ``[N, C, T']`` afterwards. Hooks are registered on ``__enter__`` and removed through
+their handles on ``__exit__``.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ Replacer = Callable[[torch.Tensor], torch.Tensor]
 class LayerCapture:
     """Context manager capturing the outputs of ``specs`` of ``model``.
 
-    After a forward, ``outputs[spec.name]`` is the layer output ``[N, C, T']`` (a graph tensor),
-    ``linear`` the last ``nn.Linear`` run and ``linear_input`` its input. Set ``replace =
-    (spec_name, fn)`` to substitute ``fn(output)`` for that layer's output in later forwards.
+    After a forward, ``outputs[spec.name]`` is the tensor the layer's layout reads (a graph
+    tensor, in the module's own axis order), ``linear`` the last ``nn.Linear`` run and
+    ``linear_input`` its input. Set ``replace = (spec_name, fn)`` to substitute ``fn(A)`` for that
+    layer's activations (``A`` as ``[N, C, T']``) in later forwards.
     """
 
     def __init__(self, model: nn.Module, specs: list[LayerSpec]):
         self.model = model
-        self.specs = specs
+        self.specs = [s for s in specs if not s.is_input]
         self.outputs: dict[str, torch.Tensor] = {}
         self.linear: nn.Linear | None = None
         self.linear_name: str | None = None
@@ -52,22 +55,25 @@ class LayerCapture:
             spec = wanted.get(k)
             if spec is None:
                 return None
-            if not isinstance(output, torch.Tensor) or output.ndim != 3 or output.shape[-1] < 2:
+            lay = spec.layout
+            try:
+                t = lay.pick(output)
+            except (IndexError, KeyError, TypeError):
+                t = None
+            if not isinstance(t, torch.Tensor) or t.ndim != len(lay.axes):
                 got = (
-                    f"shape {list(output.shape)}"
-                    if isinstance(output, torch.Tensor)
-                    else type(output).__name__
+                    f"shape {list(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
                 )
                 raise ValueError(
-                    f"layers: the output of {spec.name!r} must be a tensor [N, C, T'] with "
-                    f"T' >= 2, got {got}"
+                    f"layers: the output of {spec.name!r} was traced as {lay.describe()} but is "
+                    f"now {got}"
                 )
             if self.replace is not None and self.replace[0] == spec.name:
-                return self.replace[1](output)
+                return lay.put(output, lay.from_nct(self.replace[1](lay.to_nct(t)), t))
             if self.capture:
-                self.outputs[spec.name] = output
+                self.outputs[spec.name] = t
                 # a clone downstream, so in-place ops after this layer cannot alter what we keep
-                return output.clone()
+                return lay.put(output, t.clone())
             return None
 
         return hook

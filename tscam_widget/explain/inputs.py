@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .layers import model_device, model_dtype
+from .model_io import model_device, model_dtype
 
 
 def to_plain_tensor(a: Any) -> torch.Tensor:

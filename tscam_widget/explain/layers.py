@@ -3,7 +3,12 @@ layer selection (ints, names, module objects, ``"all"``) into :class:`LayerSpec`
 
 A layer is a submodule together with a call index: a module that runs more than once in one
 forward (tsai's shared ``InceptionBlock.act``) is named ``"name@k"`` for its k-th call (0-based).
-A bare name of such a module means its *last* call.
+A bare name of such a module means its *last* call. ``"input"`` names the model's input itself
+(``[N, C, T]``; gradient methods there are gradient-times-input maps).
+
+Each layer's output is read through a :class:`~.layouts.Layout` found by tracing the model
+(:mod:`.trace`), so conv (``[N, C, T']``), sequence (``[N, T', D]``, ``[T', N, D]``), recurrent
+(tuple) and 4-D outputs are all explained along their time axis.
 """
 
 from __future__ import annotations
@@ -13,201 +18,177 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
-from .state import preserved_state
+from .layouts import NCT, Layout
+from .model_io import ModelIO
+from .trace import CallRecord, Trace, trace_model
+
+INPUT = "input"
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One layer: ``module_name`` (qualified, as in ``named_modules``) and its ``call`` index."""
+    """One layer: ``module_name`` (qualified, as in ``named_modules``; ``"input"`` for the model's
+    input), its ``call`` index, and the :class:`~.layouts.Layout` its output is read with."""
 
     module_name: str
     call: int = 0
     multi: bool = False  # True when the module runs more than once per forward
+    layout: Layout = NCT
 
     @property
     def name(self) -> str:
         """The display name: the qualified name, plus ``@call`` for modules called repeatedly."""
         return f"{self.module_name}@{self.call}" if self.multi else self.module_name
 
-
-@dataclass(frozen=True)
-class TraceRecord:
-    """One module call seen during a traced forward, in completion order."""
-
-    module_name: str
-    call: int
-    shape: tuple[int, ...] | None  # None when the output is not a tensor
-
-    def is_candidate(self) -> bool:
-        """True when the output is a tensor ``[N, C, T']`` with ``T' >= 2``."""
-        return self.shape is not None and len(self.shape) == 3 and self.shape[-1] >= 2
+    @property
+    def is_input(self) -> bool:
+        return self.module_name == INPUT
 
 
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter or buffer (CPU for a model with neither)."""
-    for t in model.parameters():
-        return t.device
-    for t in model.buffers():
-        return t.device
-    return torch.device("cpu")
+INPUT_SPEC = LayerSpec(INPUT, 0, False, NCT)
 
 
-def model_dtype(model: nn.Module) -> torch.dtype:
-    """The floating dtype of the model's first floating parameter (float32 if none)."""
-    for t in model.parameters():
-        if t.is_floating_point():
-            return t.dtype
-    return torch.float32
+def _spec(tr: Trace, r: CallRecord) -> LayerSpec | None:
+    found = r.temporal()
+    if found is None:
+        return None
+    return LayerSpec(r.module_name, r.call, tr.counts[r.module_name] > 1, found[1])
 
 
-def trace(model: nn.Module, x: torch.Tensor) -> list[TraceRecord]:
-    """Run one forward of ``x`` (eval mode, no grad, model state restored) with temporary hooks on
-    every submodule.
-
-    Returns one :class:`TraceRecord` per submodule call (the root excluded) in the order the calls
-    finished.
-    """
-    records: list[TraceRecord] = []
-    calls: dict[str, int] = {}
-
-    def make_hook(name: str):
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            k = calls.get(name, 0)
-            calls[name] = k + 1
-            shape = tuple(output.shape) if isinstance(output, torch.Tensor) else None
-            records.append(TraceRecord(name, k, shape))
-
-        return hook
-
-    with preserved_state(model):
-        model.eval()
-        for name, module in model.named_modules():
-            if name:
-                module.register_forward_hook(make_hook(name))
-        with torch.no_grad():
-            model(x)
-    return records
+def _candidates(tr: Trace) -> list[tuple[CallRecord, LayerSpec]]:
+    out = []
+    for r in tr.calls:
+        spec = _spec(tr, r)
+        if spec is not None:
+            out.append((r, spec))
+    return out
 
 
-def _call_counts(records: list[TraceRecord]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r.module_name] = max(counts.get(r.module_name, 0), r.call + 1)
-    return counts
+def _node(r: CallRecord, spec: LayerSpec) -> int:
+    return id(r.nodes.get(spec.layout.element))
 
 
-def _specs_from_records(records: list[TraceRecord]) -> list[LayerSpec]:
-    counts = _call_counts(records)
-    return [
-        LayerSpec(r.module_name, r.call, counts[r.module_name] > 1)
-        for r in records
-        if r.is_candidate()
-    ]
+def _maximal(
+    pool: list[tuple[CallRecord, LayerSpec]], under: CallRecord | None
+) -> list[tuple[CallRecord, LayerSpec]]:
+    inside = [c for c in pool if under is None or under.contains(c[0])]
+    return [c for c in inside if not any(o[0].contains(c[0]) for o in inside if o is not c)]
 
 
-def candidate_specs(model: nn.Module, x: torch.Tensor) -> list[LayerSpec]:
-    """Every layer whose output is ``[N, C, T']`` with ``T' >= 2``, in execution order."""
-    return _specs_from_records(trace(model, x))
+MIN_DEFAULT_LAYERS = 3
 
 
-def candidate_layers(model: nn.Module, x: Any) -> list[str]:
-    """Qualified names, in execution (completion) order, of every submodule call whose output is a
-    tensor ``[N, C, T']`` with ``T' >= 2``.
+def default_from_trace(tr: Trace) -> list[LayerSpec]:
+    """The default layers from a :class:`~.trace.Trace`: block outputs along the main path.
 
-    ``x`` is an input batch (numpy or tensor, ``[N, T]`` or ``[N, C, T]``); one forward is run
-    with temporary hooks. Returns a list of names (``"name@k"`` for modules called repeatedly).
-    """
-    from .inputs import prepare_x
-
-    xt = prepare_x(x, model)
-    return [s.name for s in candidate_specs(model, xt[:1])]
-
-
-def _tsai_inception_block(model: nn.Module) -> tuple[str, nn.Module] | None:
-    for name, module in model.named_modules():
-        if (
-            isinstance(getattr(module, "inception", None), nn.ModuleList)
-            and isinstance(getattr(module, "shortcut", None), nn.ModuleList)
-            and hasattr(module, "depth")
-            and hasattr(module, "residual")
-            and isinstance(getattr(module, "act", None), nn.Module)
-        ):
-            return name, module
-    return None
-
-
-def default_specs(
-    model: nn.Module, x: torch.Tensor, records: list[TraceRecord] | None = None
-) -> list[LayerSpec]:
-    """The default selection of layers: the model's top-level blocks (see :func:`default_layers`).
-    ``records`` reuses an earlier :func:`trace` of ``x``."""
-    if records is None:
-        records = trace(model, x)
-    cands = _specs_from_records(records)
-    by_name = {s.name: s for s in cands}
-    by_module: dict[str, list[LayerSpec]] = {}
-    for s in cands:
-        by_module.setdefault(s.module_name, []).append(s)
-
-    # 1. our reference models: a `blocks` ModuleList/Sequential, each block's output feeds the next.
-    blocks = getattr(model, "blocks", None)
-    if isinstance(blocks, (nn.ModuleList, nn.Sequential)):
-        names = [f"blocks.{n}" for n, _ in blocks.named_children()]
-        chosen = [s for n in names for s in by_module.get(n, [])[-1:]]
-        if chosen:
-            return chosen
-
-    # 2. tsai's InceptionTime: inception modules without a residual after them, and the shared
-    #    `act` (ReLU of inception + shortcut) for the residual depths: exactly the block outputs.
-    found = _tsai_inception_block(model)
-    if found is not None:
-        prefix, block = found
-        pre = f"{prefix}." if prefix else ""
-        chosen: list[LayerSpec] = []
-        n_res = 0
-        for d in range(int(block.depth)):
-            if block.residual and d % 3 == 2:
-                acts = by_module.get(f"{pre}act", [])
-                if n_res < len(acts):
-                    chosen.append(acts[n_res])
-                n_res += 1
-            else:
-                chosen.extend(by_module.get(f"{pre}inception.{d}", [])[-1:])
-        if chosen:
-            return chosen
-
-    # 3. generic: the container with the most candidate direct children; its children in order.
-    counts: dict[str, int] = {}
-    for s in cands:
-        parent = s.module_name.rpartition(".")[0]
-        counts[parent] = counts.get(parent, 0) + 1
-    if not counts:
+    Of the module calls whose output has a time axis and lies on the main path (see
+    :mod:`.trace`), take the outermost ones (no other such call around them). Then split a call
+    into the outermost such calls inside it (keeping it after them when its own output differs
+    from its last part's): the deepest-spanning call while the list has fewer than three layers,
+    then any call that spans more than half of the main path's depth and holds two or more
+    blocks (non-leaf modules); parts without parameters of their own (an
+    add, an activation) are kept only where every path passes through them and the next part
+    is not one too (of an add and its activation, the activation). Duplicates of one
+    output (a container and its last child, an identity) count once. The list always ends with
+    the deepest temporal output on the main path (the one feeding the pooling or the head).
+    Empty when no temporal layer is on a differentiable path."""
+    pool = [c for c in _candidates(tr) if _node(*c) in tr.main]
+    if not pool:
         return []
-    best = max(counts.items(), key=lambda kv: kv[1])[0]
-    chosen = [s for s in cands if s.module_name.rpartition(".")[0] == best]
-    # keep one entry per module (its last call) unless the module itself is repeated on purpose
-    return [by_name[s.name] for s in chosen]
+    deepest = max(pool, key=lambda c: (tr.depth.get(_node(*c), -1), c[0].end))
+    total = max(tr.depth.get(_node(*deepest), 0), 1)
+
+    def parts(c: tuple[CallRecord, LayerSpec]) -> list[tuple[CallRecord, LayerSpec]]:
+        kids = sorted(_maximal(pool, c[0]), key=lambda k: k[0].end)
+        def bare(k: tuple[CallRecord, LayerSpec]) -> bool:  # an add, an activation
+            return k[0].leaf and not k[0].params
+
+        kept = [
+            k
+            for i, k in enumerate(kids)
+            if not bare(k)
+            or i == len(kids) - 1
+            or (_node(*k) in tr.cuts and not bare(kids[i + 1]))
+        ]
+        if kept and _node(*kept[-1]) != _node(*c):
+            kept.append(c)
+        return kept
+
+    level = sorted(_maximal(pool, None), key=lambda c: c[0].end)
+    while True:
+        spans, prev = [], 0
+        for c in level:
+            d = tr.depth.get(_node(*c), 0)
+            spans.append(d - prev)
+            prev = max(prev, d)
+        split = [(parts(c), i) for i, c in enumerate(level)]
+        split = [(p, i) for p, i in split if p and [k[0] for k in p] != [level[i][0]]]
+        if len(level) < MIN_DEFAULT_LAYERS:
+            pick = max(split, key=lambda pi: spans[pi[1]], default=None)
+        else:
+            pick = next(
+                (
+                    (p, i)
+                    for p, i in split
+                    if spans[i] > total / 2 and sum(not k[0].leaf for k in p) >= 2
+                ),
+                None,
+            )
+        if pick is None:
+            break
+        p, i = pick
+        level = level[:i] + p + level[i + 1 :]
+    if _node(*level[-1]) != _node(*deepest):
+        outer = _maximal([c for c in pool if _node(*c) == _node(*deepest)], None)
+        level.append(min(outer, key=lambda c: c[0].start))
+    seen: set[int] = set()
+    chosen = []
+    for c in level:
+        k = _node(*c)
+        if k not in seen:
+            seen.add(k)
+            chosen.append(c[1])
+    return chosen
 
 
-def default_layers(model: nn.Module, x: Any) -> list[str]:
-    """Names of the default layer selection, the model's top-level blocks:
+def candidate_specs(tr: Trace) -> list[LayerSpec]:
+    """Every module call with a time axis in its output, in execution (completion) order."""
+    return [s for _, s in _candidates(tr)]
 
-    - a ``blocks`` ``ModuleList``/``Sequential`` (our reference models): ``blocks.0`` ...;
-    - tsai's ``InceptionTime``: ``inceptionblock.inception.{0,1,3,4}`` and the shared residual
-      ReLU ``inceptionblock.act@0`` / ``act@1`` (tsai adds the shortcut *outside* the inception
-      module, so the block output at depths 2 and 5 is the output of ``act``);
-    - otherwise the candidate layers that are direct children of the container with the most
-      candidate children (a top-level ``nn.Sequential``, or the body of a fastai-wrapped model).
 
-    Returns a list of names in execution order.
-    """
+def candidate_layers(model: nn.Module, x: Any, **io: Any) -> list[str]:
+    """Qualified names, in execution (completion) order, of every submodule call whose output has
+    a time axis (``[N, C, T']``, ``[N, T', D]``, ``[T', N, D]``, an RNN's output sequence, 4-D
+    with one time axis ...; see :mod:`.layouts`).
+
+    ``x`` is an input batch (numpy or tensor, ``[N, T]`` or ``[N, C, T]``); ``io``:
+    ``input_layout``/``output`` as for :class:`Explainer`. Returns names (``"name@k"`` for
+    modules called repeatedly)."""
     from .inputs import prepare_x
 
-    xt = prepare_x(x, model)
-    return [s.name for s in default_specs(model, xt[:1])]
+    return [s.name for s in candidate_specs(trace_model(model, prepare_x(x, model), ModelIO(**io)))]
+
+
+def default_layers(model: nn.Module, x: Any, **io: Any) -> list[str]:
+    """Names of the default layer selection: the block outputs along the model's main path,
+    ending with the deepest temporal layer (see :func:`default_from_trace`). A model without
+    temporal layers but with a gradient to its input gets ``["input"]``.
+
+    ``x``: an input batch ``[N, T]`` or ``[N, C, T]``; ``io``: ``input_layout``/``output``.
+    Returns a list of names in execution order."""
+    from .inputs import prepare_x
+
+    tr = trace_model(model, prepare_x(x, model), ModelIO(**io))
+    return [s.name for s in _default_or_input(tr)]
+
+
+def _default_or_input(tr: Trace) -> list[LayerSpec]:
+    specs = default_from_trace(tr)
+    if not specs and tr.differentiable:
+        return [INPUT_SPEC]
+    return specs
 
 
 def _module_names(model: nn.Module) -> dict[int, str]:
@@ -226,6 +207,10 @@ def parse_name(
                 f"{arg}: expected 'name' or 'name@call' with an integer call, got {name!r}"
             )
         call = int(k)
+    if base == INPUT and INPUT not in modules:
+        if call not in (None, 0):
+            raise ValueError(f"{arg}: 'input' has no calls, got {name!r}")
+        return INPUT, None
     if base not in modules or base == "":
         close = difflib.get_close_matches(base, [n for n in modules if n], n=5)
         hint = f"; close matches: {close}" if close else ""
@@ -273,24 +258,53 @@ def normalize_selection(model: nn.Module, layers: Any) -> list[Any] | str | None
     return out
 
 
-def resolve_specs(model: nn.Module, selection: Any, x: torch.Tensor) -> list[LayerSpec]:
-    """Resolve a normalised selection (see :func:`normalize_selection`) with one traced forward.
+def _no_layout_error(name: str, r: CallRecord) -> ValueError:
+    if not r.shapes:
+        return ValueError(f"layers: the output of {name!r} holds no tensor")
+    why = "; ".join(
+        f"{'element ' + str(list(p)) + ' ' if p else ''}shape {list(r.shapes[p])}: {lay}"
+        for p, lay in r.layouts.items()
+        if isinstance(lay, str)
+    )
+    rank = len(next(iter(r.shapes.values())))
+    if all(len(sh) not in (3, 4) for sh in r.shapes.values()):
+        shapes = ", ".join(str(list(sh)) for sh in r.shapes.values())
+        return ValueError(
+            f"layers: the output of {name!r} (shape {shapes}) has no time axis: a layer needs 3 "
+            "or 4 axes (batch, time and channels)"
+        )
+    example = {3: "NTC", 4: "NCCT"}.get(rank, "NCT")
+    return ValueError(
+        f"layers: cannot read the output of {name!r} as activations [N, C, T'] ({why}); if one "
+        f"axis is time, pass layouts={{{name!r}: {example!r}}} (one letter per axis: N batch, "
+        f"T time, C channels)"
+    )
 
-    Returns the layers as :class:`LayerSpec` s, checking each output is ``[N, C, T']``.
+
+def resolve_specs(model: nn.Module, selection: Any, tr: Trace) -> list[LayerSpec]:
+    """Resolve a normalised selection (see :func:`normalize_selection`) against a
+    :class:`~.trace.Trace` of the model.
+
+    Returns the layers as :class:`LayerSpec` s, each with the layout its output is read with.
     """
-    records = trace(model, x)
-    counts = _call_counts(records)
-    cands = _specs_from_records(records)
     if selection == "all":
+        cands = candidate_specs(tr)
         if not cands:
-            raise ValueError("layers='all': the model has no submodule with an output [N, C, T']")
+            raise ValueError(
+                "layers='all': no submodule output has a time axis"
+                + ("; layers='input' explains the input itself" if tr.differentiable else "")
+            )
         return cands
     if selection is None:
-        specs = default_specs(model, x, records)
+        specs = _default_or_input(tr)
         if not specs:
-            raise ValueError("layers=None: found no submodule with an output [N, C, T'] to explain")
+            raise ValueError(
+                "layers=None: the model has no layer with a time axis on a differentiable path "
+                "from the input to the logits, and its prediction has no gradient with respect "
+                "to the input (features such as ROCKET's counts of positive values are not "
+                "differentiable), so there is nothing a class-activation map can be drawn for"
+            )
         return specs
-    shapes = {(r.module_name, r.call): r.shape for r in records}
     defaults: list[LayerSpec] | None = None
     specs: list[LayerSpec] = []
     for item in selection:
@@ -305,7 +319,7 @@ def resolve_specs(model: nn.Module, selection: Any, x: torch.Tensor) -> list[Lay
                 base, call = children[item], None
             else:
                 if defaults is None:
-                    defaults = default_specs(model, x, records)
+                    defaults = default_from_trace(tr)
                 if not -len(defaults) <= item < len(defaults):
                     raise IndexError(
                         f"layers: index {item} out of range for the default selection of "
@@ -316,7 +330,10 @@ def resolve_specs(model: nn.Module, selection: Any, x: torch.Tensor) -> list[Lay
                 continue
         else:
             base, call = item
-        n = counts.get(base, 0)
+        if base == INPUT and tr.counts.get(INPUT, 0) == 0:
+            specs.append(INPUT_SPEC)
+            continue
+        n = tr.counts.get(base, 0)
         if n == 0:
             raise ValueError(f"layers: submodule {base!r} did not run in the model's forward")
         if call is None:
@@ -326,14 +343,12 @@ def resolve_specs(model: nn.Module, selection: Any, x: torch.Tensor) -> list[Lay
                 f"layers: {base}@{call} asked for call {call} but {base!r} runs {n} time(s) "
                 f"per forward (valid calls: 0..{n - 1})"
             )
-        shape = shapes[(base, call)]
-        if shape is None or len(shape) != 3 or shape[-1] < 2:
-            got = "not a tensor" if shape is None else f"shape {list(shape)}"
-            raise ValueError(
-                f"layers: the output of {base!r} must be a tensor [N, C, T'] with T' >= 2, "
-                f"got {got}"
-            )
-        specs.append(LayerSpec(base, call, n > 1))
+        r = tr.record(base, call)
+        assert r is not None
+        spec = _spec(tr, r)
+        if spec is None:
+            raise _no_layout_error(base if n == 1 else f"{base}@{call}", r)
+        specs.append(spec)
     seen: set[str] = set()
     unique = []
     for s in specs:

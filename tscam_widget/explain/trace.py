@@ -1,0 +1,296 @@
+"""Trace a model: which submodules run, in what nesting, what they return, how their outputs are laid
+out (:mod:`.layouts`), and which of them lie on the model's main path.
+
+Three forwards of a few copies of one sample, in eval mode with temporary hooks (removed through
+their handles; the model's state is restored by :func:`~.state.preserved_state`):
+
+- ``base``: ``n`` samples at the input length, with autograd on, so the graph from the input to
+  the logits can be read;
+- ``more``: ``n + 1`` samples (the axis that follows is the batch axis);
+- ``longer``: ``n`` samples at twice the length (the axis that follows is time); models that take
+  one length only refuse it, and layouts then fall back to matching sizes.
+
+**Main path.** In the autograd graph of ``base`` every node gets a weight of 1 if it is the output
+of a *leaf* module (a conv, a norm, an activation, an RNN ...), else 0. The main path is made of
+the nodes on a heaviest path from the input to the logits: the branch with the most layers, not
+a shortcut around them (a residual's skip, an identity, a parallel RNN of one module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .layouts import Layout, Path, Shapes, detect, tensor_elements
+from .model_io import ModelIO
+from .state import preserved_state
+
+BASE_N = 2
+
+
+@dataclass
+class CallRecord:
+    """One submodule call in the ``base`` forward (``start``/``end``: hook sequence numbers, so a
+    call nests inside another when its interval lies inside). ``shapes``: per tensor element
+    (path into a tuple output, ``()`` for a tensor) its shape; ``nodes``: its autograd node;
+    ``layouts``: per element a :class:`Layout`, or why none was found."""
+
+    module_name: str
+    call: int
+    start: int
+    end: int = -1
+    leaf: bool = False
+    params: bool = False  # holds parameters of its own (a conv, a norm), unlike an add or a ReLU
+    shapes: dict[Path, tuple[int, ...]] = field(default_factory=dict)
+    nodes: dict[Path, Any] = field(default_factory=dict)
+    layouts: dict[Path, Layout | str] = field(default_factory=dict)
+    input_id: int | None = None
+
+    def contains(self, other: CallRecord) -> bool:
+        return self.start < other.start and other.end < self.end
+
+    def temporal(self) -> tuple[Path, Layout] | None:
+        """The first element with a layout (an RNN's output sequence before its states)."""
+        for p, lay in self.layouts.items():
+            if isinstance(lay, Layout):
+                return p, lay
+        return None
+
+
+@dataclass
+class Trace:
+    """What :func:`trace_model` found. ``calls`` in completion order; ``main``: ids of autograd
+    nodes on the main path; ``depth``: node id -> weight of the heaviest path from the input up
+    to and including that node; ``cuts``: ids of nodes every input-to-logits path passes through;
+    ``differentiable``: the logits have a gradient path to the
+    input; ``longer_error``: why the model refused a second length (None if it took it)."""
+
+    calls: list[CallRecord]
+    counts: dict[str, int]
+    main: set[int]
+    depth: dict[int, int]
+    cuts: set[int]
+    differentiable: bool
+    longer_error: str | None
+    length: int
+
+    def record(self, name: str, call: int) -> CallRecord | None:
+        for r in self.calls:
+            if r.module_name == name and r.call == call:
+                return r
+        return None
+
+
+def model_strides(model: nn.Module) -> list[int]:
+    """Patch and stride sizes > 1 the model declares (conv strides, ``patch_len``, ``patch_size``,
+    ``stride`` attributes), for matching patch counts."""
+    out: set[int] = set()
+    for m in model.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            s = m.stride[-1]
+            if s > 1:
+                out.add(int(s))
+        for attr in ("patch_len", "patch_size", "stride"):
+            v = getattr(m, attr, None)
+            if isinstance(v, int) and not isinstance(v, bool) and v > 1:
+                out.add(v)
+    return sorted(out)
+
+
+def _run(
+    model: nn.Module,
+    io: ModelIO,
+    x: torch.Tensor,
+    with_graph: bool,
+) -> tuple[list[CallRecord], dict[int, tuple[int, Path]], Any, Any]:
+    """One hooked forward. Returns (records in completion order, id(tensor) -> (record index,
+    path) for every output element, the fed input, the logits)."""
+    records: list[CallRecord] = []
+    open_calls: dict[int, list[CallRecord]] = {}
+    producers: dict[int, tuple[int, Path]] = {}
+    keep: list[Any] = []  # outputs stay alive so ids are not reused during the trace
+    counts: dict[str, int] = {}
+    seq = [0]
+    handles = []
+
+    def pre(name: str, leaf: bool, params: bool) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any) -> None:
+            k = counts.get(name, 0)
+            counts[name] = k + 1
+            seq[0] += 1
+            rec = CallRecord(name, k, seq[0], leaf=leaf, params=params)
+            first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+            rec.input_id = id(first) if first is not None else None
+            open_calls.setdefault(id(module), []).append(rec)
+
+        return hook
+
+    def post(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            stack = open_calls.get(id(module))
+            if not stack:
+                return
+            rec = stack.pop()
+            seq[0] += 1
+            rec.end = seq[0]
+            for path, t in tensor_elements(output):
+                rec.shapes[path] = tuple(t.shape)
+                rec.nodes[path] = t.grad_fn
+                producers.setdefault(id(t), (len(records), path))
+                keep.append(t)
+            records.append(rec)
+
+        return hook
+
+    try:
+        for name, m in model.named_modules():
+            if name:
+                leaf = next(m.children(), None) is None
+                params = next(m.parameters(recurse=False), None) is not None
+                handles.append(m.register_forward_pre_hook(pre(name, leaf, params)))
+                handles.append(m.register_forward_hook(post(name)))
+        with torch.enable_grad() if with_graph else torch.no_grad():
+            leaf_x = x.detach().clone().requires_grad_(with_graph)
+            fed = io.feed(leaf_x)
+            producers[id(fed)] = (-1, ())
+            keep.append(fed)
+            out = model(fed)
+            logits = io.logits(out, x.shape[0])
+    finally:
+        for h in handles:
+            h.remove()
+    return records, producers, fed, logits
+
+
+_PRIME = (1 << 61) - 1
+
+
+def _graph(
+    logits: torch.Tensor, target: Any, weight: dict[int, int]
+) -> tuple[set[int], dict[int, int], set[int], bool]:
+    """Main-path node ids, per-node depth, cut node ids (on every path, found by counting paths
+    modulo a large prime) and whether ``target`` is reachable (see the module doc)."""
+    root = logits.grad_fn
+    if root is None or target is None:
+        return set(), {}, set(), False
+    children: dict[int, list[int]] = {}
+    nodes: dict[int, Any] = {}
+    order: list[int] = []  # post-order: children before parents
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        k = id(node)
+        if done:
+            order.append(k)
+            continue
+        if k in nodes:
+            continue
+        nodes[k] = node
+        kids = [c for c, _ in node.next_functions if c is not None]
+        children[k] = [id(c) for c in kids]
+        stack.append((node, True))
+        stack.extend((c, False) for c in kids if id(c) not in nodes)
+    neg = float("-inf")
+    tid = id(target)
+    down: dict[int, float] = {}
+    paths_down: dict[int, int] = {}
+    for k in order:
+        if k == tid:
+            down[k], paths_down[k] = 0.0, 1
+            continue
+        best = max((down.get(c, neg) for c in children[k]), default=neg)
+        down[k] = best + weight.get(k, 0) if best > neg else neg
+        paths_down[k] = sum(paths_down.get(c, 0) for c in children[k]) % _PRIME
+    rid = id(root)
+    total = down.get(rid, neg)
+    if total == neg:
+        return set(), {}, set(), False
+    up: dict[int, float] = {rid: 0.0}
+    paths_up: dict[int, int] = {rid: 1}
+    for k in reversed(order):
+        u = up.get(k, neg)
+        if u == neg:
+            continue
+        for c in children[k]:
+            up[c] = max(up.get(c, neg), u + weight.get(k, 0))
+            paths_up[c] = (paths_up.get(c, 0) + paths_up[k]) % _PRIME
+    main = {k for k in order if down[k] > neg and up.get(k, neg) + down[k] == total}
+    depth = {k: int(total - up[k]) for k in main}
+    every = paths_down[rid]
+    cuts = {k for k in main if paths_up.get(k, 0) * paths_down[k] % _PRIME == every}
+    return main, depth, cuts, True
+
+
+def trace_model(
+    model: nn.Module,
+    x: torch.Tensor,
+    io: ModelIO | None = None,
+    graph: bool = True,
+    given: dict[str, str] | None = None,
+) -> Trace:
+    """Trace ``model`` on copies of the first sample of ``x`` (``[N, C, T]`` on the model's
+    device); see the module docstring. ``given``: layouts the user gave, by module name (``"NTC"``),
+    used instead of the detected ones. Returns a :class:`Trace`."""
+    io = io or ModelIO()
+    x1 = x[:1]
+    T = int(x.shape[-1])
+    with preserved_state(model):
+        model.eval()
+        base, producers, fed, logits = _run(model, io, x1.expand(BASE_N, *x1.shape[1:]), graph)
+        with torch.no_grad():
+            more, _, _, _ = _run(model, io, x1.expand(BASE_N + 1, *x1.shape[1:]), False)
+            longer_error = None
+            try:
+                xl = torch.cat([x1, x1], -1).expand(BASE_N, -1, -1)
+                longer, _, _, _ = _run(model, io, xl, False)
+            except Exception as e:  # noqa: BLE001 - a fixed-length model
+                longer, longer_error = None, (str(e).splitlines() or [type(e).__name__])[0]
+    more_shapes = {(r.module_name, r.call, p): s for r in more for p, s in r.shapes.items()}
+    long_shapes = {
+        (r.module_name, r.call, p): s for r in (longer or []) for p, s in r.shapes.items()
+    }
+    strides = model_strides(model)
+    given = given or {}
+    fed_time = 1 if io.input_layout == "NTC" else 2
+    for r in base:
+        for p, shape in r.shapes.items():
+            if r.module_name in given:
+                axes = given[r.module_name]
+                if len(axes) == len(shape):
+                    r.layouts[p] = Layout(axes, p, source="given")
+                    break
+                continue
+            inherited = None
+            if r.input_id is not None and r.input_id in producers:
+                i, q = producers[r.input_id]
+                src = (
+                    Layout("NTC" if fed_time == 1 else "NCT") if i < 0 else base[i].layouts.get(q)
+                )
+                if isinstance(src, Layout) and len(src.axes) == len(shape):
+                    inherited = src.time_axis
+            key = (r.module_name, r.call, p)
+            s = Shapes(
+                shape,
+                more_shapes.get(key),
+                long_shapes.get(key) if longer is not None else None,
+                BASE_N,
+                T,
+                2 * T if longer is not None else None,
+            )
+            r.layouts[p] = detect(s, p, strides, inherited)
+    weight: dict[int, int] = {}
+    for r in base:
+        if r.leaf:
+            for node in r.nodes.values():
+                if node is not None:
+                    weight[id(node)] = 1
+    target = fed.grad_fn if graph else None
+    main, depth, cuts, diff = _graph(logits, target, weight) if graph else (set(), {}, set(), False)
+    counts: dict[str, int] = {}
+    for r in base:
+        counts[r.module_name] = max(counts.get(r.module_name, 0), r.call + 1)
+    return Trace(base, counts, main, depth, cuts, diff, longer_error, T)
