@@ -476,15 +476,15 @@ def test_bad_inputs_have_clear_errors():
     with pytest.raises(ValueError, match=r"close matches: \['lift'\]"):
         Explainer(HandNet(), layers="lfit")
     with pytest.raises(
-        ValueError, match=r"output of '6' must be a tensor \[N, C, T'\].*shape \[1, 6\]"
+        ValueError, match=r"output of '6' \(shape \[2, 6\]\) has no time axis: a layer needs 3"
     ):
         Explainer(m, layers=6).explain(x)
-    with pytest.raises(ValueError, match=r"output of '5'.*shape \[1, 6, 1\]"):
+    with pytest.raises(ValueError, match=r"output of '5'.*shape \[2, 6, 1\]: no time axis"):
         Explainer(m, layers="5").explain(x)
     no_head = nn.Sequential(nn.Conv1d(2, 3, 3), nn.ReLU())
     with pytest.raises(
         ValueError,
-        match=r"model: expected the output to be logits \[N, K\], got shape \[3, 3, 22\]",
+        match=r"model: its output is a tensor of shape \[2, 3, 22\], expected logits \[N, K\]",
     ):
         Explainer(no_head, layers=0).explain(x)
     with pytest.raises(
