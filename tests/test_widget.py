@@ -1,7 +1,8 @@
 """CamWidget (Python side): maps equal the explainer's, binary state, coalescing, cache bound,
 inputs (plain model, fastai and tsai Learners, multivariate UEA data) and errors.
 
-The oracle is always ``Explainer(model).explain(...)`` called directly for the same choice."""
+The oracle is always ``Explainer(model, with_input=True).explain(...)`` (the widget's default
+layers: the input, then the explainer's defaults) called directly for the same choice."""
 
 from __future__ import annotations
 
@@ -61,20 +62,24 @@ def wker(data):
 
 def oracle(model, X, y, s, layer, method, reduction, target, norm):
     """The explainer's map for one choice; norm='layer' needs every sample in one call."""
-    ex = Explainer(model).explain(
+    ex = Explainer(model, layers=WIDGET_LAYERS).explain(
         X, target=target, y=y, methods=[method], reductions=(reduction,), norm=norm
     )
     return ex.get(method, layer, reduction)[s]
 
 
+# the widget's default layers: the input, then the explainer's default selection
+WIDGET_LAYERS = ["input", "blocks.0", "blocks.1", "blocks.2"]
+
 CHOICES = [  # sample, layer, method, reduction, target, norm
-    (0, 2, "gradcam", "mean", "pred", "sample"),
-    (3, 0, "activation", "max", "pred", "sample"),
-    (5, 1, "gradcam_classic", "median", "true", "none"),
-    (6, 1, "layercam", "mean", 2, "layer"),
-    (2, 0, "activation", "mean_max", "true", "layer"),
-    (7, 2, "eigencam", "mean", 1, "none"),
-    (1, 2, "cam", "mean", "pred", "sample"),
+    (0, 3, "gradcam", "mean", "pred", "sample"),
+    (3, 1, "activation", "max", "pred", "sample"),
+    (5, 2, "gradcam_classic", "median", "true", "none"),
+    (6, 2, "layercam", "mean", 2, "layer"),
+    (2, 1, "activation", "mean_max", "true", "layer"),
+    (7, 3, "eigencam", "mean", 1, "none"),
+    (1, 3, "cam", "mean", "pred", "sample"),
+    (4, 0, "hirescam", "mean", "pred", "sample"),  # gradient x input
 ]
 
 
@@ -83,6 +88,8 @@ def test_current_map_equals_explainer(data, wpre, wker, mode):
     model, X, y = data
     w = wpre if mode == "precompute" else wker
     assert w.precomputed is (mode == "precompute")
+    assert w.layers == WIDGET_LAYERS
+    assert w.layouts == dict.fromkeys(WIDGET_LAYERS, "NCT")
     for s, layer, method, red, target, norm in CHOICES:
         w.sample, w.layer, w.method, w.reduction, w.target, w.norm = (
             s,
@@ -99,9 +106,10 @@ def test_current_map_equals_explainer(data, wpre, wker, mode):
         np.testing.assert_allclose(got, want, atol=ATOL, err_msg=str((method, layer, norm)))
         np.testing.assert_array_equal(w.current_series, X[s])
         targets = unpack(w.targets)
-        want_t = {"pred": Explainer(model).explain(X[s : s + 1]).pred[0], "true": y[s]}.get(
-            target, target
-        )
+        want_t = {
+            "pred": Explainer(model, with_input=True).explain(X[s : s + 1]).pred[0],
+            "true": y[s],
+        }.get(target, target)
         assert targets[s] == want_t
 
 
@@ -137,7 +145,9 @@ def test_cube_equals_on_demand_maps(data):
         assert ker.maps_meta["samples"] == list(range(N)) and ker.maps_meta["method"] == method
         np.testing.assert_allclose(maps, cube[:, :, m], atol=ATOL, err_msg=key)
     # and one cube slice against the explainer directly
-    ex = Explainer(model).explain(X, target="true", y=y, methods=["xgradcam"], norm="layer")
+    ex = Explainer(model, with_input=True).explain(
+        X, target="true", y=y, methods=["xgradcam"], norm="layer"
+    )
     m = pre.cube_keys.index("xgradcam")
     for li in range(L):
         np.testing.assert_allclose(cube[:, li, m], ex.get("xgradcam", li), atol=ATOL)
@@ -153,7 +163,7 @@ def test_target_and_norm_recompute_cube(data):
     w.flush()
     assert w.stats["cube_builds"] == builds + 2
     assert w.cube_meta == {"target": 1, "norm": "none"}
-    ex = Explainer(model).explain(X, target=1, methods=["hirescam"], norm="none")
+    ex = Explainer(model, with_input=True).explain(X, target=1, methods=["hirescam"], norm="none")
     cube = unpack(w.cube)
     np.testing.assert_allclose(
         cube[:, 1, w.cube_keys.index("hirescam")], ex.get("hirescam", 1), atol=ATOL
@@ -163,7 +173,7 @@ def test_target_and_norm_recompute_cube(data):
     w.layer, w.method, w.reduction, w.sample = 0, "activation", "median", 4
     w.flush()
     assert w.stats["cube_builds"] == builds + 2 and w.stats["computations"] == computations
-    ex = Explainer(model).explain(
+    ex = Explainer(model, with_input=True).explain(
         X, target=1, methods=["activation"], reductions=["median"], norm="none"
     )
     np.testing.assert_allclose(w.current_map, ex.get("activation", 0, "median")[4], atol=ATOL)
@@ -192,7 +202,7 @@ def test_rapid_changes_from_python_coalesce(data):
     assert w.stats["computations"] == before
     got = w.current_map
     assert w.stats["computations"] - before <= 1
-    want = oracle(model, X, y, (99 * 3) % N, 2, "gradcam++", "mean", "pred", "sample")
+    want = oracle(model, X, y, (99 * 3) % N, w.layer, "gradcam++", "mean", "pred", "sample")
     np.testing.assert_allclose(got, want, atol=ATOL)
 
 
@@ -240,6 +250,7 @@ def test_state_is_binary(wpre, wker):
             "cmap_table",
             "sample_ids",
             "series",
+            "input_series",
             "y_true",
             "y_pred",
             "probs",
@@ -298,7 +309,7 @@ def test_cmap_table_and_errors(wker):
 
 
 def test_bad_values_from_python(wker):
-    with pytest.raises(traitlets.TraitError, match=r"layer: expected an int in 0\.\.2, got 7"):
+    with pytest.raises(traitlets.TraitError, match=r"layer: expected an int in 0\.\.3, got 7"):
         wker.layer = 7
     with pytest.raises(traitlets.TraitError, match="method: expected one of .*'gradcm'"):
         wker.method = "gradcm"
@@ -337,7 +348,7 @@ def test_nan_sample_sets_error_and_widget_keeps_working(data):
         got = w.current_map
         assert w.error == ""
         np.testing.assert_allclose(
-            got, oracle(model, X, y, 3, 2, "gradcam", "mean", "pred", "sample"), atol=ATOL
+            got, oracle(model, X, y, 3, w.layer, "gradcam", "mean", "pred", "sample"), atol=ATOL
         )
         assert unpack(w.y_pred)[2] == -1
 
@@ -357,7 +368,7 @@ def test_cache_stays_within_bound():
 
 def test_widget_cache_bound_evicts_oldest(data):
     model, X, y = data
-    entry = 3 * T * 4  # one (sample, method/reduction) entry: [L, T] float32
+    entry = 4 * T * 4  # one (sample, method/reduction) entry: [L, T] float32
     w = CamWidget(model, X, y, precompute=False, progress=False, cache_mb=40 * entry / 1e6)
     for s in range(N):
         w.sample = s
@@ -373,7 +384,7 @@ def test_widget_cache_bound_evicts_oldest(data):
     got = w.current_map
     assert w.stats["computations"] == before + 1
     np.testing.assert_allclose(
-        got, oracle(model, X, y, 0, 2, "gradcam", "mean", "pred", "sample"), atol=ATOL
+        got, oracle(model, X, y, 0, w.layer, "gradcam", "mean", "pred", "sample"), atol=ATOL
     )
     # layer changes after the first view of a sample are hits
     w.layer = 0
@@ -402,7 +413,7 @@ def test_default_methods_and_opt_in(data):
     assert not w.precomputed and w.cube_keys == []
     np.testing.assert_allclose(
         got,
-        oracle(model, X[:3], y[:3], w.sample, 2, "scorecam", "mean", "pred", "sample"),
+        oracle(model, X[:3], y[:3], w.sample, w.layer, "scorecam", "mean", "pred", "sample"),
         atol=ATOL,
     )
     w.layers = ["blocks.0", "blocks.2"]
@@ -455,7 +466,7 @@ def test_multivariate_basicmotions(ucr_dir):
     y = np.array([classes.index(v) for v in labels[:6]])
     np.testing.assert_allclose(
         w.current_map,
-        oracle(model, X[:6], y, 4, 2, "hirescam", "mean", "pred", "sample"),
+        oracle(model, X[:6], y, 4, w.layer, "hirescam", "mean", "pred", "sample"),
         atol=ATOL,
     )
 
@@ -475,7 +486,7 @@ def test_fastai_learner(data):
     w.sample, w.target = 1, "true"
     np.testing.assert_allclose(
         w.current_map,
-        oracle(model, X[[0, 5]], y[[0, 5]], 1, 2, "gradcam", "mean", "true", "sample"),
+        oracle(model, X[[0, 5]], y[[0, 5]], 1, w.layer, "gradcam", "mean", "true", "sample"),
         atol=ATOL,
     )
 
@@ -498,7 +509,7 @@ def test_tsai_learner(ucr_dir):
     labels = np.array([list(dls.vocab).index(v) for v in y[[16, 19, 21]]])
     np.testing.assert_array_equal(unpack(w.y_true), labels)
     w.sample, w.method, w.target = 2, "layercam", "true"
-    ex = Explainer(learn.model).explain(
+    ex = Explainer(learn.model, with_input=True).explain(
         X[[16, 19, 21]], target="true", y=labels, methods=["layercam"]
     )
     assert w.layers == ex.layers

@@ -43,6 +43,7 @@ function setOptions(s: HTMLSelectElement, opts: Option[], value: string): void {
 export const NORMS: Option[] = [["none", "none"], ["sample", "per sample"], ["layer", "per layer"]];
 export const VIEWS: Option[] = [["single", "single"], ["grid", "grid"], ["overlay", "overlay"]];
 export const STYLES: Option[] = [["line", "line"], ["scatter", "scatter"]];
+export const SERIES_VIEWS: Option[] = [["original", "original"], ["input", "model input"]];
 
 export function targetOptions(classes: string[]): Option[] {
   return [["pred", "predicted"], ["true", "true"], ...classes.map((c, i): Option => [String(i), c])];
@@ -70,6 +71,8 @@ export function createControls(ev: ControlEvents): Controls {
   const view = el("select");
   const viewCount = Object.assign(el("input"), { type: "number", min: "1", max: "64", step: "1" });
   const style = el("select");
+  const seriesView = el("select");
+  seriesView.title = "draw the data in its own units, or the model's input (after the Learner's batch transforms)";
   const sample = Object.assign(el("input"), { type: "range", min: "0", step: "1" });
   sample.setAttribute("aria-label", "sample");
   const sampleBox = Object.assign(el("input"), { type: "number", min: "0", step: "1" });
@@ -81,10 +84,11 @@ export function createControls(ev: ControlEvents): Controls {
   png.title = "download the current view as PNG";
   const reductionLabel = labelled("reduction", reduction);
   const countLabel = labelled("n", viewCount);
+  const seriesLabel = labelled("series", seriesView);
   root.append(
     play, layerRow, sampleRow,
     labelled("method", method), reductionLabel, labelled("target", target), labelled("colours", cmap),
-    labelled("norm", norm), labelled("view", view), countLabel, labelled("style", style), png,
+    labelled("norm", norm), labelled("view", view), countLabel, labelled("style", style), seriesLabel, png,
   );
 
   const int = (s: string) => Math.floor(Number(s));
@@ -106,11 +110,12 @@ export function createControls(ev: ControlEvents): Controls {
     if (n >= 1) ev.change({ view_count: n });
   });
   style.addEventListener("change", () => ev.change({ mark: style.value }));
+  seriesView.addEventListener("change", () => ev.change({ series_view: seriesView.value }));
   png.addEventListener("click", () => ev.png());
   const named: [string, HTMLElement][] = [
     ["play", play], ["layer", layer], ["sample", sample], ["sample-box", sampleBox], ["method", method],
     ["reduction", reduction], ["target", target], ["cmap", cmap], ["norm", norm], ["view", view],
-    ["view_count", viewCount], ["style", style], ["png", png],
+    ["view_count", viewCount], ["style", style], ["series_view", seriesView], ["png", png],
   ];
   for (const [name, node] of named) node.dataset.control = name; // stable hooks for tests
 
@@ -120,7 +125,11 @@ export function createControls(ev: ControlEvents): Controls {
     const li = Math.min(Math.max(0, m.get("layer") | 0), Math.max(0, L - 1));
     layer.max = String(Math.max(0, L - 1));
     if (layer.value !== String(li)) layer.value = String(li);
-    layerName.textContent = L ? `${layers[li]} (${li + 1}/${L})` : "–";
+    const layout = (m.get("layer_layouts") ?? [])[li];
+    // the layout is named where it is not the plain conv one
+    const shown = layout && layout !== "NCT" ? `${layers[li]} · ${layout}` : layers[li];
+    layerName.textContent = L ? `${shown} (${li + 1}/${L})` : "–";
+    layerName.title = layout ? `${layers[li]}: output read as ${layout}` : "";
     const playing = !!m.get("playing");
     play.dataset.playing = playing ? "1" : "0";
     play.textContent = playing ? "❚❚" : "▶";
@@ -137,6 +146,9 @@ export function createControls(ev: ControlEvents): Controls {
     countLabel.classList.toggle("tscam-hidden", m.get("view") === "single");
     if (document.activeElement !== viewCount) viewCount.value = String(m.get("view_count") ?? 4);
     setOptions(style, STYLES, m.get("mark"));
+    const inp = m.get("input_series");
+    seriesLabel.classList.toggle("tscam-hidden", !inp || !(inp.shape?.[0] > 0));
+    setOptions(seriesView, SERIES_VIEWS, m.get("series_view") ?? "original");
     const N = m.get("n_samples") ?? 0;
     const s = m.get("sample") | 0;
     sample.max = String(Math.max(0, N - 1));

@@ -46,8 +46,14 @@ function rangeOf(m: TraitReader, maps: (Float32Array | null)[]): [number, number
  * Build the scene for the current controls. With `ready == false` the maps do not match
  * the controls yet (kernel mode): the caller keeps its last scene and says "computing...".
  */
+/** The series drawn: the user's data, or the model's input where it differs and is asked for. */
+export function drawnSeries(m: TraitReader): ReturnType<typeof decodeCached> {
+  const input = m.get("series_view") === "input" ? decodeCached(m.get("input_series")) : null;
+  return input && input.shape.length === 3 && input.shape[0] > 0 ? input : decodeCached(m.get("series"));
+}
+
 export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolean; why: string } {
-  const series = decodeCached(m.get("series"));
+  const series = drawnSeries(m);
   if (!series || series.shape.length !== 3 || series.shape[0] === 0) return { scene: null, ready: false, why: "no data" };
   const [N, C, T] = series.shape;
   const nSamples = Math.min(N, m.get("n_samples") || N);

@@ -34,6 +34,7 @@ export interface CamTraits {
   playing: boolean;
   play_interval_ms: number;
   request_id: number;
+  series_view: string; // "data" | "input"
   // information
   layers: string[];
   methods: string[];
@@ -46,6 +47,8 @@ export interface CamTraits {
   n_samples: number;
   sample_ids: Packed | null;
   series: Packed | null;
+  input_series: Packed | null;
+  layer_layouts: string[];
   y_true: Packed | null;
   y_pred: Packed | null;
   probs: Packed | null;

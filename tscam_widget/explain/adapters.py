@@ -1,8 +1,14 @@
 """Turn a fastai/tsai ``Learner`` (duck-typed: nothing here imports fastai) or plain
-``(model, X, y, classes)`` into ``(model, X float32 [N, C, T], y int64 [N], classes)``."""
+``(model, X, y, classes)`` into ``(model, X float32 [N, C, T], y int64 [N], classes)``.
+
+A Learner's samples go through its DataLoader's transforms (batch transforms included), so the
+model is explained on exactly the inputs it sees in ``learn.get_preds``. (The ``timeseries``
+compatible :func:`~tscam_widget.compat.get_batch` / ``show_cam`` read dataset items, as that
+package did: no batch transforms.)"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -59,14 +65,51 @@ def _label(v: Any) -> Any:
     return v
 
 
-def from_learner(
-    learn: Any, dls: Any = None, ds_idx: int = 1, idxs: Any = None
-) -> tuple[nn.Module, np.ndarray, np.ndarray, list[str]]:
-    """Read a fastai/tsai ``Learner``: its ``model``, and the samples ``idxs`` (default: all) of
-    dataset ``ds_idx`` (0 train, 1 valid) of ``dls`` (default ``learn.dls``).
+@dataclass
+class LearnerData:
+    """What a Learner's pipeline makes of the chosen samples.
 
-    Returns ``(model, X float32 [N, C, T], y int64 [N], classes list[str])``; labels are class
-    indices into ``classes`` (``dls.vocab``; if absent, the sorted distinct labels)."""
+    ``model``; ``x`` float32 ``[N, C, T]``: exactly what the model receives at inference (item
+    and batch transforms of the DataLoader applied); ``y`` int64 ``[N]``; ``classes``;
+    ``series`` float32 ``[N, C, T]``: the series in the user's units (the dataset items before
+    the batch transforms), or ``x`` again where those differ in shape (``decoded`` False)."""
+
+    model: nn.Module
+    x: np.ndarray
+    y: np.ndarray
+    classes: list[str]
+    series: np.ndarray
+    decoded: bool
+
+
+def _inference_dl(dls: Any, ds_idx: int) -> Any:
+    """``dls[ds_idx]`` as ``Learner.get_preds`` iterates it: in order, no dropped last batch;
+    random transforms set to their validation behaviour (no training-only augmentation)."""
+    try:
+        dl = dls[ds_idx]
+    except (IndexError, KeyError, TypeError):
+        return None
+    if not hasattr(dl, "new") or not hasattr(dl, "__iter__"):
+        return None
+    dl = dl.new(shuffle=False, drop_last=False)
+    for name in ("after_item", "before_batch", "after_batch"):
+        pipe = getattr(dl, name, None)
+        if pipe is not None and hasattr(pipe, "split_idx"):
+            pipe.split_idx = 1
+    return dl
+
+
+def _series(t: Any) -> torch.Tensor:
+    t = to_plain_tensor(t).detach()
+    return t[:, None, :] if t.ndim == 2 else t
+
+
+def learner_data(learn: Any, dls: Any = None, ds_idx: int = 1, idxs: Any = None) -> LearnerData:
+    """Read the samples ``idxs`` (default: all) of dataset ``ds_idx`` (0 train, 1 valid) of ``dls``
+    (default ``learn.dls``) as the Learner feeds them to its model: the DataLoader's item and
+    batch transforms (tsai's ``TSStandardize``, fastai's ``Normalize`` ...) in order, without
+    shuffling, dropped batches or training-only augmentation, so that the model's predictions
+    on ``x`` equal ``learn.get_preds(ds_idx=ds_idx)``. Returns a :class:`LearnerData`."""
     model = getattr(learn, "model", None)
     if not isinstance(model, nn.Module):
         raise TypeError(
@@ -83,16 +126,22 @@ def from_learner(
         raise IndexError(f"idxs: {bad[:5]} out of range for a dataset of {n} items")
     if not index:
         raise ValueError("idxs: expected at least one index, got none")
-    xs, ys = [], []
+    index = [i % n for i in index]
+    items, ys = [], []
     for i in index:
         item = ds[i]
         if not isinstance(item, (tuple, list)) or len(item) < 2:
             raise ValueError(
                 f"dls: expected dataset items (x, y), got {type(item).__name__} at index {i}"
             )
-        xs.append(to_plain_tensor(item[0]).detach().cpu().float())
+        xi = to_plain_tensor(item[0]).detach().cpu().float()
+        items.append(xi[None] if xi.ndim == 1 else xi)
         ys.append(_label(item[1]))
-    X = _as_series(torch.stack(xs), "dls (x of the items)")
+    series = _as_series(torch.stack(items), "dls (x of the items)")
+    x = _through_pipeline(dls, ds_idx, index, n)
+    decoded = x is not None and x.shape == series.shape
+    if x is None:
+        x = series
     classes = _vocab(dls, ds)
     labels = np.asarray(ys)
     if classes is None:
@@ -102,7 +151,50 @@ def from_learner(
         else:
             labels = labels.astype(str)
     y = prepare_labels(labels, len(index), arg="dls (labels)", classes=classes)
-    return model, X, y, classes
+    return LearnerData(model, x, y, classes, series if decoded else x, decoded)
+
+
+def _through_pipeline(dls: Any, ds_idx: int, index: list[int], n: int) -> np.ndarray | None:
+    """The model inputs of items ``index``: batches of the inference DataLoader, read up to the
+    last batch holding a wanted item. None when ``dls`` is not an iterable fastai DataLoaders."""
+    dl = _inference_dl(dls, ds_idx)
+    if dl is None:
+        return None
+    wanted = {i: k for k, i in enumerate(index)}
+    last = max(index)
+    out: list[torch.Tensor | None] = [None] * len(index)
+    seen = 0
+    for b in dl:
+        xb = _series(b[0] if isinstance(b, (tuple, list)) else b).float().cpu()
+        for j in range(xb.shape[0]):
+            k = wanted.get(seen + j)
+            if k is not None:
+                out[k] = xb[j]
+        seen += xb.shape[0]
+        if seen > last:
+            break
+    if seen != n and seen <= last:
+        raise ValueError(
+            f"dls: the DataLoader for ds_idx={ds_idx} gave {seen} items for a dataset of {n}"
+        )
+    for k, i in enumerate(index):  # an item asked for twice
+        if out[k] is None:
+            out[k] = out[index.index(i)]
+    return _as_series(torch.stack([o for o in out if o is not None]), "dls (model inputs)")
+
+
+def from_learner(
+    learn: Any, dls: Any = None, ds_idx: int = 1, idxs: Any = None
+) -> tuple[nn.Module, np.ndarray, np.ndarray, list[str]]:
+    """Read a fastai/tsai ``Learner``: its ``model``, and the samples ``idxs`` (default: all) of
+    dataset ``ds_idx`` (0 train, 1 valid) of ``dls`` (default ``learn.dls``), through the
+    DataLoader's item and batch transforms (see :func:`learner_data`).
+
+    Returns ``(model, X float32 [N, C, T] as the model receives it, y int64 [N], classes
+    list[str])``; labels are class indices into ``classes`` (``dls.vocab``; if absent, the
+    sorted distinct labels)."""
+    d = learner_data(learn, dls, ds_idx, idxs)
+    return d.model, d.x, d.y, d.classes
 
 
 def as_inputs(

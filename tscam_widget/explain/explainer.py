@@ -16,6 +16,7 @@ from .hooks import LayerCapture
 from .inputs import check_target_arg, prepare_labels, prepare_target, prepare_x
 from .layers import (
     INPUT,
+    INPUT_SPEC,
     LayerSpec,
     normalize_selection,
     parse_name,
@@ -23,8 +24,8 @@ from .layers import (
     resolve_specs,
 )
 from .layouts import parse_layout
-from .model_io import ModelIO
 from .methods import METHODS, REDUCTIONS, Method, MethodContext, default_methods
+from .model_io import ModelIO
 from .state import preserved_state
 from .trace import Trace, trace_model
 
@@ -77,6 +78,8 @@ class Explainer:
     letter per axis: N batch, T time, C channels). ``input_layout``: ``"NCT"`` or ``"NTC"`` (the
     model takes channels last; series are still given as ``[N, C, T]``). ``output``: where the
     logits are in what the model returns: an index, a key or attribute name, or a callable.
+    ``with_input``: put the input (``"input"``) first in the default selection when the
+    prediction has a gradient with respect to it (the widget does).
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class Explainer:
         layouts: dict[str, str] | None = None,
         input_layout: str = "NCT",
         output: Any = None,
+        with_input: bool = False,
     ):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
@@ -97,6 +101,7 @@ class Explainer:
         self._specs: list[LayerSpec] | None = None
         self._trace: Trace | None = None
         self._provisional = provisional_names(model, self._selection)
+        self._with_input = bool(with_input) and self._selection is None
 
     @staticmethod
     def _check_layouts(model: nn.Module, layouts: Any) -> dict[str, str]:
@@ -153,8 +158,23 @@ class Explainer:
                 self._trace = trace_model(self.model, xt[:1], self.io, given=self._given)
             except RuntimeError as e:
                 raise self._forward_error(xt[:1], e) from e
-            self._specs = resolve_specs(self.model, self._selection, self._trace)
+            specs = resolve_specs(self.model, self._selection, self._trace)
+            if self._with_input and self._trace.differentiable and not specs[0].is_input:
+                specs = [INPUT_SPEC, *specs]
+            self._specs = specs
         return self._specs
+
+    def probs(self, x: Any) -> np.ndarray:
+        """Softmax probabilities float32 ``[N, K]`` of ``x`` (``[N, T]`` or ``[N, C, T]``) from one
+        plain forward (eval mode, ``torch.inference_mode``, no hooks; model state restored)."""
+        xt = prepare_x(x, self.model)
+        with preserved_state(self.model), torch.inference_mode():
+            self.model.eval()
+            try:
+                logits = self.io(self.model, xt)
+            except RuntimeError as e:
+                raise self._forward_error(xt[:1], e) from e
+            return torch.softmax(logits.double(), 1).float().cpu().numpy()
 
     def _forward_error(self, xt: torch.Tensor, e: Exception) -> ValueError:
         where = _diagnose(self.model, xt, self.io)
@@ -351,9 +371,7 @@ class Explainer:
                     raise self._forward_error(xb, e) from e
                 out = self.io.logits(raw_out, xb.shape[0])
                 tgt = prepare_target(target_arg, out.detach(), y_arr, start)
-                missing = [
-                    s.name for s in specs if not s.is_input and s.name not in cap.outputs
-                ]
+                missing = [s.name for s in specs if not s.is_input and s.name not in cap.outputs]
                 if missing:
                     raise ValueError(f"layers: {missing} did not run in the model's forward")
                 raws = [xin if s.is_input else cap.outputs[s.name] for s in specs]

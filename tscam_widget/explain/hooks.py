@@ -61,9 +61,7 @@ class LayerCapture:
             except (IndexError, KeyError, TypeError):
                 t = None
             if not isinstance(t, torch.Tensor) or t.ndim != len(lay.axes):
-                got = (
-                    f"shape {list(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
-                )
+                got = f"shape {list(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
                 raise ValueError(
                     f"layers: the output of {spec.name!r} was traced as {lay.describe()} but is "
                     f"now {got}"

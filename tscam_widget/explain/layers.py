@@ -102,15 +102,14 @@ def default_from_trace(tr: Trace) -> list[LayerSpec]:
 
     def parts(c: tuple[CallRecord, LayerSpec]) -> list[tuple[CallRecord, LayerSpec]]:
         kids = sorted(_maximal(pool, c[0]), key=lambda k: k[0].end)
+
         def bare(k: tuple[CallRecord, LayerSpec]) -> bool:  # an add, an activation
             return k[0].leaf and not k[0].params
 
         kept = [
             k
             for i, k in enumerate(kids)
-            if not bare(k)
-            or i == len(kids) - 1
-            or (_node(*k) in tr.cuts and not bare(kids[i + 1]))
+            if not bare(k) or i == len(kids) - 1 or (_node(*k) in tr.cuts and not bare(kids[i + 1]))
         ]
         if kept and _node(*kept[-1]) != _node(*c):
             kept.append(c)

@@ -1,5 +1,5 @@
-"""Trace a model: which submodules run, in what nesting, what they return, how their outputs are laid
-out (:mod:`.layouts`), and which of them lie on the model's main path.
+"""Trace a model: which submodules run, in what nesting, what they return, how their outputs are
+laid out (:mod:`.layouts`), and which of them lie on the model's main path.
 
 Three forwards of a few copies of one sample, in eval mode with temporary hooks (removed through
 their handles; the model's state is restored by :func:`~.state.preserved_state`):
@@ -267,9 +267,7 @@ def trace_model(
             inherited = None
             if r.input_id is not None and r.input_id in producers:
                 i, q = producers[r.input_id]
-                src = (
-                    Layout("NTC" if fed_time == 1 else "NCT") if i < 0 else base[i].layouts.get(q)
-                )
+                src = Layout("NTC" if fed_time == 1 else "NCT") if i < 0 else base[i].layouts.get(q)
                 if isinstance(src, Layout) and len(src.axes) == len(shape):
                     inherited = src.time_axis
             key = (r.module_name, r.call, p)

@@ -39,7 +39,9 @@ INIT_CONTROLS = (
     "alpha",
     "play_interval_ms",
     "playing",
+    "series_view",
 )
+SERIES_VIEWS = ("original", "input")
 
 
 class _Int(t.Int):
@@ -101,9 +103,13 @@ class CamWidget(anywidget.AnyWidget):
     playing = t.Bool(False).tag(sync=True)
     play_interval_ms = _Int(600).tag(sync=True)
     request_id = _Int(0).tag(sync=True)
+    # "original": the series in the user's units; "input": what the model receives (a Learner's
+    # batch transforms applied). Both arrays travel, so the switch works offline too.
+    series_view = t.Unicode("original").tag(sync=True)
 
     # ---- information (Python writes) ---------------------------------------------------
     layers = t.List(t.Unicode()).tag(sync=True)
+    layer_layouts = t.List(t.Unicode()).tag(sync=True)
     methods = t.List(t.Unicode()).tag(sync=True)
     method_labels = t.Dict().tag(sync=True)
     reductions = t.List(t.Unicode()).tag(sync=True)
@@ -114,6 +120,7 @@ class CamWidget(anywidget.AnyWidget):
     n_samples = _Int(0).tag(sync=True)
     sample_ids = _array()
     series = _array()
+    input_series = _array()
     y_true = _array()
     y_pred = _array()
     probs = _array()
@@ -152,6 +159,9 @@ class CamWidget(anywidget.AnyWidget):
         progress: bool = True,
         scale_range: tuple[float, float] = (0.0, 1.0),
         method_kwargs: dict[str, Any] | None = None,
+        layouts: dict[str, str] | None = None,
+        input_layout: str = "NCT",
+        output: Any = None,
         **controls: Any,
     ) -> None:
         unknown = sorted(set(controls) - set(INIT_CONTROLS))
@@ -184,6 +194,7 @@ class CamWidget(anywidget.AnyWidget):
             batch_size=batch_size,
             scale_range=scale_range,
             method_kwargs=method_kwargs,
+            explainer_kwargs=dict(layouts=layouts, input_layout=input_layout, output=output),
         )
         n_classes = comp.probs.shape[1]
         names = src.classes or decode_labels(list(range(n_classes)), labels)
@@ -204,6 +215,7 @@ class CamWidget(anywidget.AnyWidget):
         first_method = "gradcam" if "gradcam" in comp.methods else comp.methods[0]
         init = dict(
             layers=comp.layers,
+            layer_layouts=comp.layer_layouts(),
             methods=comp.methods,
             method_labels=comp.method_labels(),
             reductions=comp.reductions,
@@ -213,7 +225,10 @@ class CamWidget(anywidget.AnyWidget):
             cmap_table=buffers.pack(cmap_table(cmap), "uint8"),
             n_samples=int(src.X.shape[0]),
             sample_ids=buffers.pack(src.sample_ids, "int32"),
-            series=buffers.pack(src.X, "float32"),
+            series=buffers.pack(src.display, "float32"),
+            input_series=(
+                buffers.empty() if src.series is None else buffers.pack(src.X, "float32")
+            ),
             y_true=buffers.pack(src.y, "int32"),
             y_pred=buffers.pack(comp.pred, "int32"),
             probs=buffers.pack(comp.probs, "float32"),
@@ -259,8 +274,14 @@ class CamWidget(anywidget.AnyWidget):
 
     @property
     def current_series(self) -> np.ndarray:
-        """float32 ``[C, T]``: the input series of ``sample``."""
-        return self._src.X[self.sample].copy()
+        """float32 ``[C, T]``: the series of ``sample`` as drawn (``series_view``)."""
+        src = self._src.X if self.series_view == "input" else self._src.display
+        return src[self.sample].copy()
+
+    @property
+    def layouts(self) -> dict[str, str]:
+        """Per layer, the layout its output is read with (``"NCT"``, ``"[0] NTC"`` ...)."""
+        return dict(zip(self.layers, self.layer_layouts))
 
     @property
     def explainer(self) -> Any:
@@ -479,6 +500,10 @@ class CamWidget(anywidget.AnyWidget):
     def _v_view(self, proposal: Any) -> str:
         return self._one_of("view", proposal["value"], VIEWS)
 
+    @t.validate("series_view")
+    def _v_series_view(self, proposal: Any) -> str:
+        return self._one_of("series_view", proposal["value"], SERIES_VIEWS)
+
     @t.validate("mark")
     def _v_mark(self, proposal: Any) -> str:
         return self._one_of("mark", proposal["value"], MARKS)
@@ -594,6 +619,7 @@ class CamWidget(anywidget.AnyWidget):
         if not self._ready:
             return
         with self.hold_sync():
+            self.layer_layouts = self._comp.layer_layouts()
             if self.layer >= len(self.layers):
                 self.layer = len(self.layers) - 1
             if self.method not in self.methods:

@@ -111,6 +111,7 @@ class MapComputer:
         batch_size: int = 256,
         scale_range: tuple[float, float] = (0.0, 1.0),
         method_kwargs: dict[str, Any] | None = None,
+        explainer_kwargs: dict[str, Any] | None = None,
     ) -> None:
         from tscam_widget.explain import Explainer
 
@@ -120,11 +121,19 @@ class MapComputer:
         self.batch_size = int(batch_size)
         self.scale_range = scale_range
         self.method_kwargs = dict(method_kwargs or {})
-        self.explainer = Explainer(model, layers=list(layers) if layers is not None else None)
+        self.explainer_kwargs = dict(explainer_kwargs or {})
+        self.explainer = Explainer(
+            model,
+            layers=list(layers) if layers is not None else None,
+            with_input=layers is None,
+            **self.explainer_kwargs,
+        )
         self._specs = registry()
         self.finite = np.isfinite(X).reshape(X.shape[0], -1).all(axis=1)
-        self.probs, self.pred = self._predict()
+        if not self.finite.any():
+            raise ValueError("X: every sample contains NaN or inf values; nothing to explain")
         self.layers: list[str] = [str(n) for n in self._explainer_layers()]
+        self.probs, self.pred = self._predict()
         self.reductions = self._check_reductions(reductions)
         self.methods = self._check_methods(methods)
         self.cache = LRUCache.from_mb(cache_mb)
@@ -137,16 +146,14 @@ class MapComputer:
         return list(self.explainer.resolve(self.X[first]))
 
     def _predict(self) -> tuple[np.ndarray, np.ndarray]:
-        """Softmax ``[N, K]`` and argmax ``[N]`` (NaN / -1 for non-finite samples)."""
+        """Softmax ``[N, K]`` and argmax ``[N]`` (NaN / -1 for non-finite samples), from plain
+        batched forwards (no hooks, no gradients)."""
         n = self.X.shape[0]
         ok = np.flatnonzero(self.finite)
-        if ok.size == 0:
-            raise ValueError("X: every sample contains NaN or inf values; nothing to explain")
         probs = None
         for start in range(0, ok.size, self.batch_size):
             idx = ok[start : start + self.batch_size]
-            ex = self._explain(idx, ["activation"], "pred", "none", reductions=("mean",))
-            p = np.asarray(ex.probs, dtype=np.float32)
+            p = self.explainer.probs(self.X[idx])
             if probs is None:
                 probs = np.full((n, p.shape[1]), np.nan, np.float32)
             probs[idx] = p
@@ -186,11 +193,16 @@ class MapComputer:
             return False
         return bool(np.isfinite(np.asarray(cube)).any())
 
+    def layer_layouts(self) -> list[str]:
+        """Per layer, the layout its output is read with (see ``Explainer.layouts``)."""
+        lay = self.explainer.layouts
+        return [lay[n] for n in self.layers]
+
     def set_layers(self, layers: Sequence[Any]) -> list[str]:
         """Explain ``layers`` from now on (a new explainer); clears cache and ranges."""
         from tscam_widget.explain import Explainer
 
-        explainer = Explainer(self.model, layers=list(layers))
+        explainer = Explainer(self.model, layers=list(layers), **self.explainer_kwargs)
         first = np.flatnonzero(self.finite)[:1]
         names = [str(n) for n in explainer.resolve(self.X[first])]
         self.explainer, self.layers = explainer, names

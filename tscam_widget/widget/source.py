@@ -20,9 +20,11 @@ LabelDecoder = Mapping[Any, Any] | Callable[[Any], Any]
 class Source:
     """The widget's data.
 
-    model: the classifier (``nn.Module``); X: float32 ``[N, C, T]``; y: int32 ``[N]`` (-1 where
-    unknown); classes: display label per class index (``[K]``, may be empty when unknown);
-    sample_ids: int32 ``[N]``, each sample's index in the user's data.
+    model: the classifier (``nn.Module``); X: float32 ``[N, C, T]``, what the model receives;
+    y: int32 ``[N]`` (-1 where unknown); classes: display label per class index (``[K]``, may be
+    empty when unknown); sample_ids: int32 ``[N]``, each sample's index in the user's data;
+    series: float32 ``[N, C, T]``, the series in the user's units (a Learner's items before its
+    batch transforms), or None when it is ``X`` itself.
     """
 
     model: Any
@@ -30,6 +32,12 @@ class Source:
     y: np.ndarray
     classes: list[str]
     sample_ids: np.ndarray
+    series: np.ndarray | None = None
+
+    @property
+    def display(self) -> np.ndarray:
+        """float32 ``[N, C, T]``: what the widget draws by default."""
+        return self.X if self.series is None else self.series
 
 
 def is_learner(obj: Any) -> bool:
@@ -108,15 +116,19 @@ def resolve_source(
     the dataset (0 train, 1 valid) and ``idxs`` the samples (positions in that dataset). For a
     model, ``X`` is ``[N, T]`` or ``[N, C, T]`` and ``idxs`` positions in ``X``.
     """
-    from tscam_widget.explain import as_inputs, from_learner
+    from tscam_widget.explain import as_inputs
+    from tscam_widget.explain.adapters import learner_data
 
+    series = None
     if is_learner(data):
         if y is not None:
             raise ValueError("y: a Learner brings its own labels; pass y only with a plain model")
         if X is not None and not hasattr(X, "__getitem__"):
             raise TypeError(f"dls: expected fastai DataLoaders, got {type(X).__name__}")
-        model, Xa, ya, cls = from_learner(data, dls=X, ds_idx=ds_idx, idxs=idxs)
-        Xa = _as_array(Xa)
+        ld = learner_data(data, dls=X, ds_idx=ds_idx, idxs=idxs)
+        model, Xa, ya, cls = ld.model, ld.x, ld.y, ld.classes
+        if ld.decoded and not np.array_equal(ld.series, ld.x):
+            series = np.ascontiguousarray(ld.series, dtype=np.float32)
         n_all = Xa.shape[0]
         ids = np.asarray(idxs, dtype=np.int64).reshape(-1) if idxs is not None else np.arange(n_all)
         if classes is not None:
@@ -148,6 +160,7 @@ def resolve_source(
         y=yv,
         classes=decode_labels(list(cls) if cls is not None else [], labels),
         sample_ids=ids.astype(np.int32),
+        series=series,
     )
 
 
