@@ -143,7 +143,8 @@ def _is_int(v: float, tol: float = 1e-6) -> bool:
 class Shapes:
     """One tensor element's shapes in the traced forwards: ``base`` (``n`` samples of length
     ``length``), ``more`` (``n + 1`` samples, or None), ``longer`` (``n`` samples of length
-    ``longer_length``, None when the model refused that length)."""
+    ``longer_length``, None when the model refused that length); ``probes``: per (batch axis,
+    axis) where the ``more`` copies bumped at 1/8 and 7/8 of the length changed most."""
 
     base: tuple[int, ...]
     more: tuple[int, ...] | None
@@ -151,6 +152,19 @@ class Shapes:
     n: int
     length: int
     longer_length: int | None
+    probes: dict[tuple[int, int], tuple[int, int]] | None = None
+
+
+def _follows_probe(s: Shapes, batch: int, axis: int, tol: float = 0.1) -> bool:
+    """Whether the changes from input bumps at 1/8 and 7/8 of the length peak at about the same
+    relative places along ``axis`` (so ``axis`` is time)."""
+    if not s.probes or (batch, axis) not in s.probes:
+        return False
+    size = s.base[axis]
+    return all(
+        abs((pos + 0.5) / size - at) <= tol
+        for pos, at in zip(s.probes[(batch, axis)], (1 / 8, 7 / 8))
+    )
 
 
 def detect(
@@ -202,6 +216,8 @@ def detect(
     # the model accepts one length only: match the length, then a patch count
     T = s.length
     exact = [i for i in rest if s.base[i] == T]
+    if len(exact) > 1:
+        exact = [i for i in exact if _follows_probe(s, batch, i)]
     if len(exact) == 1:
         return Layout(_axes(r, batch, exact[0]), element, 0, 1.0, "matched")
     if len(exact) > 1:
@@ -217,6 +233,8 @@ def detect(
         if token_axis and s.base[i] == T + 1:
             found.append((i, 1, 1.0))
     axes_found = sorted({f[0] for f in found})
+    if len(axes_found) > 1:
+        axes_found = [i for i in axes_found if _follows_probe(s, batch, i)]
     if len(axes_found) == 1:
         i, drop, p = min((f for f in found if f[0] == axes_found[0]), key=lambda f: f[1:])
         return Layout(_axes(r, batch, i), element, drop, p, "matched")

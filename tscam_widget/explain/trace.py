@@ -6,7 +6,9 @@ their handles; the model's state is restored by :func:`~.state.preserved_state`)
 
 - ``base``: ``n`` samples at the input length, with autograd on, so the graph from the input to
   the logits can be read;
-- ``more``: ``n + 1`` samples (the axis that follows is the batch axis);
+- ``more``: ``n + 1`` samples (the axis that follows is the batch axis): one plain copy and two
+  copies bumped at 1/8 and 7/8 of the length (where a layer's output changes most tells its
+  time axis apart from a channel axis of the same size, for models that take one length only);
 - ``longer``: ``n`` samples at twice the length (the axis that follows is time); models that take
   one length only refuse it, and layouts then fall back to matching sizes.
 
@@ -48,6 +50,7 @@ class CallRecord:
     shapes: dict[Path, tuple[int, ...]] = field(default_factory=dict)
     nodes: dict[Path, Any] = field(default_factory=dict)
     layouts: dict[Path, Layout | str] = field(default_factory=dict)
+    probes: dict[Path, dict[tuple[int, int], tuple[int, int]]] = field(default_factory=dict)
     input_id: int | None = None
 
     def contains(self, other: CallRecord) -> bool:
@@ -101,14 +104,52 @@ def model_strides(model: nn.Module) -> list[int]:
     return sorted(out)
 
 
+PROBE_AT = (1 / 8, 7 / 8)  # where the probe copies of the ``more`` forward are bumped
+
+
+def probe_input(x1: torch.Tensor) -> torch.Tensor:
+    """Three copies of the sample ``x1`` ``[1, C, T]``: as is, and with a bump (all channels, a
+    few steps wide) at 1/8 and at 7/8 of the length."""
+    T = x1.shape[-1]
+    x3 = x1.repeat(3, 1, 1)
+    w = max(1, T // 32)
+    bump = 3 * float(x1.std()) + 1.0
+    for k, at in enumerate(PROBE_AT, start=1):
+        c = int(at * T)
+        x3[k, :, max(0, c - w // 2) : c - w // 2 + w] += bump
+    return x3
+
+
+def _profiles(t: torch.Tensor) -> dict[tuple[int, int], tuple[int, int]]:
+    """For a probe output (3 copies on some batch axis b of size 3): per (b, axis a), where along
+    ``a`` the copies bumped at 1/8 and 7/8 differ most from the plain copy."""
+    out: dict[tuple[int, int], tuple[int, int]] = {}
+    if not t.is_floating_point() or t.ndim not in (3, 4):
+        return out
+    for b in range(t.ndim):
+        if t.shape[b] != 3:
+            continue
+        base = t.select(b, 0)
+        diffs = [(t.select(b, k) - base).abs() for k in (1, 2)]
+        for a in range(t.ndim):
+            if a == b or t.shape[a] < 2:
+                continue
+            a2 = a - (a > b)
+            dims = [d for d in range(t.ndim - 1) if d != a2]
+            out[(b, a)] = tuple(int(d.sum(dims).argmax()) for d in diffs)  # type: ignore[assignment]
+    return out
+
+
 def _run(
     model: nn.Module,
     io: ModelIO,
     x: torch.Tensor,
     with_graph: bool,
+    probe: bool = False,
 ) -> tuple[list[CallRecord], dict[int, tuple[int, Path]], Any, Any]:
     """One hooked forward. Returns (records in completion order, id(tensor) -> (record index,
-    path) for every output element, the fed input, the logits)."""
+    path) for every output element, the fed input, the logits). With ``probe`` (``x`` from
+    :func:`probe_input`) each record's ``probes`` holds :func:`_profiles` per element."""
     records: list[CallRecord] = []
     open_calls: dict[int, list[CallRecord]] = {}
     producers: dict[int, tuple[int, Path]] = {}
@@ -140,6 +181,8 @@ def _run(
             for path, t in tensor_elements(output):
                 rec.shapes[path] = tuple(t.shape)
                 rec.nodes[path] = t.grad_fn
+                if probe:
+                    rec.probes[path] = _profiles(t.detach())
                 producers.setdefault(id(t), (len(records), path))
                 keep.append(t)
             records.append(rec)
@@ -242,7 +285,7 @@ def trace_model(
         model.eval()
         base, producers, fed, logits = _run(model, io, x1.expand(BASE_N, *x1.shape[1:]), graph)
         with torch.no_grad():
-            more, _, _, _ = _run(model, io, x1.expand(BASE_N + 1, *x1.shape[1:]), False)
+            more, _, _, _ = _run(model, io, probe_input(x1), False, probe=True)
             longer_error = None
             try:
                 xl = torch.cat([x1, x1], -1).expand(BASE_N, -1, -1)
@@ -250,6 +293,7 @@ def trace_model(
             except Exception as e:  # noqa: BLE001 - a fixed-length model
                 longer, longer_error = None, (str(e).splitlines() or [type(e).__name__])[0]
     more_shapes = {(r.module_name, r.call, p): s for r in more for p, s in r.shapes.items()}
+    probes = {(r.module_name, r.call, p): v for r in more for p, v in r.probes.items()}
     long_shapes = {
         (r.module_name, r.call, p): s for r in (longer or []) for p, s in r.shapes.items()
     }
@@ -278,6 +322,7 @@ def trace_model(
                 BASE_N,
                 T,
                 2 * T if longer is not None else None,
+                probes.get(key),
             )
             r.layouts[p] = detect(s, p, strides, inherited)
     weight: dict[int, int] = {}
