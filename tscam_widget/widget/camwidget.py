@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-from collections.abc import Sequence
+import time
+import warnings
+import weakref
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import anywidget
@@ -14,6 +17,7 @@ import numpy as np
 import traitlets as t
 
 from . import buffers
+from .background import Apply, Background, running_loop
 from .colormaps import cmap_names, cmap_table, resolve_cmap
 from .compute import ALL_REDUCTIONS, NORMS, MapComputer
 from .export import export_html
@@ -42,6 +46,79 @@ INIT_CONTROLS = (
     "series_view",
 )
 SERIES_VIEWS = ("original", "input")
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: Any) -> None:
+        return None
+
+
+def _call(ref: Any, name: str, *args: Any) -> None:
+    w = ref()
+    if w is not None:
+        getattr(w, name)(*args)
+
+
+BACKGROUND_BATCH_S = 0.1  # aim of one background batch: a user's request waits at most this
+
+
+def _adaptive(todo: np.ndarray, step: Any, start: int = 4, most: int = 256) -> Iterator[Any]:
+    """Run ``step(idx)`` over ``todo`` in batches sized so each takes about
+    ``BACKGROUND_BATCH_S``; yields what each step returns."""
+    i, b = 0, start
+    while i < todo.size:
+        idx = todo[i : i + b]
+        t0 = time.perf_counter()
+        out = step(idx)
+        dt = max(time.perf_counter() - t0, 1e-4)
+        i += idx.size
+        yield out
+        b = int(np.clip(b * BACKGROUND_BATCH_S / dt, 1, most))
+
+
+def _predict_job(ref: Any, worker: MapComputer) -> Iterator[Apply]:
+    todo = np.flatnonzero(worker.finite & ~worker.predicted)
+
+    def step(idx: np.ndarray) -> Apply:
+        probs = worker.explainer.probs(worker.X[idx])
+
+        def apply() -> None:
+            w = ref()
+            if w is not None:
+                w._comp.set_probs(idx, probs)
+                w._push_predictions()
+
+        return apply
+
+    yield from _adaptive(todo, step, most=worker.batch_size)
+    yield lambda: _call(ref, "_predictions_done")
+
+
+def _cube_job(ref: Any, worker: MapComputer, sig: tuple) -> Iterator[Apply]:
+    target, norm = sig[0], sig[1]
+    keys = worker.keys()
+    cube = worker.empty_cube()
+    todo = np.flatnonzero(worker.finite)
+    explainer_norm = "sample" if norm == "sample" else "none"
+    done = [0]
+
+    def step(idx: np.ndarray) -> Apply:
+        cube[idx] = worker._raw_cube(idx, keys, target, explainer_norm)
+        done[0] += idx.size
+        n = done[0]
+
+        def apply() -> None:
+            w = ref()
+            if w is not None and not w.precomputed:
+                w.status = f"precomputing maps: {n} / {todo.size} samples"
+
+        return apply
+
+    yield from _adaptive(todo, step, most=worker.batch_size)
+    yield lambda: _call(ref, "_cube_done", cube, sig)
 
 
 class _Int(t.Int):
@@ -162,6 +239,7 @@ class CamWidget(anywidget.AnyWidget):
         layouts: dict[str, str] | None = None,
         input_layout: str = "NCT",
         output: Any = None,
+        background: bool | str = "auto",
         **controls: Any,
     ) -> None:
         unknown = sorted(set(controls) - set(INIT_CONTROLS))
@@ -172,6 +250,15 @@ class CamWidget(anywidget.AnyWidget):
             )
         if precompute not in (True, False, "auto"):
             raise ValueError(f"precompute: expected True, False or 'auto', got {precompute!r}")
+        if background not in (True, False, "auto"):
+            raise ValueError(f"background: expected True, False or 'auto', got {background!r}")
+        loop = running_loop()
+        if background is True and loop is None:
+            raise ValueError(
+                "background=True needs a running event loop (a Jupyter kernel); outside one, "
+                "pass background=False or 'auto'"
+            )
+        in_background = loop is not None and background is not False
         if dls is not None and X is not None:
             raise TypeError("CamWidget: pass the DataLoaders either as X or as dls=, not both")
         src = resolve_source(
@@ -195,6 +282,7 @@ class CamWidget(anywidget.AnyWidget):
             scale_range=scale_range,
             method_kwargs=method_kwargs,
             explainer_kwargs=dict(layouts=layouts, input_layout=input_layout, output=output),
+            predict=not in_background,
         )
         n_classes = comp.probs.shape[1]
         names = src.classes or decode_labels(list(range(n_classes)), labels)
@@ -212,6 +300,11 @@ class CamWidget(anywidget.AnyWidget):
         self._cube_arr: np.ndarray | None = None
         self._counts = {"flushes": 0, "cube_builds": 0, "map_updates": 0}
         self._sample_error = ""
+        self._bg: Background | None = None
+        self._bg_cube: Background | None = None
+        self._worker: MapComputer | None = None
+        self._last_push = 0.0
+        self.background_error: BaseException | None = None
         first_method = "gradcam" if "gradcam" in comp.methods else comp.methods[0]
         init = dict(
             layers=comp.layers,
@@ -240,7 +333,7 @@ class CamWidget(anywidget.AnyWidget):
             cmap=cmap,
             norm=norm,
             view=view,
-            precomputed=self._want_precompute(),
+            precomputed=self._want_precompute() and not in_background,
         )
         if "style" in controls:
             controls["mark"] = controls.pop("style")
@@ -250,6 +343,8 @@ class CamWidget(anywidget.AnyWidget):
         self._ready = True
         self._dirty = {"cube"} if self.precomputed else {"maps"}
         self._flush(raise_errors=True)
+        if in_background and loop is not None:
+            self._start_background(loop)
 
     # ---- public read-only views --------------------------------------------------------
     @property
@@ -343,20 +438,26 @@ class CamWidget(anywidget.AnyWidget):
         dirty, self._dirty = self._dirty, set()
         self._flushing = True
         self._counts["flushes"] += 1
+        bg = self._bg_cube if self._bg_cube is not None and self._bg_cube.running else self._bg
         try:
-            if self.precomputed:
-                if "cube" in dirty or self._cube_arr is None:
-                    self._build_cube()
-                self._check_sample()
-            else:
-                self._send_maps()
-            self.error = self._sample_error
+            with bg.user_first() if bg is not None else _nothing():
+                self._flush_work(dirty)
+            self.error = self._sample_error or self.error_background()
         except Exception as e:
             if raise_errors:
                 raise
             self.error = f"{type(e).__name__}: {e}"
         finally:
             self._flushing = False
+
+    def _flush_work(self, dirty: set[str]) -> None:
+        if True:
+            if self.precomputed:
+                if "cube" in dirty or self._cube_arr is None:
+                    self._build_cube()
+                self._check_sample()
+            else:
+                self._send_maps()
 
     def _mark(self, what: str) -> None:
         """Note pending work and schedule one flush on the running event loop (if any)."""
@@ -408,6 +509,10 @@ class CamWidget(anywidget.AnyWidget):
         finally:
             if bar is not None:
                 bar.close()
+        self._set_cube(cube)
+
+    def _set_cube(self, cube: np.ndarray) -> None:
+        comp = self._comp
         self._cube_arr = cube
         self._counts["cube_builds"] += 1
         keys = [k if r is None else f"{k}/{r}" for k, r in comp.keys()]
@@ -458,6 +563,121 @@ class CamWidget(anywidget.AnyWidget):
         if finite.size == 0:
             return [0.0, 1.0]
         return [float(finite.min()), float(finite.max())]
+
+    # ---- background work ---------------------------------------------------------------
+    def error_background(self) -> str:
+        e = self.background_error
+        return "" if e is None else f"background work failed: {type(e).__name__}: {e}"
+
+    @property
+    def background_running(self) -> bool:
+        """True while predictions or the precomputed cube are still being computed."""
+        return any(b is not None and b.running for b in (self._bg, self._bg_cube))
+
+    async def ready(self, timeout: float = 600.0) -> None:
+        """Wait (``await w.ready()`` in a notebook) until the background work is done and its
+        results are in the widget; raises its error if it failed."""
+        t0 = time.monotonic()
+        while self.background_running or self._cube_pending():
+            if time.monotonic() - t0 > timeout:
+                raise TimeoutError(f"background work not done after {timeout} s")
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0)  # results posted last are applied before this returns
+        if self.background_error is not None:
+            raise RuntimeError(self.error_background()) from self.background_error
+
+    def _cube_pending(self) -> bool:
+        return (
+            self._bg_cube is not None
+            and not self._bg_cube.cancelled
+            and not (self._bg_cube.done.is_set() and self.precomputed)
+            and self._bg is not None
+            and self._bg.done.is_set()
+            and self._want_precompute()
+            and self.background_error is None
+        )
+
+    def close(self) -> None:
+        """Close the widget and stop its background work."""
+        for b in (self._bg, self._bg_cube):
+            if b is not None:
+                b.cancel()
+        super().close()
+
+    def _start_background(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            self._worker = self._comp.for_worker()
+        except Exception as e:  # noqa: BLE001 - a model that cannot be copied: work now
+            warnings.warn(
+                f"tscam-widget: the model could not be copied for background work ({e}); "
+                "computing predictions now",
+                stacklevel=3,
+            )
+            for idx, probs in self._comp.predict_batches(self._comp.batch_size):
+                self._comp.set_probs(idx, probs)
+            self._push_predictions(final=True)
+            self.precomputed = self._want_precompute()
+            self._mark("cube" if self.precomputed else "maps")
+            return
+        ref, worker = weakref.ref(self), self._worker  # the worker holds no reference to self
+        self._bg = Background(loop, lambda e: _call(ref, "_background_failed", e))
+        self._bg.start([lambda: _predict_job(ref, worker)])
+        weakref.finalize(self, self._bg.cancel)
+        self.status = f"predicting: {int(self._comp.predicted.sum())} / {self.n_samples} samples"
+
+    def _start_cube(self) -> None:
+        """(Re)start computing the cube in the background for the current target and norm."""
+        if self._bg_cube is not None:
+            self._bg_cube.cancel()
+        loop = running_loop()
+        if loop is None or self._worker is None:
+            return
+        # a model copy of its own: a cancelled cube job may still finish its batch meanwhile
+        worker = self._comp.for_worker()
+        ref, sig = weakref.ref(self), self._cube_signature()
+        self._bg_cube = Background(loop, lambda e: _call(ref, "_background_failed", e))
+        self._bg_cube.start([lambda: _cube_job(ref, worker, sig)])
+        weakref.finalize(self, self._bg_cube.cancel)
+
+    def _cube_signature(self) -> tuple:
+        return (self.target, self.norm, tuple(self.layers), tuple(self._comp.keys()))
+
+    def _push_predictions(self, final: bool = False) -> None:
+        """Send predictions to the frontend (at most every 0.3 s while they arrive)."""
+        now = time.monotonic()
+        if not final and now - self._last_push < 0.3:
+            return
+        self._last_push = now
+        comp = self._comp
+        done = int(comp.predicted.sum())
+        with self.hold_sync():
+            self.y_pred = buffers.pack(comp.pred, "int32")
+            self.probs = buffers.pack(comp.probs, "float32")
+            self.targets = buffers.pack(comp.targets(self.target), "int32")
+            if final:
+                self.status = f"predicted {done} samples"
+            else:
+                self.status = f"predicting: {done} / {self.n_samples} samples"
+
+    def _predictions_done(self) -> None:
+        self._push_predictions(final=True)
+        if self._want_precompute():
+            self._start_cube()
+
+    def _cube_done(self, cube: np.ndarray, sig: tuple) -> None:
+        if sig != self._cube_signature():  # target, norm, layers or methods changed meanwhile
+            if self._want_precompute():
+                self._start_cube()
+            return
+        cube = self._comp.finish_cube(cube, self.target, self.norm)
+        self._set_cube(cube)
+        self.precomputed = True
+
+    def _background_failed(self, e: BaseException) -> None:
+        self.background_error = e
+        self.error = self.error_background()
+        self.status = self.error
+        warnings.warn(f"tscam-widget: {self.error}", RuntimeWarning, stacklevel=1)
 
     # ---- validation --------------------------------------------------------------------
     @staticmethod
@@ -612,7 +832,19 @@ class CamWidget(anywidget.AnyWidget):
 
     @t.observe("target", "norm")
     def _o_target_norm(self, change: Any) -> None:
+        if self._ready and self._worker is not None and self._want_precompute():
+            # background mode: maps on demand until the cube for the new choice is done
+            self._drop_cube()
+            if self._bg is not None and self._bg.done.is_set():
+                self._start_cube()
         self._mark("cube" if self.precomputed else "maps")
+
+    def _drop_cube(self) -> None:
+        with self.hold_sync():
+            self.precomputed = False
+            self._cube_arr = None
+            self.cube = buffers.empty()
+            self.cube_keys = []
 
     @t.observe("layers", "methods", "reductions")
     def _o_structure(self, change: Any) -> None:
@@ -626,9 +858,12 @@ class CamWidget(anywidget.AnyWidget):
                 self.method = self.methods[0]
             if self.reduction not in self.reductions:
                 self.reduction = self.reductions[0]
-            self.precomputed = self._want_precompute()
+            self.precomputed = self._want_precompute() and self._worker is None
             if not self.precomputed:
                 self._cube_arr = None
                 self.cube = buffers.empty()
                 self.cube_keys = []
+        if self._worker is not None:
+            if self._want_precompute() and self._bg is not None and self._bg.done.is_set():
+                self._start_cube()
         self._mark("cube" if self.precomputed else "maps")

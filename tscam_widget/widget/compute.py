@@ -7,7 +7,7 @@ All arrays are numpy float32; T is the input length, L the number of layers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -112,6 +112,7 @@ class MapComputer:
         scale_range: tuple[float, float] = (0.0, 1.0),
         method_kwargs: dict[str, Any] | None = None,
         explainer_kwargs: dict[str, Any] | None = None,
+        predict: bool = True,
     ) -> None:
         from tscam_widget.explain import Explainer
 
@@ -129,11 +130,19 @@ class MapComputer:
             **self.explainer_kwargs,
         )
         self._specs = registry()
-        self.finite = np.isfinite(X).reshape(X.shape[0], -1).all(axis=1)
+        self.finite = _finite_rows(X)
         if not self.finite.any():
             raise ValueError("X: every sample contains NaN or inf values; nothing to explain")
         self.layers: list[str] = [str(n) for n in self._explainer_layers()]
-        self.probs, self.pred = self._predict()
+        first = np.flatnonzero(self.finite)[:1]
+        p = self.explainer.probs(self.X[first])
+        self.probs = np.full((X.shape[0], p.shape[1]), np.nan, np.float32)
+        self.pred = np.full(X.shape[0], -1, np.int32)
+        self.predicted = np.zeros(X.shape[0], bool)  # rows of probs/pred known so far
+        self.set_probs(first, p)
+        if predict:
+            for idx, probs in self.predict_batches(self.batch_size):
+                self.set_probs(idx, probs)
         self.reductions = self._check_reductions(reductions)
         self.methods = self._check_methods(methods)
         self.cache = LRUCache.from_mb(cache_mb)
@@ -145,22 +154,39 @@ class MapComputer:
         first = np.flatnonzero(self.finite)[:1]
         return list(self.explainer.resolve(self.X[first]))
 
-    def _predict(self) -> tuple[np.ndarray, np.ndarray]:
-        """Softmax ``[N, K]`` and argmax ``[N]`` (NaN / -1 for non-finite samples), from plain
-        batched forwards (no hooks, no gradients)."""
-        n = self.X.shape[0]
-        ok = np.flatnonzero(self.finite)
-        probs = None
-        for start in range(0, ok.size, self.batch_size):
-            idx = ok[start : start + self.batch_size]
-            p = self.explainer.probs(self.X[idx])
-            if probs is None:
-                probs = np.full((n, p.shape[1]), np.nan, np.float32)
-            probs[idx] = p
-        assert probs is not None
-        pred = np.full(n, -1, np.int32)
-        pred[ok] = np.nanargmax(probs[ok], axis=1)
-        return probs, pred
+    def predict_batches(self, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(idx, softmax float32 [len(idx), K])`` for every finite sample not predicted yet,
+        from plain batched forwards (no hooks, no gradients), ``batch`` samples at a time."""
+        todo = np.flatnonzero(self.finite & ~self.predicted)
+        for start in range(0, todo.size, batch):
+            idx = todo[start : start + batch]
+            yield idx, self.explainer.probs(self.X[idx])
+
+    def set_probs(self, idx: np.ndarray, probs: np.ndarray) -> None:
+        """Record the softmax ``probs`` ``[len(idx), K]`` of samples ``idx``."""
+        self.probs[idx] = probs
+        self.pred[idx] = np.argmax(probs, axis=1)
+        self.predicted[idx] = True
+
+    @property
+    def all_predicted(self) -> bool:
+        return bool(self.predicted[self.finite].all())
+
+    def for_worker(self) -> MapComputer:
+        """A copy for a background thread: the same data and choices, an explainer of its own on
+        a deep copy of the model (hooks registered for the kernel's requests never fire in the
+        worker's forwards), an empty cache. The prediction arrays are shared."""
+        import copy
+
+        from tscam_widget.explain import Explainer
+
+        w = copy.copy(self)
+        w.model = copy.deepcopy(self.model)
+        w.explainer = Explainer(w.model, layers=list(self.layers), **self.explainer_kwargs)
+        w.explainer.resolve(self.X[np.flatnonzero(self.finite)[:1]])
+        w.cache = LRUCache.from_mb(0)
+        w._ranges = {}
+        return w
 
     def _check_reductions(self, reductions: Sequence[str]) -> list[str]:
         reds = [reductions] if isinstance(reductions, str) else list(reductions)
@@ -377,29 +403,56 @@ class MapComputer:
         n, _, t = self.X.shape
         return 4 * n * len(self.layers) * len(self.keys(methods)) * t
 
+    def cube_batches(self, target: Target, norm: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(idx, float32 [len(idx), L, M, T])`` per batch of finite samples: the cube's rows
+        before any ``norm="layer"`` scaling (see :meth:`finish_cube`)."""
+        keys = self.keys()
+        ok = np.flatnonzero(self.finite)
+        explainer_norm = "sample" if norm == "sample" else "none"
+        for start in range(0, ok.size, self.batch_size):
+            idx = ok[start : start + self.batch_size]
+            rows = self._raw_cube(idx, keys, target, explainer_norm)
+            self.n_computations += 1
+            yield idx, rows
+
+    def empty_cube(self) -> np.ndarray:
+        """float32 ``[N, L, M, T]`` of NaN, to fill from :meth:`cube_batches`."""
+        n, _, t = self.X.shape
+        return np.full((n, len(self.layers), len(self.keys()), t), np.nan, np.float32)
+
+    def finish_cube(self, out: np.ndarray, target: Target, norm: str) -> np.ndarray:
+        """Apply the dataset-wide per-layer scaling of ``norm="layer"`` (and remember the
+        ranges); other norms are final already. Returns the cube."""
+        if norm == "layer":
+            lo, hi = _nanminmax(out, axis=(0, 3))  # [L, M]
+            for j, k in enumerate(self.keys()):
+                self._ranges[(key_str(*k), target)] = np.stack([lo[:, j], hi[:, j]], 1)
+            out = scale_to(out, lo[None, :, :, None], hi[None, :, :, None], self.scale_range)
+        return out
+
     def cube(
         self, target: Target, norm: str, progress: Callable[[int, int], None] | None = None
     ) -> np.ndarray:
         """float32 ``[N, L, M, T]`` (M indexes :meth:`keys`), computed in batches; rows of
         non-finite samples are NaN. ``progress(done, total)`` is called after every batch."""
-        keys = self.keys()
-        n, _, t = self.X.shape
-        out = np.full((n, len(self.layers), len(keys), t), np.nan, np.float32)
-        ok = np.flatnonzero(self.finite)
-        total = -(-ok.size // self.batch_size)
-        explainer_norm = "sample" if norm == "sample" else "none"
-        for b, start in enumerate(range(0, ok.size, self.batch_size)):
-            idx = ok[start : start + self.batch_size]
-            out[idx] = self._raw_cube(idx, keys, target, explainer_norm)
-            self.n_computations += 1
+        out = self.empty_cube()
+        total = -(-int(self.finite.sum()) // self.batch_size)
+        for b, (idx, rows) in enumerate(self.cube_batches(target, norm)):
+            out[idx] = rows
             if progress is not None:
                 progress(b + 1, total)
-        if norm == "layer":
-            lo, hi = _nanminmax(out, axis=(0, 3))  # [L, M]
-            for j, k in enumerate(keys):
-                self._ranges[(key_str(*k), target)] = np.stack([lo[:, j], hi[:, j]], 1)
-            out = scale_to(out, lo[None, :, :, None], hi[None, :, :, None], self.scale_range)
-        return out
+        return self.finish_cube(out, target, norm)
+
+
+def _finite_rows(X: Any, chunk: int = 1024) -> np.ndarray:
+    """bool ``[N]``: rows of ``X`` ``[N, ...]`` without NaN or inf, read ``chunk`` rows at a time
+    (a memmap is never loaded whole)."""
+    n = X.shape[0]
+    out = np.empty(n, bool)
+    for start in range(0, n, chunk):
+        part = np.asarray(X[start : start + chunk])
+        out[start : start + chunk] = np.isfinite(part).reshape(part.shape[0], -1).all(axis=1)
+    return out
 
 
 def _nanminmax(a: np.ndarray, axis: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,145 @@
+"""Background work: in a running event loop (a Jupyter kernel), ``CamWidget(...)`` returns after
+the first sample's maps; predictions and the precomputed cube follow from a worker thread, the
+controls answer meanwhile, errors reach the user, and closing the widget stops the work."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from tscam_widget.models import InceptionTime
+from tscam_widget.widget import CamWidget, unpack
+from tscam_widget.widget.compute import MapComputer
+
+N, T = 160, 64
+
+
+@pytest.fixture(scope="module")
+def data():
+    torch.manual_seed(0)
+    model = InceptionTime(2, 3, nf=4, depth=3, bottleneck=4, kernel_sizes=(9, 5, 3)).eval()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N, 2, T)).astype(np.float32).cumsum(-1)
+    y = np.arange(N) % 3
+    return model, X, y
+
+
+def softmax_of(model, X):
+    with torch.no_grad():
+        return torch.softmax(model(torch.from_numpy(X)).double(), 1).float().numpy()
+
+
+def test_first_picture_first_then_predictions_and_cube(data):
+    model, X, y = data
+
+    async def main():
+        w = CamWidget(model, X, y, progress=False)
+        statuses: list[str] = []
+        w.observe(lambda c: statuses.append(c["new"]), "status")
+        # the constructor returned with the first sample's maps, nothing more
+        assert w.background_running and not w.precomputed
+        assert w.maps_meta["samples"] == [0] and unpack(w.maps).shape[0] == 1
+        assert int((unpack(w.y_pred) >= 0).sum()) == 1
+        # a jump to another sample is served while the background runs
+        w.sample = N - 5
+        await asyncio.sleep(0.05)
+        assert w.maps_meta["samples"] == [N - 5]
+        assert w.background_running
+        await w.ready()
+        return w, statuses
+
+    w, statuses = asyncio.run(main())
+    np.testing.assert_allclose(unpack(w.probs), softmax_of(model, X), atol=1e-5)
+    np.testing.assert_array_equal(unpack(w.y_pred), softmax_of(model, X).argmax(1))
+    # progress advanced through predictions, then the cube, which matches a synchronous widget
+    counts = [int(s.split()[1]) for s in statuses if s.startswith("predicting:")]
+    assert counts and counts == sorted(counts) and counts[-1] < N
+    assert any(s.startswith("precomputing maps:") for s in statuses)
+    assert w.precomputed and w.cube_meta == {"target": "pred", "norm": "sample"}
+    sync = CamWidget(model, X, y, progress=False, precompute=True)
+    a, b = unpack(w.cube), unpack(sync.cube)
+    # background batches are sized by time, so float sums differ in the last bits; per-sample
+    # min-max scaling blows that up only for maps that are flat to ~1e-6 of their level
+    raw = CamWidget(model, X, y, progress=False, precompute=True, norm="none")
+    r = unpack(raw.cube)
+    flat = (np.nanmax(r, -1) - np.nanmin(r, -1)) <= 1e-5 * np.maximum(1, np.nanmax(np.abs(r), -1))
+    np.testing.assert_allclose(a[~flat], b[~flat], atol=2e-5)
+    assert flat.mean() < 0.05
+
+
+def test_target_change_during_background_restarts_the_cube(data):
+    model, X, y = data
+
+    async def main():
+        w = CamWidget(model, X, y, progress=False)
+        await asyncio.sleep(0.05)
+        w.target = "true"
+        await w.ready()
+        return w
+
+    w = asyncio.run(main())
+    assert w.precomputed and w.cube_meta == {"target": "true", "norm": "sample"}
+    np.testing.assert_array_equal(unpack(w.targets), y)
+
+
+def test_errors_in_the_background_reach_the_widget_and_python(data, monkeypatch):
+    model, X, y = data
+    real = MapComputer.for_worker
+
+    def broken(self):
+        worker = real(self)
+
+        def fail(x):
+            raise RuntimeError("boom in the worker")
+
+        worker.explainer.probs = fail
+        return worker
+
+    monkeypatch.setattr(MapComputer, "for_worker", broken)
+
+    async def main():
+        w = CamWidget(model, X, y, progress=False)
+        with pytest.raises(RuntimeError, match="background work failed: RuntimeError: boom"):
+            await w.ready()
+        return w
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        w = asyncio.run(main())
+    assert "boom in the worker" in w.error and "boom in the worker" in w.status
+    assert any("boom in the worker" in str(c.message) for c in caught)
+
+
+def test_close_stops_the_work(data):
+    model, X, y = data
+
+    async def main():
+        w = CamWidget(model, X, y, progress=False)
+        bg = w._bg
+        w.close()
+        assert bg.cancelled
+        await asyncio.sleep(0.01)
+        bg.join(10)
+        assert not bg.running
+
+    asyncio.run(main())
+    assert not [t for t in threading.enumerate() if t.name == "tscam-widget"]
+
+
+def test_background_needs_a_loop_and_false_computes_now(data):
+    model, X, y = data
+    with pytest.raises(ValueError, match="background=True needs a running event loop"):
+        CamWidget(model, X[:4], y[:4], background=True)
+    with pytest.raises(ValueError, match="background: expected True, False or 'auto'"):
+        CamWidget(model, X[:4], y[:4], background="yes")
+
+    async def main():
+        return CamWidget(model, X[:20], y[:20], background=False, progress=False)
+
+    w = asyncio.run(main())
+    assert w._bg is None and (unpack(w.y_pred) >= 0).all() and w.precomputed

@@ -1,0 +1,131 @@
+"""The widget's all-sample work (predictions, the precomputed cube) in a worker thread, in small
+batches, while the kernel stays free for the user.
+
+The worker runs on its own copy of the model (so hooks the kernel registers for a user's request
+never fire inside a background forward, and the user's model is never touched from another
+thread; torch releases the GIL, so both run). Results are handed to the kernel's event loop
+(``call_soon_threadsafe``), which applies them to the widget's traits. Between batches the worker
+waits while the kernel computes what the user asked for, so a jump to a sample is served first.
+It stops when cancelled (the widget closed or garbage-collected); an error ends it and is
+reported through ``on_error`` on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+Apply = Callable[[], None]
+#: a job yields, per batch, the function that applies that batch's results on the event loop
+Job = Callable[[], Iterator[Apply]]
+
+
+class Background:
+    """Runs ``jobs`` one after the other in a daemon thread; see the module docstring."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_error: Callable[[BaseException], None],
+        name: str = "tscam-widget",
+    ) -> None:
+        self._loop = loop
+        self._on_error = on_error
+        self._cancel = threading.Event()
+        self._user = 0  # user requests being computed on the event loop right now
+        self._user_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._name = name
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def start(self, jobs: list[Job]) -> None:
+        """Start the worker on ``jobs`` (in order)."""
+        _ALL.add(self)
+        self._thread = threading.Thread(target=self._run, args=(jobs,), name=self._name)
+        self._thread.daemon = True
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def cancel(self) -> None:
+        """Ask the worker to stop after its current batch."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @contextmanager
+    def user_first(self) -> Iterator[None]:
+        """While the body runs (a user's request), the worker starts no new batch."""
+        with self._user_lock:
+            self._user += 1
+        try:
+            yield
+        finally:
+            with self._user_lock:
+                self._user -= 1
+
+    def _wait_for_user(self) -> None:
+        while self._user > 0 and not self._cancel.is_set():
+            time.sleep(0.002)
+
+    def _post(self, fn: Apply) -> None:
+        if self._cancel.is_set():
+            return
+        try:
+            self._loop.call_soon_threadsafe(fn)
+        except RuntimeError:  # the loop is closed: nobody is left to show results to
+            self._cancel.set()
+
+    def _run(self, jobs: list[Job]) -> None:
+        try:
+            for job in jobs:
+                for apply in job():
+                    if self._cancel.is_set():
+                        return
+                    self._post(apply)
+                    self._wait_for_user()
+                    if self._cancel.is_set():
+                        return
+        except BaseException as e:  # noqa: BLE001 - reported on the loop, never swallowed
+            self.error = e
+            err = e
+            self._post(lambda: self._on_error(err))
+        finally:
+            self.done.set()
+
+
+_ALL: weakref.WeakSet[Background] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """At interpreter exit, stop every worker before torch's thread pools go away."""
+    for bg in list(_ALL):
+        bg.cancel()
+    for bg in list(_ALL):
+        bg.join(10)
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread (a Jupyter kernel's), or None (a script)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+__all__ = ["Apply", "Background", "Job", "running_loop"]
