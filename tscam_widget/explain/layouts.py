@@ -215,16 +215,14 @@ def detect(
 
     # the model accepts one length only: match the length, then a patch count
     T = s.length
-    exact = [i for i in rest if s.base[i] == T]
-    if len(exact) > 1:
-        exact = [i for i in exact if _follows_probe(s, batch, i)]
-    if len(exact) == 1:
-        return Layout(_axes(r, batch, exact[0]), element, 0, 1.0, "matched")
-    if len(exact) > 1:
-        return f"axes {exact} all have the input length {T}"
+    if inherited is not None and inherited < r and inherited != batch and s.base[inherited] < 2:
+        return "no time axis (the time axis of its input was pooled to one step)"
     found: list[tuple[int, int, float]] = []  # (axis, dropped tokens, stride)
     for i in rest:
         token_axis = i < max(rest)
+        if s.base[i] == T:
+            found.append((i, 0, 1.0))
+            continue
         for p in sorted(set(strides)):
             for drop in (0, 1) if token_axis else (0,):
                 n_t = s.base[i] - drop
@@ -233,11 +231,21 @@ def detect(
         if token_axis and s.base[i] == T + 1:
             found.append((i, 1, 1.0))
     axes_found = sorted({f[0] for f in found})
-    if len(axes_found) > 1:
-        axes_found = [i for i in axes_found if _follows_probe(s, batch, i)]
+    exact = [i for i in axes_found if s.base[i] == T]
+    if exact:  # the input length itself beats a patch count
+        axes_found = exact
+    pooled = any(s.base[i] == 1 for i in rest)  # [N, C, 1]: the channels may match T by chance
+    if len(axes_found) > 1 or (pooled and axes_found):
+        probed = [i for i in axes_found if _follows_probe(s, batch, i)]
+        if not probed and len(axes_found) > 1 and inherited in axes_found:
+            probed = [inherited]  # the probe is silent: the axis its input had time on
+        if pooled and not probed:
+            return "no time axis (an axis of one step: the time axis was pooled)"
+        axes_found = probed
     if len(axes_found) == 1:
         i, drop, p = min((f for f in found if f[0] == axes_found[0]), key=lambda f: f[1:])
         return Layout(_axes(r, batch, i), element, drop, p, "matched")
     if len(axes_found) > 1:
-        return f"axes {axes_found} all match the input length {T} or a patch count"
+        what = "have the input length" if exact else "match the input length or a patch count"
+        return f"axes {axes_found} all {what} {T}"
     return f"no axis matches the input length {T} (the model accepts no other length)"
