@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
+import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +17,7 @@ import traitlets as t
 
 from . import buffers
 from .colormaps import cmap_names, cmap_table, resolve_cmap
+from .compact import MapStore, check_precision, dequantise, quantise
 from .compute import ALL_REDUCTIONS, NORMS, MapComputer
 from .export import export_html
 from .source import LabelDecoder, decode_labels, resolve_source
@@ -72,9 +75,14 @@ class CamWidget(anywidget.AnyWidget):
     ``linestyle``, ``alpha``; also ``layers``, ``methods``, ``reductions``). Arrays travel as
     binary buffers (see ``docs/protocol.md``).
 
-    ``precompute``: True ships the whole cube ``[N, L, M, T]`` once; False computes maps on
-    demand (LRU cache of ``cache_mb`` MB); ``"auto"`` precomputes when the cube is at most 64 MB
-    and no method costs a forward per channel (scorecam, ablationcam).
+    ``precompute``: True ships the whole cube ``[N, L, M, T]`` once (per class explained: the
+    predicted and the true one, one row when they are equal); False computes maps on demand
+    (LRU cache of ``cache_mb`` MB); ``"auto"`` precomputes when the cube is at most 64 MB and no
+    method costs a forward per channel (scorecam, ablationcam).
+
+    ``precision``: how maps are stored and sent: ``"uint8"`` (default; values quantised to 1/255
+    of each map's range, the colour table has 256 entries so the picture is the same),
+    ``"float16"`` or ``"float32"`` (see :mod:`tscam_widget.widget.compact`).
     Outside a running event loop, control changes are computed on :meth:`flush` or when
     :attr:`current_map` is read; in a kernel they are coalesced into one computation per loop
     turn.
@@ -126,10 +134,15 @@ class CamWidget(anywidget.AnyWidget):
     probs = _array()
     targets = _array()
     precomputed = t.Bool(False).tag(sync=True)
+    target_methods = t.List(t.Unicode()).tag(sync=True)
+    precision = t.Unicode("uint8").tag(sync=True)
     cube = _array()
+    cube_scale = _array()
+    cube_rows = _array()
     cube_keys = t.List(t.Unicode()).tag(sync=True)
     cube_meta = t.Dict().tag(sync=True)
     maps = _array()
+    maps_scale = _array()
     maps_meta = t.Dict().tag(sync=True)
     value_range = t.List(t.Float(), default_value=[0.0, 1.0]).tag(sync=True)
     status = t.Unicode("").tag(sync=True)
@@ -157,6 +170,7 @@ class CamWidget(anywidget.AnyWidget):
         view: str = "single",
         batch_size: int = 256,
         progress: bool = True,
+        precision: str = "uint8",
         scale_range: tuple[float, float] = (0.0, 1.0),
         method_kwargs: dict[str, Any] | None = None,
         layouts: dict[str, str] | None = None,
@@ -172,6 +186,7 @@ class CamWidget(anywidget.AnyWidget):
             )
         if precompute not in (True, False, "auto"):
             raise ValueError(f"precompute: expected True, False or 'auto', got {precompute!r}")
+        precision = check_precision(precision)
         if dls is not None and X is not None:
             raise TypeError("CamWidget: pass the DataLoaders either as X or as dls=, not both")
         src = resolve_source(
@@ -209,7 +224,8 @@ class CamWidget(anywidget.AnyWidget):
         self._dirty: set[str] = set()
         self._scheduled: asyncio.AbstractEventLoop | None = None
         self._flushing = False
-        self._cube_arr: np.ndarray | None = None
+        self._store: MapStore | None = None
+        self._sent_rows = -1  # rows of the store last sent in `cube`
         self._counts = {"flushes": 0, "cube_builds": 0, "map_updates": 0}
         self._sample_error = ""
         first_method = "gradcam" if "gradcam" in comp.methods else comp.methods[0]
@@ -220,6 +236,8 @@ class CamWidget(anywidget.AnyWidget):
             method_labels=comp.method_labels(),
             reductions=comp.reductions,
             reduction_methods=comp.reduction_methods,
+            target_methods=comp.target_methods,
+            precision=precision,
             classes=names,
             cmaps=cmap_names(),
             cmap_table=buffers.pack(cmap_table(cmap), "uint8"),
@@ -249,7 +267,13 @@ class CamWidget(anywidget.AnyWidget):
         self.targets = buffers.pack(comp.targets(self.target), "int32")
         self._ready = True
         self._dirty = {"cube"} if self.precomputed else {"maps"}
-        self._flush(raise_errors=True)
+        if self._loop() is None:
+            self._flush(raise_errors=True)
+        else:
+            # in a kernel: return now so the widget shows, and compute on the event loop's next
+            # turn, reporting progress in the widget's own status line
+            self.status = "starting..."
+            self._schedule()
 
     # ---- public read-only views --------------------------------------------------------
     @property
@@ -260,17 +284,38 @@ class CamWidget(anywidget.AnyWidget):
         self.flush()
         T = self._src.X.shape[-1]
         if self.precomputed:
-            if self._cube_arr is None:
+            if self._store is None:
                 return np.full(T, np.nan, np.float32)
             m = self.cube_keys.index(self._key_str())
-            return self._cube_arr[self.sample, self.layer, m].copy()
+            maps = self._store.maps(
+                self._comp.targets(self.target),
+                self.norm,
+                self._comp.scale_range,
+                samples=[self.sample],
+            )
+            return maps[0, self.layer, m].copy()
         try:
             maps = self._comp.maps(
                 [self.sample], self.method, self.reduction, self.target, self.norm
             )
         except Exception:  # noqa: BLE001 - reported in `error` by the flush
             return np.full(T, np.nan, np.float32)
-        return maps[0, self.layer].copy()
+        u, scale = quantise(maps[0, self.layer], self.precision)  # as sent, so as drawn
+        return dequantise(u, scale)
+
+    def cube_array(self, target: str | int | None = None, norm: str | None = None) -> np.ndarray:
+        """float32 ``[N, L, M, T]`` (M indexes ``cube_keys``): the precomputed maps under
+        ``target`` and ``norm`` (default: the current ones) as the frontend draws them; NaN
+        where a sample has no map. Computes the maps of a target not in the cube yet."""
+        if not self.precomputed:
+            raise RuntimeError("cube_array: the widget runs in kernel mode (precompute=False)")
+        target = self.target if target is None else self._v_target({"value": target})
+        norm = self.norm if norm is None else self._one_of("norm", norm, NORMS)
+        self.flush()
+        classes = self._comp.targets(target)
+        self._fill_store([classes])
+        assert self._store is not None
+        return self._store.maps(classes, norm, self._comp.scale_range)
 
     @property
     def current_series(self) -> np.ndarray:
@@ -319,16 +364,25 @@ class CamWidget(anywidget.AnyWidget):
     def style(self, value: str) -> None:
         self.mark = value
 
-    def save_html(self, path: str | os.PathLike, title: str = "tscam-widget") -> pathlib.Path:
+    def save_html(
+        self, path: str | os.PathLike, title: str = "tscam-widget", targets: str = "auto"
+    ) -> pathlib.Path:
         """Write this widget as one self-contained HTML page that works offline from
-        ``file://``; the precomputed cube is embedded (computed now if the widget runs in
-        kernel mode), so sliders, menus, views and play work without a kernel. Returns the path.
-
-        Target and normalisation changes need a kernel; the page offers the ones computed."""
+        ``file://``; the precomputed maps are embedded (computed now if the widget runs in
+        kernel mode), so every control works without a kernel: sliders, menus, every norm,
+        views, play, and the target menu's "predicted" and "true" entries. ``targets="all"``
+        also embeds the maps explained for every class (each class entry works offline; about
+        K - 1 times more map data for K classes). Returns the path."""
+        if targets not in ("auto", "all"):
+            raise ValueError(f"targets: expected 'auto' or 'all', got {targets!r}")
         if not self.precomputed:
             self.precomputed = True
             self._mark("cube")
         self.flush()
+        if targets == "all":
+            k = self._comp.probs.shape[1]
+            self._fill_store([self._comp.targets(c) for c in range(k)])
+            self._publish_store()
         return export_html(self, path, title=title)
 
     # ---- flushing ----------------------------------------------------------------------
@@ -345,8 +399,10 @@ class CamWidget(anywidget.AnyWidget):
         self._counts["flushes"] += 1
         try:
             if self.precomputed:
-                if "cube" in dirty or self._cube_arr is None:
-                    self._build_cube()
+                if "cube" in dirty or self._store is None:
+                    self._store = None
+                self._fill_store(self._wanted_classes())
+                self._publish_store()
                 self._check_sample()
             else:
                 self._send_maps()
@@ -363,12 +419,19 @@ class CamWidget(anywidget.AnyWidget):
         if not self._ready:
             return
         self._dirty.add(what)
+        self._schedule()
+
+    @staticmethod
+    def _loop() -> asyncio.AbstractEventLoop | None:
         try:
-            loop = asyncio.get_running_loop()
+            return asyncio.get_running_loop()
         except RuntimeError:
+            return None
+
+    def _schedule(self) -> None:
+        loop = self._loop()
+        if loop is None or self._scheduled is loop:
             return  # no loop: flush() / current_map computes
-        if self._scheduled is loop:
-            return
         self._scheduled = loop
         loop.call_soon(self.flush)
 
@@ -388,38 +451,81 @@ class CamWidget(anywidget.AnyWidget):
             return self._comp.cube_nbytes() <= AUTO_LIMIT_BYTES
         return bool(self._precompute_arg)
 
-    def _build_cube(self) -> None:
+    def _wanted_classes(self) -> list[np.ndarray]:
+        """The classes the precomputed maps must cover: predicted, true (where known) and the
+        current target's."""
         comp = self._comp
-        n_batches = -(-int(comp.finite.sum()) // comp.batch_size)
-        bar = None
-        if self._progress:
-            from tqdm.auto import tqdm
+        return [comp.pred, self._src.y.astype(np.int32), comp.targets(self.target)]
 
-            bar = tqdm(total=n_batches, desc="tscam-widget: precomputing maps", leave=False)
-
-        def progress(done: int, total: int) -> None:
-            self.status = f"precomputing maps: batch {done}/{total}"
-            if bar is not None:
-                bar.update(1)
-
-        self.status = f"precomputing maps: batch 0/{n_batches}"
-        try:
-            cube = comp.cube(self.target, self.norm, progress)
-        finally:
-            if bar is not None:
-                bar.close()
-        self._cube_arr = cube
+    def _fill_store(self, wanted: Sequence[np.ndarray]) -> None:
+        """Explain, in batches, every finite sample for each class in ``wanted`` (arrays
+        ``[N]`` of class indices, -1 skipped) that the store does not hold yet."""
+        comp = self._comp
+        keys = comp.keys()
+        if self._store is None:
+            n, _, length = self._src.X.shape
+            k = comp.probs.shape[1]
+            self._store = MapStore(n, k, len(comp.layers), len(keys), length, self.precision)
+        store = self._store
+        finite = np.flatnonzero(comp.finite)
+        pairs: dict[tuple[int, int], None] = {}
+        for classes in wanted:
+            for s in store.missing(classes, finite):
+                pairs[(int(s), int(classes[s]))] = None
+        if not pairs:
+            return
+        todo = np.array(list(pairs), np.int64)
+        bs = comp.batch_size
+        total = -(-len(todo) // bs)
+        report = self._progress_reporter(total)
+        for b, start in enumerate(range(0, len(todo), bs)):
+            part = todo[start : start + bs]
+            maps = comp._raw_cube(part[:, 0], keys, [int(c) for c in part[:, 1]], "none")
+            comp.n_computations += 1
+            store.add(part[:, 0], part[:, 1], maps)
+            report(b + 1)
         self._counts["cube_builds"] += 1
-        keys = [k if r is None else f"{k}/{r}" for k, r in comp.keys()]
+
+    def _progress_reporter(self, total: int):
+        """``report(done)``: progress of a precomputation, in the widget's status line (and, when
+        no event loop runs, e.g. in a script, as one line of plain text on stderr)."""
+        t0 = time.perf_counter()
+        text = sys.stderr if (self._progress and self._loop() is None) else None
+
+        def report(done: int) -> None:
+            msg = f"precomputing maps: batch {done}/{total}"
+            self.status = msg
+            if text is not None:
+                end = "\n" if done == total else ""
+                print(
+                    f"\rtscam-widget: {msg} ({time.perf_counter() - t0:.1f} s)", end=end, file=text
+                )
+
+        self.status = f"precomputing maps: batch 0/{total}"
+        return report
+
+    def _publish_store(self) -> None:
+        """Send the store when it grew; the current target's classes and colour range always."""
+        store = self._store
+        assert store is not None
+        classes = self._comp.targets(self.target)
         with self.hold_sync():
-            self.cube = buffers.pack(cube, "float32")
-            self.cube_keys = keys
-            self.cube_meta = {"target": self.target, "norm": self.norm}
-            self.targets = buffers.pack(comp.targets(self.target), "int32")
-            self.value_range = self._value_range(cube)
+            if store.u.shape[0] != self._sent_rows:
+                self._sent_rows = store.u.shape[0]
+                self.cube = buffers.pack(store.u, self.precision)
+                self.cube_scale = buffers.pack(store.scale, "float32")
+                self.cube_rows = buffers.pack(store.rows, "int32")
+                self.cube_keys = [k if r is None else f"{k}/{r}" for k, r in self._comp.keys()]
+                self.cube_meta = {"scale_range": [float(v) for v in self._comp.scale_range]}
+            self.targets = buffers.pack(classes, "int32")
+            if self.norm == "none":
+                self.value_range = store.value_range(classes)
+            else:
+                self.value_range = [float(v) for v in self._comp.scale_range]
+            n, L, M, T = store.u.shape
             self.status = (
-                f"precomputed {cube.shape[0]} samples x {cube.shape[1]} layers x "
-                f"{cube.shape[2]} maps ({cube.nbytes / 1e6:.1f} MB)"
+                f"precomputed {int(self._comp.finite.sum())} samples x {L} layers x {M} maps "
+                f"({n} sample/class rows, {store.nbytes / 1e6:.1f} MB as {self.precision})"
             )
 
     def _check_sample(self) -> None:
@@ -437,8 +543,10 @@ class CamWidget(anywidget.AnyWidget):
         self._sample_error = ""
         maps = self._comp.maps(samples, self.method, self.reduction, self.target, self.norm)
         self._counts["map_updates"] += 1
+        u, scale = quantise(maps, self.precision)
         with self.hold_sync():
-            self.maps = buffers.pack(maps, "float32")
+            self.maps = buffers.pack(u, self.precision)
+            self.maps_scale = buffers.pack(scale, "float32")
             self.maps_meta = {
                 "request_id": self.request_id,
                 "samples": samples,
@@ -593,6 +701,16 @@ class CamWidget(anywidget.AnyWidget):
         except ValueError as e:
             raise t.TraitError(str(e)) from None
 
+    @t.validate("precision")
+    def _v_precision(self, proposal: Any) -> str:
+        v = proposal["value"]
+        if self._ready and v != self.precision:
+            raise t.TraitError(
+                f"precision is fixed when the widget is made ({self.precision!r}); "
+                f"pass CamWidget(..., precision={v!r}) instead"
+            )
+        return v
+
     @t.validate("n_samples")
     def _v_n_samples(self, proposal: Any) -> int:
         v = proposal["value"]
@@ -612,7 +730,8 @@ class CamWidget(anywidget.AnyWidget):
 
     @t.observe("target", "norm")
     def _o_target_norm(self, change: Any) -> None:
-        self._mark("cube" if self.precomputed else "maps")
+        # precomputed: every norm comes from the same maps, a new target may need more rows
+        self._mark("rows" if self.precomputed else "maps")
 
     @t.observe("layers", "methods", "reductions")
     def _o_structure(self, change: Any) -> None:
@@ -627,8 +746,10 @@ class CamWidget(anywidget.AnyWidget):
             if self.reduction not in self.reductions:
                 self.reduction = self.reductions[0]
             self.precomputed = self._want_precompute()
+            self._store, self._sent_rows = None, -1
             if not self.precomputed:
-                self._cube_arr = None
                 self.cube = buffers.empty()
+                self.cube_scale = buffers.empty()
+                self.cube_rows = buffers.empty("int32")
                 self.cube_keys = []
         self._mark("cube" if self.precomputed else "maps")
