@@ -182,11 +182,16 @@ def test_progress_is_plain_text_not_a_widget(data, capsys):
     assert w.status.startswith("precomputed 8 samples")
 
 
-def test_in_a_kernel_the_first_computation_waits_for_the_loop(data, capsys):
+def test_in_a_kernel_the_first_computation_waits_for_the_loop(data, capsys, monkeypatch):
     """In a running event loop (a kernel) the widget returns at once and precomputes on the
     loop's next turn, with progress in its status line (no text on stderr)."""
     model, X, y = data
     seen: list[str] = []
+
+    class Shell:  # what IPython.get_ipython() returns in a kernel: a shell with a kernel
+        kernel = object()
+
+    monkeypatch.setattr("IPython.get_ipython", lambda: Shell())
 
     async def main():
         w = CamWidget(model, X, y, precompute=True, progress=True)
@@ -200,3 +205,10 @@ def test_in_a_kernel_the_first_computation_waits_for_the_loop(data, capsys):
     assert seen[0] == "precomputing maps: batch 0/1" and "precomputing maps: batch 1/1" in seen
     assert seen[-1].startswith("precomputed 8 samples")
     assert "tscam-widget" not in capsys.readouterr().err
+    # a running loop outside a kernel (Playwright's sync API, a web server) computes at once
+    monkeypatch.setattr("IPython.get_ipython", lambda: None)
+
+    async def outside():
+        return CamWidget(model, X, y, precompute=True, progress=False)
+
+    assert unpack(asyncio.run(outside()).cube).shape[0] >= N

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import traitlets as t
 
+from tscam_widget.widget.compact import quantise
 from tscam_widget.widget.export import export_html
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
@@ -109,10 +110,15 @@ class FakeCamWidget(anywidget.AnyWidget):
     probs = t.Dict().tag(sync=True)
     targets = t.Dict().tag(sync=True)
     precomputed = t.Bool(True).tag(sync=True)
+    precision = t.Unicode("float32").tag(sync=True)
+    target_methods = t.List(t.Unicode(), ["gradcam", "cam"]).tag(sync=True)
     cube = t.Dict().tag(sync=True)
+    cube_scale = t.Dict().tag(sync=True)
+    cube_rows = t.Dict().tag(sync=True)
     cube_keys = t.List(t.Unicode(), KEYS).tag(sync=True)
-    cube_meta = t.Dict({"target": "pred", "norm": "sample"}).tag(sync=True)
+    cube_meta = t.Dict({"scale_range": [0.0, 1.0]}).tag(sync=True)
     maps = t.Dict().tag(sync=True)
+    maps_scale = t.Dict().tag(sync=True)
     maps_meta = t.Dict().tag(sync=True)
     value_range = t.List(t.Float(), [0.0, 1.0]).tag(sync=True)
     status = t.Unicode("precomputed 6 samples x 4 layers").tag(sync=True)
@@ -138,9 +144,22 @@ def fake_widget(channels: int = 1, **kw) -> FakeCamWidget:
         y_pred=pack(np.arange(N) % 2, "int32"),
         probs=pack(probs, "float32"),
         targets=pack(np.arange(N) % 2, "int32"),
-        cube=pack(cube(), "float32"),
+        **compact_cube(),
         **kw,
     )
+
+
+def compact_cube() -> dict:
+    """The cube as the protocol sends it: unit values, each map's range, one row per sample
+    (explained for its predicted class, n % 2)."""
+    u, scale = quantise(cube(), "float32")
+    rows = np.full((N, 2), -1, np.int32)
+    rows[np.arange(N), np.arange(N) % 2] = np.arange(N)
+    return {
+        "cube": pack(u, "float32"),
+        "cube_scale": pack(scale, "float32"),
+        "cube_rows": pack(rows, "int32"),
+    }
 
 
 # ---- page export and browser ----------------------------------------------------------------
@@ -368,8 +387,13 @@ def test_kernel_mode_keeps_last_picture(browser, tmp_path):
     c = cube()
     meta = {"request_id": 0, "samples": [0], "method": "gradcam", "reduction": "mean",
             "target": "pred", "norm": "sample"}  # fmt: skip
+    u, scale = quantise(c[[0], :, 0], "float32")
     w = fake_widget(
-        precomputed=False, maps=pack(c[[0], :, 0], "float32"), maps_meta=meta, error="boom: no maps"
+        precomputed=False,
+        maps=pack(u, "float32"),
+        maps_scale=pack(scale, "float32"),
+        maps_meta=meta,
+        error="boom: no maps",
     )
     page, errors = open_page(browser, export(w, tmp_path / "kernel.html"))
     grab = "() => document.querySelector('canvas.tscam-main').toDataURL()"

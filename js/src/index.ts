@@ -220,7 +220,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
       tooltip.style.display = "none";
       return;
     }
-    tooltip.textContent = tooltipLines(h, timeAt(h, x)).join("\n");
+    tooltip.textContent = tooltipLines(h, timeAt(h, x), m.get("precision") ?? "float32").join("\n");
     tooltip.style.display = "block";
     const left = x + 14 + tooltip.offsetWidth > r.width ? x - 14 - tooltip.offsetWidth : x + 14;
     tooltip.style.left = `${Math.max(0, left)}px`;

@@ -58,6 +58,14 @@ class _Int(t.Int):
         return super().validate(obj, value)
 
 
+def _in_kernel() -> bool:
+    """Whether this runs in an IPython kernel (where a widget shows after its cell returns)."""
+    ip = sys.modules.get("IPython")
+    get = getattr(ip, "get_ipython", None) if ip is not None else None
+    shell = get() if get is not None else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
 def _array() -> t.Dict:
     return t.Dict(buffers.empty()).tag(sync=True)
 
@@ -267,7 +275,7 @@ class CamWidget(anywidget.AnyWidget):
         self.targets = buffers.pack(comp.targets(self.target), "int32")
         self._ready = True
         self._dirty = {"cube"} if self.precomputed else {"maps"}
-        if self._loop() is None:
+        if self._loop() is None or not _in_kernel():
             self._flush(raise_errors=True)
         else:
             # in a kernel: return now so the widget shows, and compute on the event loop's next
