@@ -28,13 +28,13 @@ function labelled(text: string, control: HTMLElement, cls = ""): HTMLLabelElemen
   return l;
 }
 
-type Option = [value: string, label: string];
+type Option = [value: string, label: string, disabled?: boolean];
 
 /** Replace a select's options only when they changed (keeps the open menu stable). */
 function setOptions(s: HTMLSelectElement, opts: Option[], value: string): void {
   const key = JSON.stringify(opts);
   if (s.dataset.key !== key) {
-    s.replaceChildren(...opts.map(([v, l]) => Object.assign(el("option"), { value: v, textContent: l })));
+    s.replaceChildren(...opts.map(([v, l, off]) => Object.assign(el("option"), { value: v, textContent: l, disabled: !!off })));
     s.dataset.key = key;
   }
   if (s.value !== value) s.value = value;
@@ -47,6 +47,22 @@ export const SERIES_VIEWS: Option[] = [["original", "original"], ["input", "mode
 
 export function targetOptions(classes: string[]): Option[] {
   return [["pred", "predicted"], ["true", "true"], ...classes.map((c, i): Option => [String(i), c])];
+}
+
+/** Offline (no kernel to compute more): which class targets have a map for every sample that
+ * has any (cube_rows [N, K]); null when every entry works. */
+export function classesAvailable(m: TraitReader): boolean[] | null {
+  if (!m.get("offline") || !m.get("precomputed")) return null;
+  const rows = decodeCached(m.get("cube_rows"));
+  if (!rows || rows.shape.length !== 2) return null;
+  const [N, K] = rows.shape;
+  const ok = new Array<boolean>(K).fill(true);
+  for (let n = 0; n < N; n++) {
+    let any = false;
+    for (let k = 0; k < K; k++) if (rows.data[n * K + k] >= 0) any = true;
+    if (any) for (let k = 0; k < K; k++) if (rows.data[n * K + k] < 0) ok[k] = false;
+  }
+  return ok;
 }
 
 /** A target menu value back to the trait: class indices travel as numbers. */
@@ -137,7 +153,12 @@ export function createControls(ev: ControlEvents): Controls {
     setOptions(method, (m.get("methods") ?? []).map((k): Option => [k, labels[k] ?? k]), m.get("method"));
     setOptions(reduction, (m.get("reductions") ?? []).map((r): Option => [r, r]), m.get("reduction"));
     reductionLabel.classList.toggle("tscam-hidden", !(m.get("reduction_methods") ?? []).includes(m.get("method")));
-    setOptions(target, targetOptions(m.get("classes") ?? []), String(m.get("target")));
+    const avail = classesAvailable(m);
+    const topts = targetOptions(m.get("classes") ?? []).map(([v, l], i): Option =>
+      avail && i >= 2 && !avail[i - 2] ? [v, `${l} (needs a kernel)`, true] : [v, l]);
+    setOptions(target, topts, String(m.get("target")));
+    target.title = avail && avail.some((a) => !a)
+      ? 'class targets need a kernel, or save_html(targets="all")' : "the class each map explains";
     const cmaps = m.get("cmaps") ?? [];
     const cur = m.get("cmap");
     setOptions(cmap, (cmaps.includes(cur) || !cur ? cmaps : [cur, ...cmaps]).map((c): Option => [c, c]), cur);

@@ -69,6 +69,8 @@ export interface CamTraits {
   error: string;
   /** set by the offline page's host (not a trait): no kernel will answer */
   offline?: boolean;
+  /** the offline page only: every colour table of the menu, channel-planar [n, 4, 256] */
+  cmap_tables?: { names: string[]; planar: Packed };
 }
 
 /** What the glue code needs of a model: reading traits (a fake one in tests). */

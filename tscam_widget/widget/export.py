@@ -23,10 +23,13 @@ import numpy as np
 from ipywidgets import Widget
 from ipywidgets.widgets.widget import _remove_buffers
 
+from .buffers import pack
+
 STATIC = Path(__file__).resolve().parents[1] / "static"
 MIME = "application/vnd.tscam-widget+json"
-#: arrays whose bytes are delta-coded along their last axis before deflating (uint8 maps)
-DELTA_TRAITS = ("cube", "maps")
+#: arrays whose bytes are delta-coded along their last axis before deflating (uint8 maps, the
+#: colour tables channel by channel)
+DELTA_TRAITS = ("cube", "maps", "cmap_tables")
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -97,14 +100,24 @@ def page_spec(widget: Widget) -> dict[str, Any]:
     state = {k: v for k, v in full.items() if not k.startswith("_")}
     for k in ("layout", "tabbable", "tooltip"):  # DOMWidget traits the widget does not read
         state.pop(k, None)
+    names = list(state.get("cmaps") or [])
+    if names:
+        # no Python answers a colour map change in the page: every table of the menu travels,
+        # channel-planar [n, 4, 256] so that each run of 256 bytes is smooth
+        from .colormaps import cmap_table
+
+        planar = np.stack([cmap_table(n) for n in names]).transpose(0, 2, 1)
+        state["cmap_tables"] = {"names": names, "planar": pack(planar, "uint8")}
     plain, paths, buffers = _remove_buffers(state)
     out = []
     for path, buf in zip(paths, buffers):
         data = bytes(buf)
         run = 0
-        if path[0] in DELTA_TRAITS and state[path[0]].get("dtype") == "uint8":
-            shape = state[path[0]].get("shape") or [0]
-            run = int(shape[-1])
+        holder: Any = state
+        for k in path[:-1]:
+            holder = holder[k]
+        if path[0] in DELTA_TRAITS and holder.get("dtype") == "uint8":
+            run = int((holder.get("shape") or [0])[-1])
         out.append({"path": list(path), "data": encode(data, run)})
     source = full.get("_esm")  # anywidget holds the module's source in this trait
     if not isinstance(source, str) or "export" not in source:
