@@ -93,7 +93,7 @@ export function createControls(ev: ControlEvents): Controls {
   sample.setAttribute("aria-label", "sample");
   const sampleBox = Object.assign(el("input"), { type: "number", min: "0", step: "1" });
   sampleBox.setAttribute("aria-label", "sample number");
-  const sampleInfo = el("span", "tscam-muted");
+  const sampleInfo = el("span", "tscam-muted tscam-sample-info");
   const sampleRow = el("span", "tscam-sample");
   sampleRow.append(el("span", "tscam-muted", "sample"), sample, sampleBox, sampleInfo);
   const png = el("button", "tscam-png", "PNG");
@@ -101,17 +101,28 @@ export function createControls(ev: ControlEvents): Controls {
   const reductionLabel = labelled("reduction", reduction);
   const countLabel = labelled("n", viewCount);
   const seriesLabel = labelled("series", seriesView);
+  // navigation keeps its line (fixed widths: nothing moves as names change); the menus wrap
+  const nav = el("span", "tscam-nav");
+  nav.append(play, layerRow, sampleRow, png);
   root.append(
-    play, layerRow, sampleRow,
+    nav,
     labelled("method", method), reductionLabel, labelled("target", target), labelled("colours", cmap),
-    labelled("norm", norm), labelled("view", view), countLabel, labelled("style", style), seriesLabel, png,
+    labelled("norm", norm), labelled("view", view), countLabel, labelled("style", style), seriesLabel,
   );
 
   const int = (s: string) => Math.floor(Number(s));
+  // a number box follows the model except while the user is typing in it (between an input
+  // event and its change or blur), whether or not it keeps the focus afterwards
+  const editing = new Set<HTMLInputElement>();
+  for (const box of [sampleBox, viewCount]) {
+    box.addEventListener("input", () => editing.add(box));
+    box.addEventListener("blur", () => editing.delete(box));
+  }
   play.addEventListener("click", () => ev.change({ playing: play.dataset.playing !== "1" }));
   layer.addEventListener("input", () => ev.change({ layer: int(layer.value) }));
   sample.addEventListener("input", () => ev.change({ sample: int(sample.value) }));
   sampleBox.addEventListener("change", () => {
+    editing.delete(sampleBox);
     const n = int(sampleBox.value);
     if (Number.isFinite(n)) ev.change({ sample: Math.min(Math.max(0, n), int(sample.max)) });
   });
@@ -122,6 +133,7 @@ export function createControls(ev: ControlEvents): Controls {
   norm.addEventListener("change", () => ev.change({ norm: norm.value }));
   view.addEventListener("change", () => ev.change({ view: view.value }));
   viewCount.addEventListener("change", () => {
+    editing.delete(viewCount);
     const n = int(viewCount.value);
     if (n >= 1) ev.change({ view_count: n });
   });
@@ -145,7 +157,8 @@ export function createControls(ev: ControlEvents): Controls {
     // the layout is named where it is not the plain conv one
     const shown = layout && layout !== "NCT" ? `${layers[li]} · ${layout}` : layers[li];
     layerName.textContent = L ? `${shown} (${li + 1}/${L})` : "–";
-    layerName.title = layout ? `${layers[li]}: output read as ${layout}` : "";
+    // fixed width (CSS): a long name is cut with an ellipsis, the whole of it on hover
+    layerName.title = layout ? `${layers[li]}: output read as ${layout}` : (layers[li] ?? "");
     const playing = !!m.get("playing");
     play.dataset.playing = playing ? "1" : "0";
     play.textContent = playing ? "❚❚" : "▶";
@@ -165,7 +178,7 @@ export function createControls(ev: ControlEvents): Controls {
     setOptions(norm, NORMS, m.get("norm"));
     setOptions(view, VIEWS, m.get("view"));
     countLabel.classList.toggle("tscam-hidden", m.get("view") === "single");
-    if (document.activeElement !== viewCount) viewCount.value = String(m.get("view_count") ?? 4);
+    if (!editing.has(viewCount)) viewCount.value = String(m.get("view_count") ?? 4);
     setOptions(style, STYLES, m.get("mark"));
     const inp = m.get("input_series");
     seriesLabel.classList.toggle("tscam-hidden", !inp || !(inp.shape?.[0] > 0));
@@ -175,7 +188,7 @@ export function createControls(ev: ControlEvents): Controls {
     sample.max = String(Math.max(0, N - 1));
     sampleBox.max = sample.max;
     if (sample.value !== String(s)) sample.value = String(s);
-    if (document.activeElement !== sampleBox) sampleBox.value = String(s);
+    if (!editing.has(sampleBox) && sampleBox.value !== String(s)) sampleBox.value = String(s);
     const ids = decodeCached(m.get("sample_ids"))?.data;
     sampleInfo.textContent = `of ${N}` + (ids && s < ids.length ? ` (id ${ids[s]})` : "");
   }

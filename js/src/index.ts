@@ -263,6 +263,14 @@ const render: Render<CamTraits> = ({ model, el }) => {
     if (l >= 0) change({ layer: l });
   };
   strip.addEventListener("click", onStripClick);
+  // the full layer name of the row under the mouse (the labels may be shortened)
+  const onStripMove = (ev: MouseEvent) => {
+    const r = strip.getBoundingClientRect();
+    const l = stripGeom ? stripLayerAt(stripGeom, ev.clientX - r.left, ev.clientY - r.top) : -1;
+    const name = l >= 0 ? (m.get("layers") ?? [])[l] : null;
+    strip.title = name ? `${name} (click to show this layer)` : "click a row to show that layer";
+  };
+  strip.addEventListener("mousemove", onStripMove);
 
   // keyboard: left/right sample, up/down layer, space play/pause
   const onKey = (ev: KeyboardEvent) => {
@@ -309,6 +317,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
     canvas.removeEventListener("mousemove", onMove);
     canvas.removeEventListener("mouseleave", onLeave);
     strip.removeEventListener("click", onStripClick);
+    strip.removeEventListener("mousemove", onStripMove);
     root.removeEventListener("keydown", onKey);
     root.remove();
   };

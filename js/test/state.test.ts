@@ -3,7 +3,7 @@ import { gridShape, viewSamples } from "../src/layout";
 import { nextLayer } from "../src/player";
 import { buildScene } from "../src/scene";
 import { mapKey, resolveMaps, setControls, type TraitWriter } from "../src/state";
-import { columnMax } from "../src/strip";
+import { abbreviate, columnMax, stripLabels } from "../src/strip";
 import { quantisation } from "../src/hover";
 import { methodTitle, sampleTitle } from "../src/title";
 import type { CamTraits, Packed } from "../src/types";
@@ -195,5 +195,26 @@ describe("hover", () => {
     expect(quantisation(map, "uint8")).toBe(" ±0.005 (uint8, quantised)");
     expect(quantisation(map, "float16")).toContain("(float16, quantised)");
     expect(quantisation(map, "float32")).toBe("");
+  });
+});
+
+describe("layer strip labels", () => {
+  const fits = (n: number) => (s: string) => s.length <= n;
+  it("drop the shared prefix and keep names whole when they fit", () => {
+    expect(stripLabels(["model.backbone.blocks.0", "model.backbone.blocks.1", "model.head"], fits(20)))
+      .toEqual(["backbone.blocks.0", "backbone.blocks.1", "head"]);
+    expect(stripLabels(["input", "blocks.0", "blocks.1"], fits(20))).toEqual(["input", "blocks.0", "blocks.1"]);
+  });
+  it("shorten leading parts, keeping numbers and the last part, so rows stay apart", () => {
+    const names = ["input", "backbone.block1.shortcut", "backbone.block1.add", "backbone.block2.shortcut", "backbone.block2.add"];
+    expect(stripLabels(names, fits(14))).toEqual(["input", "b.b1.shortcut", "b.block1.add", "b.b2.shortcut", "b.block2.add"]);
+    expect(abbreviate("convblock12")).toBe("c12");
+    expect(abbreviate("7")).toBe("7");
+  });
+  it("never give two rows the same label", () => {
+    const names = ["a.very.long.name.x", "b.very.long.name.x", "c.very.long.name.x"];
+    const got = stripLabels(names, fits(8));
+    expect(new Set(got).size).toBe(3);
+    for (const l of got) expect(l.length).toBeLessThanOrEqual(8);
   });
 });

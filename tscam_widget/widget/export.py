@@ -100,12 +100,13 @@ def page_spec(widget: Widget) -> dict[str, Any]:
     state = {k: v for k, v in full.items() if not k.startswith("_")}
     for k in ("layout", "tabbable", "tooltip"):  # DOMWidget traits the widget does not read
         state.pop(k, None)
-    names = list(state.get("cmaps") or [])
+    from .colormaps import cmap_names, cmap_table
+
+    known = set(cmap_names())
+    names = [n for n in state.get("cmaps") or [] if n in known]
     if names:
         # no Python answers a colour map change in the page: every table of the menu travels,
         # channel-planar [n, 4, 256] so that each run of 256 bytes is smooth
-        from .colormaps import cmap_table
-
         planar = np.stack([cmap_table(n) for n in names]).transpose(0, 2, 1)
         state["cmap_tables"] = {"names": names, "planar": pack(planar, "uint8")}
     plain, paths, buffers = _remove_buffers(state)
