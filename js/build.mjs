@@ -1,19 +1,21 @@
-// Bundles js/src/index.ts into tscam_widget/static/widget.js and copies the pinned
-// offline-embed assets (require.js, html-manager's embed-amd.js) beside it.
+// Bundles js/src/index.ts into tscam_widget/static/widget.js (the anywidget ESM module) and
+// js/host/page.ts into tscam_widget/static/host.js (the offline page's minimal host).
 import * as esbuild from "esbuild";
-import { copyFileSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "tscam_widget", "static");
-mkdirSync(join(out, "vendor"), { recursive: true });
-for (const [src, dst] of [
-  ["node_modules/requirejs/require.js", "vendor/require.js"],
-  ["node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js", "vendor/embed-amd.js"],
-]) {
-  copyFileSync(join(root, src), join(out, dst));
-}
+mkdirSync(out, { recursive: true });
+await esbuild.build({
+  entryPoints: [join(root, "js", "host", "page.ts")],
+  bundle: true,
+  format: "iife",
+  target: "es2020",
+  minify: true,
+  outfile: join(out, "host.js"),
+});
 
 const options = {
   entryPoints: [join(root, "js", "src", "index.ts")],

@@ -38,7 +38,7 @@ def test_first_picture_first_then_predictions_and_cube(data):
     model, X, y = data
 
     async def main():
-        w = CamWidget(model, X, y, progress=False)
+        w = CamWidget(model, X, y, progress=False, background=True)
         statuses: list[str] = []
         w.observe(lambda c: statuses.append(c["new"]), "status")
         # the constructor returned with the first sample's maps, nothing more
@@ -60,31 +60,31 @@ def test_first_picture_first_then_predictions_and_cube(data):
     counts = [int(s.split()[1]) for s in statuses if s.startswith("predicting:")]
     assert counts and counts == sorted(counts) and counts[-1] < N
     assert any(s.startswith("precomputing maps:") for s in statuses)
-    assert w.precomputed and w.cube_meta == {"target": "pred", "norm": "sample"}
-    sync = CamWidget(model, X, y, progress=False, precompute=True)
-    a, b = unpack(w.cube), unpack(sync.cube)
-    # background batches are sized by time, so float sums differ in the last bits; per-sample
-    # min-max scaling blows that up only for maps that are flat to ~1e-6 of their level
-    raw = CamWidget(model, X, y, progress=False, precompute=True, norm="none")
-    r = unpack(raw.cube)
-    flat = (np.nanmax(r, -1) - np.nanmin(r, -1)) <= 1e-5 * np.maximum(1, np.nanmax(np.abs(r), -1))
-    np.testing.assert_allclose(a[~flat], b[~flat], atol=2e-5)
-    assert flat.mean() < 0.05
+    assert w.precomputed
+    sync = CamWidget(model, X, y, progress=False, precompute=True, precision="float32")
+    for norm in ("none", "sample"):
+        a, b = w.cube_array(norm=norm), sync.cube_array(norm=norm)
+        # background batches are sized by time, so float sums differ in the last bits; uint8
+        # quantisation then moves a value by at most one step of its map's range
+        step = np.nanmax(b, -1, keepdims=True) - np.nanmin(b, -1, keepdims=True)
+        assert (np.abs(a - b) <= step / 255 + 1e-5)[np.isfinite(b)].mean() > 0.995, norm
 
 
-def test_target_change_during_background_restarts_the_cube(data):
+def test_target_change_during_background_adds_the_rows_it_needs(data):
     model, X, y = data
 
     async def main():
-        w = CamWidget(model, X, y, progress=False)
+        w = CamWidget(model, X, y, progress=False, background=True)
         await asyncio.sleep(0.05)
         w.target = "true"
         await w.ready()
         return w
 
     w = asyncio.run(main())
-    assert w.precomputed and w.cube_meta == {"target": "true", "norm": "sample"}
+    assert w.precomputed and not w._rows_missing()
     np.testing.assert_array_equal(unpack(w.targets), y)
+    rows = unpack(w.cube_rows)  # every sample has the maps of its true class
+    assert (rows[np.arange(N), y] >= 0).all()
 
 
 def test_errors_in_the_background_reach_the_widget_and_python(data, monkeypatch):
@@ -103,7 +103,7 @@ def test_errors_in_the_background_reach_the_widget_and_python(data, monkeypatch)
     monkeypatch.setattr(MapComputer, "for_worker", broken)
 
     async def main():
-        w = CamWidget(model, X, y, progress=False)
+        w = CamWidget(model, X, y, progress=False, background=True)
         with pytest.raises(RuntimeError, match="background work failed: RuntimeError: boom"):
             await w.ready()
         return w
@@ -119,7 +119,7 @@ def test_close_stops_the_work(data):
     model, X, y = data
 
     async def main():
-        w = CamWidget(model, X, y, progress=False)
+        w = CamWidget(model, X, y, progress=False, background=True)
         bg = w._bg
         w.close()
         assert bg.cancelled

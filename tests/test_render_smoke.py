@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import traitlets as t
 
+from tscam_widget.widget.compact import quantise
 from tscam_widget.widget.export import export_html
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
@@ -109,10 +110,15 @@ class FakeCamWidget(anywidget.AnyWidget):
     probs = t.Dict().tag(sync=True)
     targets = t.Dict().tag(sync=True)
     precomputed = t.Bool(True).tag(sync=True)
+    precision = t.Unicode("float32").tag(sync=True)
+    target_methods = t.List(t.Unicode(), ["gradcam", "cam"]).tag(sync=True)
     cube = t.Dict().tag(sync=True)
+    cube_scale = t.Dict().tag(sync=True)
+    cube_rows = t.Dict().tag(sync=True)
     cube_keys = t.List(t.Unicode(), KEYS).tag(sync=True)
-    cube_meta = t.Dict({"target": "pred", "norm": "sample"}).tag(sync=True)
+    cube_meta = t.Dict({"scale_range": [0.0, 1.0]}).tag(sync=True)
     maps = t.Dict().tag(sync=True)
+    maps_scale = t.Dict().tag(sync=True)
     maps_meta = t.Dict().tag(sync=True)
     value_range = t.List(t.Float(), [0.0, 1.0]).tag(sync=True)
     status = t.Unicode("precomputed 6 samples x 4 layers").tag(sync=True)
@@ -138,9 +144,22 @@ def fake_widget(channels: int = 1, **kw) -> FakeCamWidget:
         y_pred=pack(np.arange(N) % 2, "int32"),
         probs=pack(probs, "float32"),
         targets=pack(np.arange(N) % 2, "int32"),
-        cube=pack(cube(), "float32"),
+        **compact_cube(),
         **kw,
     )
+
+
+def compact_cube() -> dict:
+    """The cube as the protocol sends it: unit values, each map's range, one row per sample
+    (explained for its predicted class, n % 2)."""
+    u, scale = quantise(cube(), "float32")
+    rows = np.full((N, 2), -1, np.int32)
+    rows[np.arange(N), np.arange(N) % 2] = np.arange(N)
+    return {
+        "cube": pack(u, "float32"),
+        "cube_scale": pack(scale, "float32"),
+        "cube_rows": pack(rows, "int32"),
+    }
 
 
 # ---- page export and browser ----------------------------------------------------------------
@@ -368,8 +387,13 @@ def test_kernel_mode_keeps_last_picture(browser, tmp_path):
     c = cube()
     meta = {"request_id": 0, "samples": [0], "method": "gradcam", "reduction": "mean",
             "target": "pred", "norm": "sample"}  # fmt: skip
+    u, scale = quantise(c[[0], :, 0], "float32")
     w = fake_widget(
-        precomputed=False, maps=pack(c[[0], :, 0], "float32"), maps_meta=meta, error="boom: no maps"
+        precomputed=False,
+        maps=pack(u, "float32"),
+        maps_scale=pack(scale, "float32"),
+        maps_meta=meta,
+        error="boom: no maps",
     )
     page, errors = open_page(browser, export(w, tmp_path / "kernel.html"))
     grab = "() => document.querySelector('canvas.tscam-main').toDataURL()"
@@ -454,3 +478,88 @@ def test_real_camwidget(browser, tmp_path):
         json.dumps({"value_range": w.value_range, "layers": w.layers, "status": w.status})
     )
     assert math.isfinite(w.value_range[0])
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_pale_colours_stay_visible(browser, tmp_path, dark):
+    """A colour equal to the background (an all-white table on white, all-black on dark) still
+    shows the series: the casing under the coloured line, in the text colour."""
+    bg = 0 if dark else 255
+    flat = np.full((256, 4), bg, np.uint8)
+    flat[:, 3] = 255
+    seen = {}
+    for alpha in (1.0, 0.0):  # alpha 0 hides line and casing: what is left is axes and grid
+        w = fake_widget(alpha=alpha)
+        w.cmap_table = pack(flat, "uint8")
+        page, errors = open_page(browser, export(w, tmp_path / f"pale-{alpha}.html"))
+        if dark:
+            set_dark(page)
+        width = canvas_width(page)
+        box = (LEFT + 2, TOP + 2, width - RIGHT - 2, TOP + PLOT_H - 2)
+        seen[alpha] = probe(page, box, [0])["ink"]
+        if alpha == 1.0:
+            shot(page, f"pale-{'dark' if dark else 'light'}")
+        assert errors == []
+        page.close()
+    # the series is a few hundred px long: its casing is at least two px wide along it
+    assert seen[1.0] - seen[0.0] > 2 * 600, seen
+
+
+def test_controls_keep_their_place_and_the_sample_box_follows(browser, tmp_path):
+    names = ["input", "backbone.resblock1.shortcut", "backbone.resblock1.add", "head.gap"]
+    w = fake_widget(layers=names, view="grid")
+    page = browser.new_page(viewport={"width": 970, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto(export(w, tmp_path / "controls.html").as_uri())
+    page.wait_for_selector("canvas.tscam-main")
+    wait_frames(page)
+    # fixed widths: the sample slider and the menus do not move as the layer name changes
+    where = "() => ['sample', 'method', 'view'].map(n => document.querySelector(`[data-control=${n}]`).getBoundingClientRect().x)"  # noqa: E501
+    spots = set()
+    for layer in range(len(names)):
+        page.fill("[data-control=layer]", str(layer))
+        wait_frames(page)
+        spots.add(tuple(page.evaluate(where)))
+    assert len(spots) == 1, spots
+    # at 970 px in grid view the controls take two lines: navigation, then the menus
+    lines = page.evaluate(
+        "() => { const mids = Array.from("
+        "document.querySelectorAll('.tscam-controls [data-control]'))"
+        ".filter(e => e.offsetParent).map(e => { const r = e.getBoundingClientRect();"
+        " return r.top + r.height / 2; }).sort((a, b) => a - b);"
+        " return 1 + mids.slice(1).filter((v, i) => v - mids[i] > 12).length; }"
+    )
+    assert lines == 2
+    shot(page, "controls-970-grid")
+    # the number box follows every change, also while it keeps the focus after Enter
+    box = page.locator("[data-control=sample-box]")
+    box.fill("4")
+    box.press("Enter")
+    wait_frames(page)
+    assert page.input_value("[data-control=sample]") == "4"
+    page.evaluate(  # a pointer drag that does not move the focus (as on macOS)
+        "() => { const s = document.querySelector('[data-control=sample]'); s.value = '2';"
+        " s.dispatchEvent(new Event('input', { bubbles: true })); }"
+    )
+    wait_frames(page)
+    assert page.evaluate("() => document.activeElement.dataset.control") == "sample-box"
+    assert box.input_value() == "2"
+    # while typing the box keeps what is typed
+    box.fill("")
+    box.type("5")
+    page.evaluate(
+        "() => { const s = document.querySelector('[data-control=sample]'); s.value = '1';"
+        " s.dispatchEvent(new Event('input', { bubbles: true })); }"
+    )
+    wait_frames(page)
+    assert box.input_value() == "5"
+    # strip rows: shortened labels, the full name on hover
+    strip = page.locator("canvas.tscam-strip")
+    bb = strip.bounding_box()
+    geom_top, row_h = 18, 14  # strip.ts: 4 rows of 14 px under an 18 px caption
+    page.mouse.move(bb["x"] + bb["width"] / 2, bb["y"] + geom_top + 1.5 * row_h)
+    assert strip.get_attribute("title").startswith("backbone.resblock1.shortcut")
+    assert errors == []
+    page.close()

@@ -21,6 +21,7 @@ from tscam_widget.models import InceptionTime
 from tscam_widget.widget import CamWidget, cmap_table, pack, unpack
 from tscam_widget.widget import camwidget as camwidget_mod
 from tscam_widget.widget.cache import LRUCache
+from tscam_widget.widget.compact import dequantise
 
 N, T = 8, 32
 ATOL = 2e-5
@@ -51,13 +52,18 @@ def data():
 @pytest.fixture(scope="module")
 def wpre(data):
     m, X, y = data
-    return CamWidget(m, X, y, precompute=True, progress=False)
+    return CamWidget(m, X, y, precompute=True, progress=False, precision="float32")
 
 
 @pytest.fixture(scope="module")
 def wker(data):
     m, X, y = data
-    return CamWidget(m, X, y, precompute=False, progress=False)
+    return CamWidget(m, X, y, precompute=False, progress=False, precision="float32")
+
+
+def sent_maps(w) -> np.ndarray:
+    """The kernel-mode maps as the frontend decodes them (``maps`` + ``maps_scale``)."""
+    return dequantise(unpack(w.maps), unpack(w.maps_scale))
 
 
 def oracle(model, X, y, s, layer, method, reduction, target, norm):
@@ -120,28 +126,38 @@ def test_cam_is_nan_off_head(wpre):
 
 def test_cube_equals_on_demand_maps(data):
     model, X, y = data
-    pre = CamWidget(model, X, y, precompute=True, progress=False, target="true", norm="layer")
+    pre = CamWidget(
+        model,
+        X,
+        y,
+        precompute=True,
+        progress=False,
+        target="true",
+        norm="layer",
+        precision="float32",
+    )
     ker = CamWidget(
         model,
         X,
         y,
         precompute=False,
         progress=False,
+        precision="float32",
         target="true",
         norm="layer",
         view="grid",
         view_count=N,
     )
-    cube = unpack(pre.cube)
+    cube = pre.cube_array()
     L, M = len(pre.layers), len(pre.cube_keys)
-    assert cube.shape == (N, L, M, T) and pre.cube_meta == {"target": "true", "norm": "layer"}
+    assert cube.shape == (N, L, M, T) and pre.cube_meta == {"scale_range": [0.0, 1.0]}
     for m, key in enumerate(pre.cube_keys):
         method, _, red = key.partition("/")
         ker.method = method
         if red:
             ker.reduction = red
         ker.flush()
-        maps = unpack(ker.maps)
+        maps = sent_maps(ker)
         assert ker.maps_meta["samples"] == list(range(N)) and ker.maps_meta["method"] == method
         np.testing.assert_allclose(maps, cube[:, :, m], atol=ATOL, err_msg=key)
     # and one cube slice against the explainer directly
@@ -153,35 +169,61 @@ def test_cube_equals_on_demand_maps(data):
         np.testing.assert_allclose(cube[:, li, m], ex.get("xgradcam", li), atol=ATOL)
 
 
-def test_target_and_norm_recompute_cube(data):
+def test_target_adds_rows_and_norm_needs_no_computation(data):
     model, X, y = data
-    w = CamWidget(model, X, y, precompute=True, progress=False)
-    builds = w.stats["cube_builds"]
+    w = CamWidget(model, X, y, precompute=True, progress=False, precision="float32")
+    pred = unpack(w.y_pred)
+    rows = unpack(w.cube_rows)
+    # one row per sample for its predicted class, one more only where the label differs
+    assert rows.shape == (N, 3)
+    assert (rows[np.arange(N), pred] >= 0).all() and (rows[np.arange(N), y] >= 0).all()
+    assert unpack(w.cube).shape[0] == N + int((pred != y).sum()) == (rows >= 0).sum()
+    builds, computations = w.stats["cube_builds"], w.stats["computations"]
+    w.norm = "none"
+    w.target = "true"
+    w.flush()
+    assert w.stats["computations"] == computations  # both already there
     w.target = 1
     w.flush()
-    w.norm = "none"
-    w.flush()
-    assert w.stats["cube_builds"] == builds + 2
-    assert w.cube_meta == {"target": 1, "norm": "none"}
+    assert w.stats["cube_builds"] == builds + 1
+    rows = unpack(w.cube_rows)
+    assert (rows[:, 1] >= 0).all()
+    assert unpack(w.cube).shape[0] == N + int((pred != y).sum()) + int(
+        ((pred != 1) & (y != 1)).sum()
+    )
     ex = Explainer(model, with_input=True).explain(X, target=1, methods=["hirescam"], norm="none")
-    cube = unpack(w.cube)
+    cube = w.cube_array()
     np.testing.assert_allclose(
         cube[:, 1, w.cube_keys.index("hirescam")], ex.get("hirescam", 1), atol=ATOL
     )
-    # layer / method / reduction / sample changes need no kernel computation
+    for norm in ("sample", "layer"):
+        ex = Explainer(model, with_input=True).explain(X, target=1, methods=["gradcam"], norm=norm)
+        np.testing.assert_allclose(
+            w.cube_array(norm=norm)[:, 3, w.cube_keys.index("gradcam")],
+            ex.get("gradcam", 3),
+            atol=ATOL,
+        )
+    # layer / method / reduction / sample / norm changes need no kernel computation
     computations = w.stats["computations"]
-    w.layer, w.method, w.reduction, w.sample = 0, "activation", "median", 4
+    w.layer, w.method, w.reduction, w.sample, w.norm = 0, "activation", "median", 4, "layer"
     w.flush()
-    assert w.stats["cube_builds"] == builds + 2 and w.stats["computations"] == computations
+    w.norm = "none"
+    w.flush()
+    assert w.stats["cube_builds"] == builds + 1 and w.stats["computations"] == computations
     ex = Explainer(model, with_input=True).explain(
         X, target=1, methods=["activation"], reductions=["median"], norm="none"
     )
     np.testing.assert_allclose(w.current_map, ex.get("activation", 0, "median")[4], atol=ATOL)
+    assert w.value_range == pytest.approx(
+        [float(np.nanmin(w.cube_array())), float(np.nanmax(w.cube_array()))]
+    )
 
 
 def test_rapid_changes_from_python_coalesce(data):
     model, X, y = data
-    w = CamWidget(model, X, y, precompute=False, progress=False, method="gradcam++")
+    w = CamWidget(
+        model, X, y, precompute=False, progress=False, method="gradcam++", precision="float32"
+    )
     before = w.stats["computations"]
 
     async def drag():
@@ -194,7 +236,7 @@ def test_rapid_changes_from_python_coalesce(data):
     assert w.stats["computations"] - before <= 2
     assert w.maps_meta["samples"] == [99 % N]
     want = oracle(model, X, y, 99 % N, 2, "gradcam++", "mean", "pred", "sample")
-    np.testing.assert_allclose(unpack(w.maps)[0, 2], want, atol=ATOL)
+    np.testing.assert_allclose(sent_maps(w)[0, 2], want, atol=ATOL)
     # without an event loop nothing is computed until current_map is read
     before = w.stats["computations"]
     for i in range(100):
@@ -216,7 +258,9 @@ def _update_msg(state: dict) -> dict:
 
 def test_frontend_messages_coalesce_and_never_show_stale(data):
     model, X, y = data
-    w = CamWidget(model, X, y, precompute=False, progress=False, method="xgradcam")
+    w = CamWidget(
+        model, X, y, precompute=False, progress=False, method="xgradcam", precision="float32"
+    )
     before = dict(w.stats)
     seen: list[int] = []
     w.observe(lambda ch: seen.append(ch["new"]["request_id"]), "maps_meta")
@@ -240,7 +284,7 @@ def test_frontend_messages_coalesce_and_never_show_stale(data):
     assert seen and seen[-1] == last and seen == sorted(seen)
     assert w.maps_meta["samples"] == [59 % N]
     want = oracle(model, X, y, 59 % N, 0, "xgradcam", "mean", "pred", "sample")
-    np.testing.assert_allclose(unpack(w.maps)[0, 0], want, atol=ATOL)
+    np.testing.assert_allclose(sent_maps(w)[0, 0], want, atol=ATOL)
 
 
 def test_state_is_binary(wpre, wker):
@@ -256,7 +300,10 @@ def test_state_is_binary(wpre, wker):
             "probs",
             "targets",
             "cube",
+            "cube_scale",
+            "cube_rows",
             "maps",
+            "maps_scale",
         ]
         for name in array_traits:
             assert isinstance(state[name]["data"], bytes), name
@@ -340,7 +387,15 @@ def test_nan_sample_sets_error_and_widget_keeps_working(data):
     Xn = X.copy()
     Xn[2, 0, 5] = np.nan
     for precompute in (False, True):
-        w = CamWidget(model, Xn, y, precompute=precompute, progress=False, method="gradcam")
+        w = CamWidget(
+            model,
+            Xn,
+            y,
+            precompute=precompute,
+            progress=False,
+            precision="float32",
+            method="gradcam",
+        )
         w.sample = 2
         assert np.isnan(w.current_map).all()
         assert "sample 2" in w.error and "NaN" in w.error
@@ -369,7 +424,15 @@ def test_cache_stays_within_bound():
 def test_widget_cache_bound_evicts_oldest(data):
     model, X, y = data
     entry = 4 * T * 4  # one (sample, method/reduction) entry: [L, T] float32
-    w = CamWidget(model, X, y, precompute=False, progress=False, cache_mb=40 * entry / 1e6)
+    w = CamWidget(
+        model,
+        X,
+        y,
+        precompute=False,
+        progress=False,
+        precision="float32",
+        cache_mb=40 * entry / 1e6,
+    )
     for s in range(N):
         w.sample = s
         w.flush()
@@ -394,15 +457,15 @@ def test_widget_cache_bound_evicts_oldest(data):
 
 def test_precompute_auto_threshold(data, monkeypatch):
     model, X, y = data
-    assert CamWidget(model, X, y, progress=False).precomputed
+    assert CamWidget(model, X, y, progress=False, precision="float32").precomputed
     monkeypatch.setattr(camwidget_mod, "AUTO_LIMIT_BYTES", 1000)
-    w = CamWidget(model, X, y, progress=False)
+    w = CamWidget(model, X, y, progress=False, precision="float32")
     assert not w.precomputed and w.cube["shape"] == [0]
 
 
 def test_default_methods_and_opt_in(data):
     model, X, y = data
-    w = CamWidget(model, X[:3], y[:3], progress=False)
+    w = CamWidget(model, X[:3], y[:3], progress=False, precision="float32")
     assert "scorecam" not in w.methods and "ablationcam" not in w.methods
     assert {"gradcam", "activation", "cam", "eigencam"} <= set(w.methods)
     assert w.reduction_methods[:2] == ["activation", "gradcam_classic"]
@@ -422,7 +485,7 @@ def test_default_methods_and_opt_in(data):
     w.methods = ["gradcam", "hirescam"]
     w.flush()
     assert w.precomputed and w.cube_keys == ["gradcam", "hirescam"]
-    assert unpack(w.cube).shape[:3] == (3, 2, 2)
+    assert w.cube_array().shape[:3] == (3, 2, 2)
 
 
 def test_labels_idxs_and_classes(data):
@@ -436,6 +499,7 @@ def test_labels_idxs_and_classes(data):
         labels={"a": "Alpha", 2: "Gamma"},
         precompute=False,
         progress=False,
+        precision="float32",
     )
     assert w.classes == ["Alpha", "b", "Gamma"]
     np.testing.assert_array_equal(unpack(w.sample_ids), [1, 4, 6])
@@ -447,7 +511,7 @@ def test_labels_idxs_and_classes(data):
         oracle(model, X[[1, 4, 6]], y[[1, 4, 6]], 2, 1, "gradcam", "mean", "pred", "sample"),
         atol=ATOL,
     )
-    w2 = CamWidget(model, X, y, labels=lambda c: f"class {c}", progress=False)
+    w2 = CamWidget(model, X, y, labels=lambda c: f"class {c}", progress=False, precision="float32")
     assert w2.classes == ["class 0", "class 1", "class 2"]
     w2.target = "class 2"  # a class name picks its index
     assert w2.target == 2
@@ -459,7 +523,15 @@ def test_multivariate_basicmotions(ucr_dir):
     X, labels = load_ucr("BasicMotions", "test", data_dir=ucr_dir)
     classes = sorted(set(labels.tolist()))
     model = tiny_model(c_in=6, n_classes=len(classes)).eval()
-    w = CamWidget(model, X[:6], labels[:6], classes=classes, precompute=False, progress=False)
+    w = CamWidget(
+        model,
+        X[:6],
+        labels[:6],
+        classes=classes,
+        precompute=False,
+        progress=False,
+        precision="float32",
+    )
     assert w.current_series.shape == (6, 100) and w.current_map.shape == (100,)
     assert w.classes == classes
     w.sample, w.method = 4, "hirescam"
@@ -480,7 +552,7 @@ def test_fastai_learner(data):
     ds = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
     dls = DataLoaders.from_dsets(ds, ds, bs=4)
     learn = Learner(dls, model, loss_func=torch.nn.CrossEntropyLoss())
-    w = CamWidget(learn, idxs=[0, 5], precompute=False, progress=False)
+    w = CamWidget(learn, idxs=[0, 5], precompute=False, progress=False, precision="float32")
     assert w.n_samples == 2 and w.classes == ["0", "1", "2"]
     np.testing.assert_array_equal(unpack(w.y_true), y[[0, 5]])
     w.sample, w.target = 1, "true"
@@ -502,7 +574,15 @@ def test_tsai_learner(ucr_dir):
     splits = (list(range(16)), list(range(16, 24)))
     dls = get_ts_dls(X, y, splits=splits, tfms=[None, TSClassification()], bs=8)
     learn = ts_learner(dls, TsaiInceptionTime, nf=4)
-    w = CamWidget(learn, dls=dls, ds_idx=1, idxs=[0, 3, 5], precompute=False, progress=False)
+    w = CamWidget(
+        learn,
+        dls=dls,
+        ds_idx=1,
+        idxs=[0, 3, 5],
+        precompute=False,
+        progress=False,
+        precision="float32",
+    )
     assert w.classes == list(dls.vocab) and w.n_samples == 3
     assert w.current_series.shape == (1, 150)
     np.testing.assert_array_equal(w.current_series, X[16])
@@ -518,7 +598,7 @@ def test_tsai_learner(ucr_dir):
 
 def test_style_is_an_alias_of_the_synced_mark_trait(data):
     model, X, y = data
-    w = CamWidget(model, X[:2], y[:2], progress=False, style="scatter")
+    w = CamWidget(model, X[:2], y[:2], progress=False, precision="float32", style="scatter")
     assert w.mark == "scatter" and w.style == "scatter"
     w.style = "line"
     assert w.mark == "line"

@@ -1,7 +1,7 @@
 // Decoding of {dtype, shape, data} buffers sent by Python (mind the DataView's byteOffset).
 import type { Packed } from "./types";
 
-export type NumArray = Float32Array | Int32Array | Uint8Array;
+export type NumArray = Float32Array | Int32Array | Uint8Array | Uint16Array;
 
 export interface Decoded<A extends NumArray = NumArray> {
   dtype: Packed["dtype"];
@@ -9,7 +9,8 @@ export interface Decoded<A extends NumArray = NumArray> {
   data: A;
 }
 
-const CTORS = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array } as const;
+// float16 stays as its raw bits (Uint16Array); compact.ts reads them through a table
+const CTORS = { float32: Float32Array, float16: Uint16Array, int32: Int32Array, uint8: Uint8Array } as const;
 
 function bytesOf(data: Packed["data"]): { buffer: ArrayBufferLike; offset: number; length: number } {
   if (data == null) return { buffer: new ArrayBuffer(0), offset: 0, length: 0 };

@@ -28,13 +28,13 @@ function labelled(text: string, control: HTMLElement, cls = ""): HTMLLabelElemen
   return l;
 }
 
-type Option = [value: string, label: string];
+type Option = [value: string, label: string, disabled?: boolean];
 
 /** Replace a select's options only when they changed (keeps the open menu stable). */
 function setOptions(s: HTMLSelectElement, opts: Option[], value: string): void {
   const key = JSON.stringify(opts);
   if (s.dataset.key !== key) {
-    s.replaceChildren(...opts.map(([v, l]) => Object.assign(el("option"), { value: v, textContent: l })));
+    s.replaceChildren(...opts.map(([v, l, off]) => Object.assign(el("option"), { value: v, textContent: l, disabled: !!off })));
     s.dataset.key = key;
   }
   if (s.value !== value) s.value = value;
@@ -47,6 +47,22 @@ export const SERIES_VIEWS: Option[] = [["original", "original"], ["input", "mode
 
 export function targetOptions(classes: string[]): Option[] {
   return [["pred", "predicted"], ["true", "true"], ...classes.map((c, i): Option => [String(i), c])];
+}
+
+/** Offline (no kernel to compute more): which class targets have a map for every sample that
+ * has any (cube_rows [N, K]); null when every entry works. */
+export function classesAvailable(m: TraitReader): boolean[] | null {
+  if (!m.get("offline") || !m.get("precomputed")) return null;
+  const rows = decodeCached(m.get("cube_rows"));
+  if (!rows || rows.shape.length !== 2) return null;
+  const [N, K] = rows.shape;
+  const ok = new Array<boolean>(K).fill(true);
+  for (let n = 0; n < N; n++) {
+    let any = false;
+    for (let k = 0; k < K; k++) if (rows.data[n * K + k] >= 0) any = true;
+    if (any) for (let k = 0; k < K; k++) if (rows.data[n * K + k] < 0) ok[k] = false;
+  }
+  return ok;
 }
 
 /** A target menu value back to the trait: class indices travel as numbers. */
@@ -77,7 +93,7 @@ export function createControls(ev: ControlEvents): Controls {
   sample.setAttribute("aria-label", "sample");
   const sampleBox = Object.assign(el("input"), { type: "number", min: "0", step: "1" });
   sampleBox.setAttribute("aria-label", "sample number");
-  const sampleInfo = el("span", "tscam-muted");
+  const sampleInfo = el("span", "tscam-muted tscam-sample-info");
   const sampleRow = el("span", "tscam-sample");
   sampleRow.append(el("span", "tscam-muted", "sample"), sample, sampleBox, sampleInfo);
   const png = el("button", "tscam-png", "PNG");
@@ -85,17 +101,28 @@ export function createControls(ev: ControlEvents): Controls {
   const reductionLabel = labelled("reduction", reduction);
   const countLabel = labelled("n", viewCount);
   const seriesLabel = labelled("series", seriesView);
+  // navigation keeps its line (fixed widths: nothing moves as names change); the menus wrap
+  const nav = el("span", "tscam-nav");
+  nav.append(play, layerRow, sampleRow, png);
   root.append(
-    play, layerRow, sampleRow,
+    nav,
     labelled("method", method), reductionLabel, labelled("target", target), labelled("colours", cmap),
-    labelled("norm", norm), labelled("view", view), countLabel, labelled("style", style), seriesLabel, png,
+    labelled("norm", norm), labelled("view", view), countLabel, labelled("style", style), seriesLabel,
   );
 
   const int = (s: string) => Math.floor(Number(s));
+  // a number box follows the model except while the user is typing in it (between an input
+  // event and its change or blur), whether or not it keeps the focus afterwards
+  const editing = new Set<HTMLInputElement>();
+  for (const box of [sampleBox, viewCount]) {
+    box.addEventListener("input", () => editing.add(box));
+    box.addEventListener("blur", () => editing.delete(box));
+  }
   play.addEventListener("click", () => ev.change({ playing: play.dataset.playing !== "1" }));
   layer.addEventListener("input", () => ev.change({ layer: int(layer.value) }));
   sample.addEventListener("input", () => ev.change({ sample: int(sample.value) }));
   sampleBox.addEventListener("change", () => {
+    editing.delete(sampleBox);
     const n = int(sampleBox.value);
     if (Number.isFinite(n)) ev.change({ sample: Math.min(Math.max(0, n), int(sample.max)) });
   });
@@ -106,6 +133,7 @@ export function createControls(ev: ControlEvents): Controls {
   norm.addEventListener("change", () => ev.change({ norm: norm.value }));
   view.addEventListener("change", () => ev.change({ view: view.value }));
   viewCount.addEventListener("change", () => {
+    editing.delete(viewCount);
     const n = int(viewCount.value);
     if (n >= 1) ev.change({ view_count: n });
   });
@@ -129,7 +157,8 @@ export function createControls(ev: ControlEvents): Controls {
     // the layout is named where it is not the plain conv one
     const shown = layout && layout !== "NCT" ? `${layers[li]} · ${layout}` : layers[li];
     layerName.textContent = L ? `${shown} (${li + 1}/${L})` : "–";
-    layerName.title = layout ? `${layers[li]}: output read as ${layout}` : "";
+    // fixed width (CSS): a long name is cut with an ellipsis, the whole of it on hover
+    layerName.title = layout ? `${layers[li]}: output read as ${layout}` : (layers[li] ?? "");
     const playing = !!m.get("playing");
     play.dataset.playing = playing ? "1" : "0";
     play.textContent = playing ? "❚❚" : "▶";
@@ -137,14 +166,19 @@ export function createControls(ev: ControlEvents): Controls {
     setOptions(method, (m.get("methods") ?? []).map((k): Option => [k, labels[k] ?? k]), m.get("method"));
     setOptions(reduction, (m.get("reductions") ?? []).map((r): Option => [r, r]), m.get("reduction"));
     reductionLabel.classList.toggle("tscam-hidden", !(m.get("reduction_methods") ?? []).includes(m.get("method")));
-    setOptions(target, targetOptions(m.get("classes") ?? []), String(m.get("target")));
+    const avail = classesAvailable(m);
+    const topts = targetOptions(m.get("classes") ?? []).map(([v, l], i): Option =>
+      avail && i >= 2 && !avail[i - 2] ? [v, `${l} (needs a kernel)`, true] : [v, l]);
+    setOptions(target, topts, String(m.get("target")));
+    target.title = avail && avail.some((a) => !a)
+      ? 'class targets need a kernel, or save_html(targets="all")' : "the class each map explains";
     const cmaps = m.get("cmaps") ?? [];
     const cur = m.get("cmap");
     setOptions(cmap, (cmaps.includes(cur) || !cur ? cmaps : [cur, ...cmaps]).map((c): Option => [c, c]), cur);
     setOptions(norm, NORMS, m.get("norm"));
     setOptions(view, VIEWS, m.get("view"));
     countLabel.classList.toggle("tscam-hidden", m.get("view") === "single");
-    if (document.activeElement !== viewCount) viewCount.value = String(m.get("view_count") ?? 4);
+    if (!editing.has(viewCount)) viewCount.value = String(m.get("view_count") ?? 4);
     setOptions(style, STYLES, m.get("mark"));
     const inp = m.get("input_series");
     seriesLabel.classList.toggle("tscam-hidden", !inp || !(inp.shape?.[0] > 0));
@@ -154,7 +188,7 @@ export function createControls(ev: ControlEvents): Controls {
     sample.max = String(Math.max(0, N - 1));
     sampleBox.max = sample.max;
     if (sample.value !== String(s)) sample.value = String(s);
-    if (document.activeElement !== sampleBox) sampleBox.value = String(s);
+    if (!editing.has(sampleBox) && sampleBox.value !== String(s)) sampleBox.value = String(s);
     const ids = decodeCached(m.get("sample_ids"))?.data;
     sampleInfo.textContent = `of ${N}` + (ids && s < ids.length ? ` (id ${ids[s]})` : "");
   }

@@ -1,6 +1,24 @@
 // Hover tooltip text: time index, value per channel, CAM value, for the panel under the mouse.
 import { formatValue } from "./axes";
+import { memo } from "./memo";
 import type { PanelHit } from "./render";
+
+/** Largest error of a decoded value, as a fraction of its map's range, per precision. */
+export const QUANTUM: Record<string, number> = { uint8: 0.5 / 255, float16: 2 ** -11 };
+
+/** "±0.0020 (uint8)": how far a hovered CAM value may be from the computed one. */
+export function quantisation(map: Float32Array, precision: string): string {
+  const q = QUANTUM[precision];
+  if (!q) return "";
+  const [lo, hi] = memo(map, "qextent", () => {
+    let a = Infinity;
+    let b = -Infinity;
+    for (let i = 0; i < map.length; i++) { const v = map[i]; if (v < a) a = v; if (v > b) b = v; }
+    return [a, b] as [number, number];
+  });
+  if (!(hi >= lo)) return "";
+  return ` ±${formatValue((hi - lo) * q)} (${precision}, quantised)`;
+}
 
 export function panelAt(hits: PanelHit[], x: number, y: number): PanelHit | null {
   for (const h of hits) {
@@ -17,7 +35,7 @@ export function timeAt(h: PanelHit, x: number): number {
   return Math.min(h.T - 1, Math.max(0, t));
 }
 
-export function tooltipLines(h: PanelHit, t: number): string[] {
+export function tooltipLines(h: PanelHit, t: number, precision = "float32"): string[] {
   const lines = [`t = ${t}`];
   const many = h.samples.length > 1;
   for (const s of h.samples) {
@@ -25,7 +43,8 @@ export function tooltipLines(h: PanelHit, t: number): string[] {
     const C = s.channels.length;
     const vals = s.channels.map((ch, c) => (C > 1 ? `ch${c} ` : "value ") + formatValue(ch[t]));
     lines.push(pre + vals.join(", "));
-    lines.push(`${pre}CAM ${s.map ? formatValue(s.map[t]) : "–"}`);
+    const q = s.map && !Number.isNaN(s.map[t]) ? quantisation(s.map, precision) : "";
+    lines.push(`${pre}CAM ${s.map ? formatValue(s.map[t]) : "–"}${q}`);
   }
   return lines;
 }

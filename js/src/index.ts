@@ -27,6 +27,28 @@ function tableFor(rgba: Uint8Array | undefined): ColourTable {
   return t;
 }
 
+const planar = new WeakMap<object, Map<string, Uint8Array>>();
+/** The RGBA table of the current colour map: from the offline page's `cmap_tables` (every
+ * table of the menu, channel-planar [n, 4, 256]) when it has it, else Python's `cmap_table`. */
+function currentTable(m: Model): Uint8Array | undefined {
+  const all = m.get("cmap_tables");
+  const name = m.get("cmap");
+  const i = all?.names?.indexOf(name) ?? -1;
+  if (all && i >= 0) {
+    let cache = planar.get(all);
+    if (!cache) planar.set(all, (cache = new Map()));
+    let t = cache.get(name);
+    const p = decodeCached(all.planar)?.data as Uint8Array | undefined;
+    if (!t && p) {
+      t = new Uint8Array(1024);
+      for (let k = 0; k < 256; k++) for (let c = 0; c < 4; c++) t[k * 4 + c] = p[(i * 4 + c) * 256 + k];
+      cache.set(name, t);
+    }
+    if (t) return t;
+  }
+  return decodeCached(m.get("cmap_table"))?.data as Uint8Array | undefined;
+}
+
 const initialize: Initialize<CamTraits> = ({ model }) => startPlayer(model);
 
 /** Size a canvas for css width x height at the device pixel ratio; returns its 2-d context. */
@@ -121,7 +143,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
         root.style.colorScheme = isDarkColour(theme.bg) ? "dark" : "light"; // native sliders, menus
         if (root.isConnected) cachedTheme = theme;
       }
-      const table = tableFor(decodeCached(m.get("cmap_table"))?.data as Uint8Array | undefined);
+      const table = tableFor(currentTable(m));
       const built = buildScene(m);
       let scene = built.scene;
       const notes: string[] = [];
@@ -220,7 +242,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
       tooltip.style.display = "none";
       return;
     }
-    tooltip.textContent = tooltipLines(h, timeAt(h, x)).join("\n");
+    tooltip.textContent = tooltipLines(h, timeAt(h, x), m.get("precision") ?? "float32").join("\n");
     tooltip.style.display = "block";
     const left = x + 14 + tooltip.offsetWidth > r.width ? x - 14 - tooltip.offsetWidth : x + 14;
     tooltip.style.left = `${Math.max(0, left)}px`;
@@ -241,6 +263,14 @@ const render: Render<CamTraits> = ({ model, el }) => {
     if (l >= 0) change({ layer: l });
   };
   strip.addEventListener("click", onStripClick);
+  // the full layer name of the row under the mouse (the labels may be shortened)
+  const onStripMove = (ev: MouseEvent) => {
+    const r = strip.getBoundingClientRect();
+    const l = stripGeom ? stripLayerAt(stripGeom, ev.clientX - r.left, ev.clientY - r.top) : -1;
+    const name = l >= 0 ? (m.get("layers") ?? [])[l] : null;
+    strip.title = name ? `${name} (click to show this layer)` : "click a row to show that layer";
+  };
+  strip.addEventListener("mousemove", onStripMove);
 
   // keyboard: left/right sample, up/down layer, space play/pause
   const onKey = (ev: KeyboardEvent) => {
@@ -287,6 +317,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
     canvas.removeEventListener("mousemove", onMove);
     canvas.removeEventListener("mouseleave", onLeave);
     strip.removeEventListener("click", onStripClick);
+    strip.removeEventListener("mousemove", onStripMove);
     root.removeEventListener("keydown", onKey);
     root.remove();
   };

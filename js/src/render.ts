@@ -118,6 +118,10 @@ function extent(arrays: Float32Array[]): [number, number] {
   return [lo - pad, hi + pad];
 }
 
+/** Casing under the coloured line: px wider than the line, opacity of the text colour. */
+export const CASING = 1.5;
+export const CASING_ALPHA = 0.5;
+
 let colours = new Int16Array(0);
 /** A reused buffer for the colour indices of the points being drawn. */
 function colourScratch(n: number): Int16Array {
@@ -149,6 +153,10 @@ function drawSeries(d: Ctx, r: Rect, T: number, y: [number, number], values: Flo
   ctx.clip();
   ctx.globalAlpha = Math.min(1, Math.max(0, Number.isFinite(st.alpha) ? st.alpha : 1));
   const lw = Math.max(0.5, st.linewidth || 2);
+  // a thin casing in the text colour under the coloured line keeps pale colours (the middle of
+  // Spectral_r on white, dark ends of a map on a dark theme) visible on any background
+  const casing = new Path2D();
+  const caseAlpha = ctx.globalAlpha * CASING_ALPHA;
   if (st.style === "scatter") {
     const rad = Math.max(1.5, lw / 2);
     const paths = new Map<number, Path2D>();
@@ -161,7 +169,14 @@ function drawSeries(d: Ctx, r: Rect, T: number, y: [number, number], values: Flo
       const py = sy(dec.y[i]);
       p.moveTo(px + rad, py);
       p.arc(px, py, rad, 0, 2 * Math.PI);
+      casing.moveTo(px + rad + CASING / 2, py);
+      casing.arc(px, py, rad + CASING / 2, 0, 2 * Math.PI);
     }
+    ctx.save();
+    ctx.globalAlpha = caseAlpha;
+    ctx.fillStyle = theme.fg;
+    ctx.fill(casing);
+    ctx.restore();
     for (const [k, p] of paths) {
       ctx.fillStyle = k < 0 ? theme.neutral : table.css[k];
       ctx.fill(p);
@@ -173,6 +188,20 @@ function drawSeries(d: Ctx, r: Rect, T: number, y: [number, number], values: Flo
   ctx.lineWidth = lw;
   ctx.lineJoin = "round";
   ctx.lineCap = dash.length === 0 && ctx.globalAlpha >= 1 ? "round" : "butt";
+  let open = false;
+  for (let q = 0; q < n; q++) {
+    if (Number.isNaN(dec.y[q])) { open = false; continue; }
+    if (open) casing.lineTo(sx(dec.x[q]), sy(dec.y[q]));
+    else casing.moveTo(sx(dec.x[q]), sy(dec.y[q]));
+    open = true;
+  }
+  ctx.save();
+  ctx.globalAlpha = caseAlpha;
+  ctx.strokeStyle = theme.fg;
+  ctx.lineWidth = lw + CASING;
+  ctx.setLineDash(dash);
+  ctx.stroke(casing);
+  ctx.restore();
   // Segment i -> i+1 takes the larger CAM of its ends, so a peak colours both sides.
   const segColour = (i: number) => Math.max(colourOf(i), colourOf(i + 1));
   const byColour = dash.length === 0 ? new Map<number, Path2D>() : null;

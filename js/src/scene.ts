@@ -95,6 +95,7 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
     layerName: layers[layer] ?? String(layer),
     target: m.get("target"),
     classes,
+    targetMethods: m.get("target_methods") ?? undefined,
   });
   const scene: Scene = {
     view,
@@ -102,7 +103,7 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
     C,
     T,
     title,
-    valueRange: rangeOf(m, samples.map((s) => s.map)),
+    valueRange: res.ready && res.valueRange ? res.valueRange : rangeOf(m, samples.map((s) => s.map)),
     strip,
     layer,
     layerNames: layers,

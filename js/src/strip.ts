@@ -33,6 +33,44 @@ export function columnMax(map: ArrayLike<number>, cols: number): Float32Array {
   return out;
 }
 
+/**
+ * Row labels that tell layers apart within the space `fits` allows: the dotted prefix all names
+ * share is dropped, then leading parts are shortened to their first letter and trailing digits
+ * ("block12" -> "b12"; the last part kept whole), then the start is cut ("…" + the end). Labels that would still be equal get
+ * their row number in front, so no two rows read the same.
+ */
+/** "backbone" -> "b", "block12" -> "b12", "3" -> "3": first letter and trailing digits. */
+export function abbreviate(part: string): string {
+  const m = /^(\D)\D*?(\d*)$/.exec(part);
+  return m ? m[1] + m[2] : part;
+}
+
+export function stripLabels(names: string[], fits: (label: string) => boolean): string[] {
+  const parts = names.map((n) => n.split("."));
+  let common = 0;
+  while (parts.length > 1 && parts.every((p) => p.length > common + 1 && p[common] === parts[0][common])) common++;
+  const labels = parts.map((p0) => {
+    const p = p0.slice(common);
+    const full = p.join(".");
+    if (fits(full)) return full;
+    for (let j = 1; j < p.length; j++) {
+      const short = p.map((x, q) => (q < j ? abbreviate(x) : x)).join(".");
+      if (fits(short)) return short;
+    }
+    let end = full;
+    while (end.length > 1 && !fits(`…${end}`)) end = end.slice(1);
+    return `…${end}`;
+  });
+  const count = new Map<string, number>();
+  for (const l of labels) count.set(l, (count.get(l) ?? 0) + 1);
+  return labels.map((l, i) => {
+    if ((count.get(l) ?? 0) < 2) return l;
+    let s = `${i}:${l}`;
+    while (s.length > 3 && !fits(s)) s = `${i}:…${s.slice(String(i).length + 3)}`;
+    return s;
+  });
+}
+
 /** Which layer row a y offset (css px in the strip canvas) hits; -1 outside. */
 export function stripLayerAt(g: StripGeometry, x: number, y: number): number {
   if (x < 0) return -1;
@@ -106,14 +144,14 @@ export function drawStrip(
   ctx.font = `${Math.min(11, g.rowH)}px ${theme.font}`;
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
+  // measured in bold (the widest case), so a label fits whether or not its row is current
+  ctx.font = `bold ${Math.min(11, g.rowH)}px ${theme.font}`;
+  const names = Array.from({ length: g.rows }, (_, l) => layerNames[l] ?? String(l));
+  const labels = stripLabels(names, (s) => ctx.measureText(s).width <= g.left - 8);
   for (let l = 0; l < g.rows; l++) {
     ctx.fillStyle = l === layer ? theme.fg : theme.fgMuted;
     ctx.font = `${l === layer ? "bold " : ""}${Math.min(11, g.rowH)}px ${theme.font}`;
-    if (g.rowH >= 8 || l === layer) {
-      let name = layerNames[l] ?? String(l);
-      while (name.length > 3 && ctx.measureText(name).width > g.left - 8) name = "…" + name.slice(2);
-      ctx.fillText(name, g.left - 5, g.top + (l + 0.5) * g.rowH);
-    }
+    if (g.rowH >= 8 || l === layer) ctx.fillText(labels[l], g.left - 5, g.top + (l + 0.5) * g.rowH);
   }
   if (layer >= 0 && layer < g.rows) {
     ctx.strokeStyle = theme.fg;

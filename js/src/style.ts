@@ -5,16 +5,24 @@ export const CSS = `
   outline: none; padding: 4px 0; box-sizing: border-box; width: 100%; min-width: 320px; }
 .tscam-root:focus-visible { box-shadow: 0 0 0 1px var(--jp-brand-color1, #1976d2) inset; }
 .tscam-controls { display: flex; flex-wrap: wrap; gap: 4px 12px; align-items: center; margin: 2px 4px 6px; }
+.tscam-nav { display: flex; flex-wrap: wrap; gap: 4px 12px; align-items: center; }
 .tscam-controls label { display: inline-flex; gap: 4px; align-items: center; white-space: nowrap; }
 .tscam-controls select, .tscam-controls input[type=number], .tscam-controls button {
   font: inherit; color: var(--jp-ui-font-color1, #212121); background: var(--jp-layout-color1, #fff);
   border: 1px solid var(--jp-border-color1, #bdbdbd); border-radius: 2px; padding: 1px 4px; }
 .tscam-controls button { cursor: pointer; min-width: 28px; }
 .tscam-controls input[type=number] { width: 5em; }
-.tscam-controls input[type=range] { accent-color: var(--jp-brand-color1, #1976d2); }
-.tscam-layer input[type=range] { width: 220px; }
+.tscam-controls input[type=range] { accent-color: var(--jp-brand-color1, #1976d2); margin: 0 6px; }
+.tscam-controls select { max-width: 9em; }
+.tscam-controls input[data-control=view_count] { width: 3.5em; }
+.tscam-controls input:focus-visible, .tscam-controls select:focus-visible, .tscam-controls button:focus-visible {
+  outline: 2px solid var(--jp-brand-color1, #1976d2); outline-offset: 1px; }
+.tscam-layer, .tscam-sample { display: inline-flex; align-items: center; white-space: nowrap; }
+.tscam-layer input[type=range] { width: 200px; }
 .tscam-sample input[type=range] { width: 160px; }
-.tscam-layer-name { font-weight: bold; min-width: 9em; }
+.tscam-layer-name { font-weight: bold; display: inline-block; width: 15em; overflow: hidden;
+  text-overflow: ellipsis; white-space: nowrap; }
+.tscam-sample-info { display: inline-block; min-width: 8.5em; white-space: nowrap; }
 .tscam-muted { color: var(--jp-ui-font-color2, #616161); }
 .tscam-plot { position: relative; width: 100%; }
 .tscam-plot canvas, .tscam-strip { display: block; }

@@ -26,14 +26,18 @@ export interface MethodTitle {
   layerName: string;
   target: string | number;
   classes: string[];
+  /** methods whose map depends on the target (absent: all) */
+  targetMethods?: string[];
 }
 
-/** "Grad-CAM - mean - blocks.5" (reduction only where the method uses one; a non-default target named). */
+/** "Grad-CAM - mean - blocks.5" (reduction only where the method uses one; a non-default target named
+ * only for methods that use the target). */
 export function methodTitle(m: MethodTitle): string {
   const parts = [m.methodLabels[m.method] ?? m.method];
   if (m.reductionMethods.includes(m.method)) parts.push(m.reduction);
   parts.push(m.layerName);
-  if (m.target !== "pred" && m.target !== "" && m.target != null) {
+  const usesTarget = !m.targetMethods || m.targetMethods.includes(m.method);
+  if (usesTarget && m.target !== "pred" && m.target !== "" && m.target != null) {
     const t = typeof m.target === "number" ? className(m.classes, m.target) : m.target;
     parts.push(`target: ${t}`);
   }

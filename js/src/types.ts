@@ -2,7 +2,7 @@
 
 /** A numeric array as it travels: dtype + shape + a binary buffer. */
 export interface Packed {
-  dtype: "float32" | "int32" | "uint8";
+  dtype: "float32" | "float16" | "int32" | "uint8";
   shape: number[];
   data: DataView | ArrayBuffer | ArrayBufferView | null;
 }
@@ -54,14 +54,23 @@ export interface CamTraits {
   probs: Packed | null;
   targets: Packed | null;
   precomputed: boolean;
-  cube: Packed | null;
+  target_methods: string[];
+  precision: string; // "uint8" | "float16" | "float32": how maps travel (hover values are quantised)
+  cube: Packed | null; // unit values [R, L, M, T], one row per (sample, class) explained
+  cube_scale: Packed | null; // float32 [R, L, M, 2]: each map's (lo, hi)
+  cube_rows: Packed | null; // int32 [N, K]: row of sample n explained for class k, -1 if absent
   cube_keys: string[];
-  cube_meta: { target?: string | number; norm?: string } | null;
-  maps: Packed | null;
+  cube_meta: { scale_range?: number[] } | null;
+  maps: Packed | null; // unit values [S, L, T]
+  maps_scale: Packed | null; // float32 [S, L, 2]
   maps_meta: MapsMeta | null;
   value_range: number[];
   status: string;
   error: string;
+  /** set by the offline page's host (not a trait): no kernel will answer */
+  offline?: boolean;
+  /** the offline page only: every colour table of the menu, channel-planar [n, 4, 256] */
+  cmap_tables?: { names: string[]; planar: Packed };
 }
 
 /** What the glue code needs of a model: reading traits (a fake one in tests). */

@@ -3,7 +3,8 @@ import { gridShape, viewSamples } from "../src/layout";
 import { nextLayer } from "../src/player";
 import { buildScene } from "../src/scene";
 import { mapKey, resolveMaps, setControls, type TraitWriter } from "../src/state";
-import { columnMax } from "../src/strip";
+import { abbreviate, columnMax, stripLabels } from "../src/strip";
+import { quantisation } from "../src/hover";
 import { methodTitle, sampleTitle } from "../src/title";
 import type { CamTraits, Packed } from "../src/types";
 
@@ -34,41 +35,86 @@ function fakeModel(traits: Partial<CamTraits>): TraitWriter & { saved: Partial<C
   };
 }
 
-// N=2 samples, L=2 layers, M=2 keys, T=3: cube value = 1000n + 100l + 10m + t
-const cubeValues: number[] = [];
-for (let n = 0; n < 2; n++) for (let l = 0; l < 2; l++) for (let m = 0; m < 2; m++) for (let t = 0; t < 3; t++) cubeValues.push(1000 * n + 100 * l + 10 * m + t);
+// R=3 rows (sample 0 for class 0, sample 1 for class 1, sample 1 for class 0), L=2 layers,
+// M=2 keys, T=3: unit values [0, 0.5, 1] with range (lo, lo + 2), lo = 1000r + 100l + 10m, so
+// the value (norm "none") is 1000r + 100l + 10m + t
+const unitValues: number[] = [];
+const scaleValues: number[] = [];
+for (let r = 0; r < 3; r++) for (let l = 0; l < 2; l++) for (let m = 0; m < 2; m++) {
+  unitValues.push(0, 0.5, 1);
+  scaleValues.push(1000 * r + 100 * l + 10 * m, 1000 * r + 100 * l + 10 * m + 2);
+}
+function i32s(shape: number[], values: number[]): Packed {
+  return { dtype: "int32", shape, data: new DataView(new Int32Array(values).buffer) };
+}
 
 const base: Partial<CamTraits> = {
-  layer: 1, method: "activation", reduction: "max", sample: 1, target: "pred", norm: "sample",
+  layer: 1, method: "activation", reduction: "max", sample: 1, target: "pred", norm: "none",
   view: "single", view_count: 2, request_id: 5, precomputed: true,
   layers: ["blocks.0", "blocks.1"], methods: ["gradcam", "activation"],
   method_labels: { gradcam: "Grad-CAM", activation: "CAM" }, reductions: ["mean", "max"],
   reduction_methods: ["activation"], classes: ["Normal", "Myocardial Infarction"], n_samples: 2,
   series: f32([2, 1, 3], [1, 2, 3, 4, 5, 6]), y_true: i32([0, 0]), y_pred: i32([0, 1]),
   probs: f32([2, 2], [0.9, 0.1, 0.03, 0.97]), sample_ids: i32([10, 11]),
-  cube: f32([2, 2, 2, 3], cubeValues), cube_keys: ["gradcam", "activation/max"],
-  cube_meta: { target: "pred", norm: "sample" }, value_range: [0, 1],
+  cube: f32([3, 2, 2, 3], unitValues), cube_scale: f32([3, 2, 2, 2], scaleValues),
+  cube_rows: i32s([2, 2], [0, -1, 2, 1]), cube_keys: ["gradcam", "activation/max"],
+  cube_meta: { scale_range: [0, 1] }, value_range: [0, 1],
 };
 
 describe("map selection", () => {
-  it("picks cube[n, l, key] in precompute mode", () => {
+  it("picks the row of (sample, target class), then [layer, key] in precompute mode", () => {
     expect(mapKey("activation", "max", ["activation"])).toBe("activation/max");
     expect(mapKey("gradcam", "max", ["activation"])).toBe("gradcam");
     const r = resolveMaps(fakeModel(base), [1]);
     expect(r.ready).toBe(true);
     if (r.ready) {
-      expect(Array.from(r.source.map(1, 1)!)).toEqual([1110, 1111, 1112]);
+      expect(Array.from(r.source.map(1, 1)!)).toEqual([1110, 1111, 1112]); // sample 1, pred 1: row 1
       expect(Array.from(r.source.map(0, 1)!)).toEqual([110, 111, 112]);
       expect(r.source.map(2, 0)).toBeNull();
+      expect(r.valueRange).toEqual([0, 1112]); // norm "none": the extent of the rows used
     }
+    // target "true": sample 1 (label 0) has its own row 2; sample 0 (pred = label) shares row 0
+    const t = resolveMaps(fakeModel({ ...base, target: "true" }), [0, 1]);
+    expect(t.ready && Array.from(t.source.map(1, 1)!)).toEqual([2110, 2111, 2112]);
+    expect(t.ready && Array.from(t.source.map(0, 1)!)).toEqual([110, 111, 112]);
   });
-  it("waits when the cube is for another target", () => {
-    expect(resolveMaps(fakeModel({ ...base, target: "true" }), [1]).ready).toBe(false);
+  it("derives every norm from the same rows", () => {
+    const s = resolveMaps(fakeModel({ ...base, norm: "sample", cube_meta: { scale_range: [-1, 1] } }), [1]);
+    expect(s.ready && Array.from(s.source.map(1, 1)!)).toEqual([-1, 0, 1]);
+    expect(s.ready && s.valueRange).toEqual([-1, 1]);
+    // layer 1, key 1 under target "pred": rows 0 and 1, range (110, 1112)
+    const l = resolveMaps(fakeModel({ ...base, norm: "layer" }), [1]);
+    const want = [1110, 1111, 1112].map((v) => (v - 110) / 1002);
+    l.ready && Array.from(l.source.map(1, 1)!).forEach((v, i) => expect(v).toBeCloseTo(want[i], 6));
+    // under target "true" the rows are 0 and 2: range (110, 2112)
+    const lt = resolveMaps(fakeModel({ ...base, norm: "layer", target: "true" }), [1]);
+    lt.ready && Array.from(lt.source.map(1, 1)!).forEach((v, i) => expect(v).toBeCloseTo((2110 + i - 110) / 2002, 6));
+  });
+  it("decodes uint8 and float16 unit values", () => {
+    const u8: Packed = { dtype: "uint8", shape: [3, 2, 2, 3], data: new DataView(new Uint8Array(unitValues.map((v) => Math.round(v * 255))).buffer) };
+    const r = resolveMaps(fakeModel({ ...base, cube: u8 }), [1]);
+    expect(r.ready && Array.from(r.source.map(1, 1)!)).toEqual([1110, 1110 + (128 / 255) * 2, 1112].map(Math.fround));
+    const bits = unitValues.map((v) => (v === 0 ? 0 : v === 0.5 ? 0x3800 : 0x3c00)); // 0, 0.5, 1 as half
+    const f16: Packed = { dtype: "float16", shape: [3, 2, 2, 3], data: new DataView(new Uint16Array(bits).buffer) };
+    const h = resolveMaps(fakeModel({ ...base, cube: f16 }), [1]);
+    expect(h.ready && Array.from(h.source.map(1, 1)!)).toEqual([1110, 1111, 1112]);
+  });
+  it("waits for a target whose maps are not there, and says why offline", () => {
+    const r = resolveMaps(fakeModel({ ...base, target: 1 }), [0]);
+    expect(r.ready).toBe(false);
+    expect(resolveMaps(fakeModel({ ...base, target: 1 }), [1]).ready).toBe(true); // sample 1 has it
+    const off = resolveMaps(fakeModel({ ...base, target: 1, offline: true }), [0]);
+    expect(!off.ready && off.why).toContain('save_html(targets="all")');
+    // a sample with no row for any class (non-finite values) is drawn without a map
+    const rows = i32s([2, 2], [-1, -1, 2, 1]);
+    const nan = resolveMaps(fakeModel({ ...base, cube_rows: rows }), [0]);
+    expect(nan.ready && nan.source.map(0, 0)).toBeNull();
   });
   it("draws kernel maps only when maps_meta matches the controls", () => {
-    const maps = f32([1, 2, 3], [7, 8, 9, 70, 80, 90]);
+    const maps = f32([1, 2, 3], [0, 0.5, 1, 0, 0.5, 1]);
+    const maps_scale = f32([1, 2, 2], [7, 9, 70, 90]);
     const meta = { request_id: 5, samples: [1], method: "activation", reduction: "max", target: "pred", norm: "sample" };
-    const k = { ...base, precomputed: false, maps, maps_meta: meta };
+    const k = { ...base, precomputed: false, maps, maps_scale, maps_meta: meta, norm: "sample" };
     const r = resolveMaps(fakeModel(k), [1]);
     expect(r.ready && Array.from(r.source.map(1, 1)!)).toEqual([70, 80, 90]);
     expect(resolveMaps(fakeModel({ ...k, reduction: "mean" }), [1]).ready).toBe(false);
@@ -111,12 +157,17 @@ describe("scene and titles", () => {
     expect(Array.from(scene!.samples[0].channels[0])).toEqual([4, 5, 6]);
     expect(Array.from(scene!.samples[0].map!)).toEqual([1110, 1111, 1112]);
     expect(scene!.strip!.map((r) => r![0])).toEqual([1010, 1110]);
+    expect(scene!.valueRange).toEqual([0, 1112]);
   });
   it("formats titles", () => {
     expect(sampleTitle(["a"], { trueClass: -1, predClass: 0, prob: NaN })).toBe("[true: ? | pred: a]");
     const t = { method: "gradcam", methodLabels: { gradcam: "Grad-CAM" }, reduction: "mean", reductionMethods: ["activation"], layerName: "blocks.5", target: "pred", classes: ["N", "MI"] };
     expect(methodTitle(t)).toBe("Grad-CAM - blocks.5");
     expect(methodTitle({ ...t, method: "activation", target: 1 })).toBe("activation - mean - blocks.5 - target: MI");
+    // a method that ignores the target never names one
+    const tm = { ...t, targetMethods: ["gradcam"] };
+    expect(methodTitle({ ...tm, method: "activation", target: "true" })).toBe("activation - mean - blocks.5");
+    expect(methodTitle({ ...tm, target: "true" })).toBe("Grad-CAM - blocks.5 - target: true");
   });
 });
 
@@ -135,5 +186,35 @@ describe("geometry", () => {
   it("layer strip columns keep bucket maxima; play wraps", () => {
     expect(Array.from(columnMax([0, 0.2, 0.9, 0.1, NaN, NaN], 3))).toEqual([0.2, 0.9, NaN].map(Math.fround));
     expect([nextLayer(0, 3), nextLayer(2, 3), nextLayer(5, 0)]).toEqual([1, 0, 0]);
+  });
+});
+
+describe("hover", () => {
+  it("says when CAM values are quantised, and by how much", () => {
+    const map = new Float32Array([2, 3, 4.55]); // range 2.55: half a uint8 step is 0.005
+    expect(quantisation(map, "uint8")).toBe(" ±0.005 (uint8, quantised)");
+    expect(quantisation(map, "float16")).toContain("(float16, quantised)");
+    expect(quantisation(map, "float32")).toBe("");
+  });
+});
+
+describe("layer strip labels", () => {
+  const fits = (n: number) => (s: string) => s.length <= n;
+  it("drop the shared prefix and keep names whole when they fit", () => {
+    expect(stripLabels(["model.backbone.blocks.0", "model.backbone.blocks.1", "model.head"], fits(20)))
+      .toEqual(["backbone.blocks.0", "backbone.blocks.1", "head"]);
+    expect(stripLabels(["input", "blocks.0", "blocks.1"], fits(20))).toEqual(["input", "blocks.0", "blocks.1"]);
+  });
+  it("shorten leading parts, keeping numbers and the last part, so rows stay apart", () => {
+    const names = ["input", "backbone.block1.shortcut", "backbone.block1.add", "backbone.block2.shortcut", "backbone.block2.add"];
+    expect(stripLabels(names, fits(14))).toEqual(["input", "b.b1.shortcut", "b.block1.add", "b.b2.shortcut", "b.block2.add"]);
+    expect(abbreviate("convblock12")).toBe("c12");
+    expect(abbreviate("7")).toBe("7");
+  });
+  it("never give two rows the same label", () => {
+    const names = ["a.very.long.name.x", "b.very.long.name.x", "c.very.long.name.x"];
+    const got = stripLabels(names, fits(8));
+    expect(new Set(got).size).toBe(3);
+    for (const l of got) expect(l.length).toBeLessThanOrEqual(8);
   });
 });

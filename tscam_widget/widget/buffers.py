@@ -1,6 +1,7 @@
 """numpy arrays <-> the binary buffer dicts of the widget protocol.
 
-An array travels as ``{"dtype": "float32" | "int32" | "uint8", "shape": [...], "data": bytes}``.
+An array travels as ``{"dtype": "float32" | "float16" | "int32" | "uint8", "shape": [...],
+"data": bytes}``.
 ipywidgets moves ``data`` out of the JSON message into a binary buffer (it separates every
 ``bytes`` / ``memoryview`` value), so numbers never become JSON lists.
 """
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-DTYPES: tuple[str, ...] = ("float32", "int32", "uint8")
+DTYPES: tuple[str, ...] = ("float32", "float16", "int32", "uint8")
 
 
 def pack(arr: Any, dtype: str | None = None) -> dict[str, Any]:

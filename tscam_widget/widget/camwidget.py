@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
+import sys
 import time
 import warnings
 import weakref
@@ -19,6 +20,7 @@ import traitlets as t
 from . import buffers
 from .background import Apply, Background, running_loop
 from .colormaps import cmap_names, cmap_table, resolve_cmap
+from .compact import MapStore, check_precision, dequantise, quantise
 from .compute import ALL_REDUCTIONS, NORMS, MapComputer
 from .export import export_html
 from .source import LabelDecoder, decode_labels, resolve_source
@@ -97,28 +99,27 @@ def _predict_job(ref: Any, worker: MapComputer) -> Iterator[Apply]:
     yield lambda: _call(ref, "_predictions_done")
 
 
-def _cube_job(ref: Any, worker: MapComputer, sig: tuple) -> Iterator[Apply]:
-    target, norm = sig[0], sig[1]
+def _rows_job(ref: Any, worker: MapComputer, todo: np.ndarray) -> Iterator[Apply]:
+    """Raw maps of the (sample, class) pairs ``todo`` ``[P, 2]`` for the widget's map store."""
     keys = worker.keys()
-    cube = worker.empty_cube()
-    todo = np.flatnonzero(worker.finite)
-    explainer_norm = "sample" if norm == "sample" else "none"
     done = [0]
 
-    def step(idx: np.ndarray) -> Apply:
-        cube[idx] = worker._raw_cube(idx, keys, target, explainer_norm)
-        done[0] += idx.size
+    def step(rows: np.ndarray) -> Apply:
+        part = todo[rows]
+        maps = worker._raw_cube(part[:, 0], keys, [int(c) for c in part[:, 1]], "none")
+        done[0] += len(part)
         n = done[0]
 
         def apply() -> None:
             w = ref()
-            if w is not None and not w.precomputed:
-                w.status = f"precomputing maps: {n} / {todo.size} samples"
+            if w is not None and w._store is not None:
+                w._store.add(part[:, 0], part[:, 1], maps)
+                w.status = f"precomputing maps: {n} / {len(todo)} samples"
 
         return apply
 
-    yield from _adaptive(todo, step, most=worker.batch_size)
-    yield lambda: _call(ref, "_cube_done", cube, sig)
+    yield from _adaptive(np.arange(len(todo)), step, most=worker.batch_size)
+    yield lambda: _call(ref, "_rows_done")
 
 
 class _Int(t.Int):
@@ -130,6 +131,14 @@ class _Int(t.Int):
         if isinstance(value, bool):
             self.error(obj, value)
         return super().validate(obj, value)
+
+
+def _in_kernel() -> bool:
+    """Whether this runs in an IPython kernel (where a widget shows after its cell returns)."""
+    ip = sys.modules.get("IPython")
+    get = getattr(ip, "get_ipython", None) if ip is not None else None
+    shell = get() if get is not None else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def _array() -> t.Dict:
@@ -149,9 +158,14 @@ class CamWidget(anywidget.AnyWidget):
     ``linestyle``, ``alpha``; also ``layers``, ``methods``, ``reductions``). Arrays travel as
     binary buffers (see ``docs/protocol.md``).
 
-    ``precompute``: True ships the whole cube ``[N, L, M, T]`` once; False computes maps on
-    demand (LRU cache of ``cache_mb`` MB); ``"auto"`` precomputes when the cube is at most 64 MB
-    and no method costs a forward per channel (scorecam, ablationcam).
+    ``precompute``: True ships the whole cube ``[N, L, M, T]`` once (per class explained: the
+    predicted and the true one, one row when they are equal); False computes maps on demand
+    (LRU cache of ``cache_mb`` MB); ``"auto"`` precomputes when the cube is at most 64 MB and no
+    method costs a forward per channel (scorecam, ablationcam).
+
+    ``precision``: how maps are stored and sent: ``"uint8"`` (default; values quantised to 1/255
+    of each map's range, the colour table has 256 entries so the picture is the same),
+    ``"float16"`` or ``"float32"`` (see :mod:`tscam_widget.widget.compact`).
     Outside a running event loop, control changes are computed on :meth:`flush` or when
     :attr:`current_map` is read; in a kernel they are coalesced into one computation per loop
     turn.
@@ -203,10 +217,15 @@ class CamWidget(anywidget.AnyWidget):
     probs = _array()
     targets = _array()
     precomputed = t.Bool(False).tag(sync=True)
+    target_methods = t.List(t.Unicode()).tag(sync=True)
+    precision = t.Unicode("uint8").tag(sync=True)
     cube = _array()
+    cube_scale = _array()
+    cube_rows = _array()
     cube_keys = t.List(t.Unicode()).tag(sync=True)
     cube_meta = t.Dict().tag(sync=True)
     maps = _array()
+    maps_scale = _array()
     maps_meta = t.Dict().tag(sync=True)
     value_range = t.List(t.Float(), default_value=[0.0, 1.0]).tag(sync=True)
     status = t.Unicode("").tag(sync=True)
@@ -234,6 +253,7 @@ class CamWidget(anywidget.AnyWidget):
         view: str = "single",
         batch_size: int = 256,
         progress: bool = True,
+        precision: str = "uint8",
         scale_range: tuple[float, float] = (0.0, 1.0),
         method_kwargs: dict[str, Any] | None = None,
         layouts: dict[str, str] | None = None,
@@ -250,6 +270,7 @@ class CamWidget(anywidget.AnyWidget):
             )
         if precompute not in (True, False, "auto"):
             raise ValueError(f"precompute: expected True, False or 'auto', got {precompute!r}")
+        precision = check_precision(precision)
         if background not in (True, False, "auto"):
             raise ValueError(f"background: expected True, False or 'auto', got {background!r}")
         loop = running_loop()
@@ -258,7 +279,11 @@ class CamWidget(anywidget.AnyWidget):
                 "background=True needs a running event loop (a Jupyter kernel); outside one, "
                 "pass background=False or 'auto'"
             )
-        in_background = loop is not None and background is not False
+        # "auto": in a Jupyter kernel (other running loops, e.g. Playwright's, do not turn
+        # their callbacks while the caller waits for results)
+        in_background = loop is not None and (
+            background is True or (background == "auto" and _in_kernel())
+        )
         if dls is not None and X is not None:
             raise TypeError("CamWidget: pass the DataLoaders either as X or as dls=, not both")
         src = resolve_source(
@@ -297,7 +322,8 @@ class CamWidget(anywidget.AnyWidget):
         self._dirty: set[str] = set()
         self._scheduled: asyncio.AbstractEventLoop | None = None
         self._flushing = False
-        self._cube_arr: np.ndarray | None = None
+        self._store: MapStore | None = None
+        self._sent_rows = -1  # rows of the store last sent in `cube`
         self._counts = {"flushes": 0, "cube_builds": 0, "map_updates": 0}
         self._sample_error = ""
         self._bg: Background | None = None
@@ -313,6 +339,8 @@ class CamWidget(anywidget.AnyWidget):
             method_labels=comp.method_labels(),
             reductions=comp.reductions,
             reduction_methods=comp.reduction_methods,
+            target_methods=comp.target_methods,
+            precision=precision,
             classes=names,
             cmaps=cmap_names(),
             cmap_table=buffers.pack(cmap_table(cmap), "uint8"),
@@ -342,9 +370,16 @@ class CamWidget(anywidget.AnyWidget):
         self.targets = buffers.pack(comp.targets(self.target), "int32")
         self._ready = True
         self._dirty = {"cube"} if self.precomputed else {"maps"}
-        self._flush(raise_errors=True)
         if in_background and loop is not None:
+            self._flush(raise_errors=True)  # the first sample's maps, then the rest behind
             self._start_background(loop)
+        elif self._loop() is None or not _in_kernel():
+            self._flush(raise_errors=True)
+        else:
+            # in a kernel: return now so the widget shows, and compute on the event loop's next
+            # turn, reporting progress in the widget's own status line
+            self.status = "starting..."
+            self._schedule()
 
     # ---- public read-only views --------------------------------------------------------
     @property
@@ -355,17 +390,38 @@ class CamWidget(anywidget.AnyWidget):
         self.flush()
         T = self._src.X.shape[-1]
         if self.precomputed:
-            if self._cube_arr is None:
+            if self._store is None:
                 return np.full(T, np.nan, np.float32)
             m = self.cube_keys.index(self._key_str())
-            return self._cube_arr[self.sample, self.layer, m].copy()
+            maps = self._store.maps(
+                self._comp.targets(self.target),
+                self.norm,
+                self._comp.scale_range,
+                samples=[self.sample],
+            )
+            return maps[0, self.layer, m].copy()
         try:
             maps = self._comp.maps(
                 [self.sample], self.method, self.reduction, self.target, self.norm
             )
         except Exception:  # noqa: BLE001 - reported in `error` by the flush
             return np.full(T, np.nan, np.float32)
-        return maps[0, self.layer].copy()
+        u, scale = quantise(maps[0, self.layer], self.precision)  # as sent, so as drawn
+        return dequantise(u, scale)
+
+    def cube_array(self, target: str | int | None = None, norm: str | None = None) -> np.ndarray:
+        """float32 ``[N, L, M, T]`` (M indexes ``cube_keys``): the precomputed maps under
+        ``target`` and ``norm`` (default: the current ones) as the frontend draws them; NaN
+        where a sample has no map. Computes the maps of a target not in the cube yet."""
+        if not self.precomputed:
+            raise RuntimeError("cube_array: the widget runs in kernel mode (precompute=False)")
+        target = self.target if target is None else self._v_target({"value": target})
+        norm = self.norm if norm is None else self._one_of("norm", norm, NORMS)
+        self.flush()
+        classes = self._comp.targets(target)
+        self._fill_store([classes])
+        assert self._store is not None
+        return self._store.maps(classes, norm, self._comp.scale_range)
 
     @property
     def current_series(self) -> np.ndarray:
@@ -414,16 +470,25 @@ class CamWidget(anywidget.AnyWidget):
     def style(self, value: str) -> None:
         self.mark = value
 
-    def save_html(self, path: str | os.PathLike, title: str = "tscam-widget") -> pathlib.Path:
+    def save_html(
+        self, path: str | os.PathLike, title: str = "tscam-widget", targets: str = "auto"
+    ) -> pathlib.Path:
         """Write this widget as one self-contained HTML page that works offline from
-        ``file://``; the precomputed cube is embedded (computed now if the widget runs in
-        kernel mode), so sliders, menus, views and play work without a kernel. Returns the path.
-
-        Target and normalisation changes need a kernel; the page offers the ones computed."""
+        ``file://``; the precomputed maps are embedded (computed now if the widget runs in
+        kernel mode), so every control works without a kernel: sliders, menus, every norm,
+        views, play, and the target menu's "predicted" and "true" entries. ``targets="all"``
+        also embeds the maps explained for every class (each class entry works offline; about
+        K - 1 times more map data for K classes). Returns the path."""
+        if targets not in ("auto", "all"):
+            raise ValueError(f"targets: expected 'auto' or 'all', got {targets!r}")
         if not self.precomputed:
             self.precomputed = True
             self._mark("cube")
         self.flush()
+        if targets == "all":
+            k = self._comp.probs.shape[1]
+            self._fill_store([self._comp.targets(c) for c in range(k)])
+            self._publish_store()
         return export_html(self, path, title=title)
 
     # ---- flushing ----------------------------------------------------------------------
@@ -441,7 +506,14 @@ class CamWidget(anywidget.AnyWidget):
         bg = self._bg_cube if self._bg_cube is not None and self._bg_cube.running else self._bg
         try:
             with bg.user_first() if bg is not None else _nothing():
-                self._flush_work(dirty)
+                if self.precomputed:
+                    if "cube" in dirty or self._store is None:
+                        self._store = None
+                    self._fill_store(self._wanted_classes())
+                    self._publish_store()
+                    self._check_sample()
+                else:
+                    self._send_maps()
             self.error = self._sample_error or self.error_background()
         except Exception as e:
             if raise_errors:
@@ -450,26 +522,24 @@ class CamWidget(anywidget.AnyWidget):
         finally:
             self._flushing = False
 
-    def _flush_work(self, dirty: set[str]) -> None:
-        if True:
-            if self.precomputed:
-                if "cube" in dirty or self._cube_arr is None:
-                    self._build_cube()
-                self._check_sample()
-            else:
-                self._send_maps()
-
     def _mark(self, what: str) -> None:
         """Note pending work and schedule one flush on the running event loop (if any)."""
         if not self._ready:
             return
         self._dirty.add(what)
+        self._schedule()
+
+    @staticmethod
+    def _loop() -> asyncio.AbstractEventLoop | None:
         try:
-            loop = asyncio.get_running_loop()
+            return asyncio.get_running_loop()
         except RuntimeError:
+            return None
+
+    def _schedule(self) -> None:
+        loop = self._loop()
+        if loop is None or self._scheduled is loop:
             return  # no loop: flush() / current_map computes
-        if self._scheduled is loop:
-            return
         self._scheduled = loop
         loop.call_soon(self.flush)
 
@@ -489,42 +559,81 @@ class CamWidget(anywidget.AnyWidget):
             return self._comp.cube_nbytes() <= AUTO_LIMIT_BYTES
         return bool(self._precompute_arg)
 
-    def _build_cube(self) -> None:
+    def _wanted_classes(self) -> list[np.ndarray]:
+        """The classes the precomputed maps must cover: predicted, true (where known) and the
+        current target's."""
         comp = self._comp
-        n_batches = -(-int(comp.finite.sum()) // comp.batch_size)
-        bar = None
-        if self._progress:
-            from tqdm.auto import tqdm
+        return [comp.pred, self._src.y.astype(np.int32), comp.targets(self.target)]
 
-            bar = tqdm(total=n_batches, desc="tscam-widget: precomputing maps", leave=False)
-
-        def progress(done: int, total: int) -> None:
-            self.status = f"precomputing maps: batch {done}/{total}"
-            if bar is not None:
-                bar.update(1)
-
-        self.status = f"precomputing maps: batch 0/{n_batches}"
-        try:
-            cube = comp.cube(self.target, self.norm, progress)
-        finally:
-            if bar is not None:
-                bar.close()
-        self._set_cube(cube)
-
-    def _set_cube(self, cube: np.ndarray) -> None:
+    def _fill_store(self, wanted: Sequence[np.ndarray]) -> None:
+        """Explain, in batches, every finite sample for each class in ``wanted`` (arrays
+        ``[N]`` of class indices, -1 skipped) that the store does not hold yet."""
         comp = self._comp
-        self._cube_arr = cube
+        keys = comp.keys()
+        if self._store is None:
+            n, _, length = self._src.X.shape
+            k = comp.probs.shape[1]
+            self._store = MapStore(n, k, len(comp.layers), len(keys), length, self.precision)
+        store = self._store
+        finite = np.flatnonzero(comp.finite)
+        pairs: dict[tuple[int, int], None] = {}
+        for classes in wanted:
+            for s in store.missing(classes, finite):
+                pairs[(int(s), int(classes[s]))] = None
+        if not pairs:
+            return
+        todo = np.array(list(pairs), np.int64)
+        bs = comp.batch_size
+        total = -(-len(todo) // bs)
+        report = self._progress_reporter(total)
+        for b, start in enumerate(range(0, len(todo), bs)):
+            part = todo[start : start + bs]
+            maps = comp._raw_cube(part[:, 0], keys, [int(c) for c in part[:, 1]], "none")
+            comp.n_computations += 1
+            store.add(part[:, 0], part[:, 1], maps)
+            report(b + 1)
         self._counts["cube_builds"] += 1
-        keys = [k if r is None else f"{k}/{r}" for k, r in comp.keys()]
+
+    def _progress_reporter(self, total: int):
+        """``report(done)``: progress of a precomputation, in the widget's status line (and, when
+        no event loop runs, e.g. in a script, as one line of plain text on stderr)."""
+        t0 = time.perf_counter()
+        text = sys.stderr if (self._progress and self._loop() is None) else None
+
+        def report(done: int) -> None:
+            msg = f"precomputing maps: batch {done}/{total}"
+            self.status = msg
+            if text is not None:
+                end = "\n" if done == total else ""
+                print(
+                    f"\rtscam-widget: {msg} ({time.perf_counter() - t0:.1f} s)", end=end, file=text
+                )
+
+        self.status = f"precomputing maps: batch 0/{total}"
+        return report
+
+    def _publish_store(self) -> None:
+        """Send the store when it grew; the current target's classes and colour range always."""
+        store = self._store
+        assert store is not None
+        classes = self._comp.targets(self.target)
         with self.hold_sync():
-            self.cube = buffers.pack(cube, "float32")
-            self.cube_keys = keys
-            self.cube_meta = {"target": self.target, "norm": self.norm}
-            self.targets = buffers.pack(comp.targets(self.target), "int32")
-            self.value_range = self._value_range(cube)
+            if store.u.shape[0] != self._sent_rows:
+                self._sent_rows = store.u.shape[0]
+                self.cube = buffers.pack(store.u, self.precision)
+                self.cube_scale = buffers.pack(store.scale, "float32")
+                self.cube_rows = buffers.pack(store.rows, "int32")
+                self.cube_keys = [k if r is None else f"{k}/{r}" for k, r in self._comp.keys()]
+                self.cube_meta = {"scale_range": [float(v) for v in self._comp.scale_range]}
+            self.targets = buffers.pack(classes, "int32")
+            if self.norm == "none":
+                self.value_range = store.value_range(classes)
+            else:
+                self.value_range = [float(v) for v in self._comp.scale_range]
+            n, L, M, T = store.u.shape
             self.status = (
-                f"precomputed {cube.shape[0]} samples x {cube.shape[1]} layers x "
-                f"{cube.shape[2]} maps ({cube.nbytes / 1e6:.1f} MB)"
+                f"precomputed {int(self._comp.finite.sum())} samples x {L} layers x {M} maps "
+                f"({n} sample/class rows, {store.nbytes / 1e6:.1f} MB as {self.precision})"
             )
 
     def _check_sample(self) -> None:
@@ -542,8 +651,10 @@ class CamWidget(anywidget.AnyWidget):
         self._sample_error = ""
         maps = self._comp.maps(samples, self.method, self.reduction, self.target, self.norm)
         self._counts["map_updates"] += 1
+        u, scale = quantise(maps, self.precision)
         with self.hold_sync():
-            self.maps = buffers.pack(maps, "float32")
+            self.maps = buffers.pack(u, self.precision)
+            self.maps_scale = buffers.pack(scale, "float32")
             self.maps_meta = {
                 "request_id": self.request_id,
                 "samples": samples,
@@ -587,13 +698,12 @@ class CamWidget(anywidget.AnyWidget):
             raise RuntimeError(self.error_background()) from self.background_error
 
     def _cube_pending(self) -> bool:
+        """Predictions are done and the precomputed maps should be, but are not in yet."""
         return (
-            self._bg_cube is not None
-            and not self._bg_cube.cancelled
-            and not (self._bg_cube.done.is_set() and self.precomputed)
-            and self._bg is not None
+            self._bg is not None
             and self._bg.done.is_set()
             and self._want_precompute()
+            and not self.precomputed
             and self.background_error is None
         )
 
@@ -626,21 +736,46 @@ class CamWidget(anywidget.AnyWidget):
         self.status = f"predicting: {int(self._comp.predicted.sum())} / {self.n_samples} samples"
 
     def _start_cube(self) -> None:
-        """(Re)start computing the cube in the background for the current target and norm."""
+        """Compute, behind, the maps the precomputed store lacks for the current choices (every
+        finite sample for its predicted, true and target class); ``_rows_done`` publishes."""
         if self._bg_cube is not None:
             self._bg_cube.cancel()
         loop = running_loop()
         if loop is None or self._worker is None:
             return
-        # a model copy of its own: a cancelled cube job may still finish its batch meanwhile
+        todo = self._missing_rows()
+        # a model copy of its own: a cancelled job may still finish its batch meanwhile
         worker = self._comp.for_worker()
-        ref, sig = weakref.ref(self), self._cube_signature()
+        ref = weakref.ref(self)
         self._bg_cube = Background(loop, lambda e: _call(ref, "_background_failed", e))
-        self._bg_cube.start([lambda: _cube_job(ref, worker, sig)])
+        self._bg_cube.start([lambda: _rows_job(ref, worker, todo)])
         weakref.finalize(self, self._bg_cube.cancel)
 
-    def _cube_signature(self) -> tuple:
-        return (self.target, self.norm, tuple(self.layers), tuple(self._comp.keys()))
+    def _missing_rows(self) -> np.ndarray:
+        """int64 ``[P, 2]``: (sample, class) pairs the store lacks for the wanted classes."""
+        comp = self._comp
+        if self._store is None:
+            n, _, length = self._src.X.shape
+            k = comp.probs.shape[1]
+            keys = comp.keys()
+            self._store = MapStore(n, k, len(comp.layers), len(keys), length, self.precision)
+        finite = np.flatnonzero(comp.finite)
+        pairs: dict[tuple[int, int], None] = {}
+        for classes in self._wanted_classes():
+            for s in self._store.missing(classes, finite):
+                pairs[(int(s), int(classes[s]))] = None
+        return np.array(list(pairs), np.int64).reshape(-1, 2)
+
+    def _rows_missing(self) -> bool:
+        return self._store is None or len(self._missing_rows()) > 0
+
+    def _rows_done(self) -> None:
+        if self._rows_missing():  # the target, layers or methods changed meanwhile
+            if self._want_precompute():
+                self._start_cube()
+            return
+        self._publish_store()
+        self.precomputed = True
 
     def _push_predictions(self, final: bool = False) -> None:
         """Send predictions to the frontend (at most every 0.3 s while they arrive)."""
@@ -663,15 +798,6 @@ class CamWidget(anywidget.AnyWidget):
         self._push_predictions(final=True)
         if self._want_precompute():
             self._start_cube()
-
-    def _cube_done(self, cube: np.ndarray, sig: tuple) -> None:
-        if sig != self._cube_signature():  # target, norm, layers or methods changed meanwhile
-            if self._want_precompute():
-                self._start_cube()
-            return
-        cube = self._comp.finish_cube(cube, self.target, self.norm)
-        self._set_cube(cube)
-        self.precomputed = True
 
     def _background_failed(self, e: BaseException) -> None:
         self.background_error = e
@@ -813,6 +939,16 @@ class CamWidget(anywidget.AnyWidget):
         except ValueError as e:
             raise t.TraitError(str(e)) from None
 
+    @t.validate("precision")
+    def _v_precision(self, proposal: Any) -> str:
+        v = proposal["value"]
+        if self._ready and v != self.precision:
+            raise t.TraitError(
+                f"precision is fixed when the widget is made ({self.precision!r}); "
+                f"pass CamWidget(..., precision={v!r}) instead"
+            )
+        return v
+
     @t.validate("n_samples")
     def _v_n_samples(self, proposal: Any) -> int:
         v = proposal["value"]
@@ -832,19 +968,12 @@ class CamWidget(anywidget.AnyWidget):
 
     @t.observe("target", "norm")
     def _o_target_norm(self, change: Any) -> None:
-        if self._ready and self._worker is not None and self._want_precompute():
-            # background mode: maps on demand until the cube for the new choice is done
-            self._drop_cube()
-            if self._bg is not None and self._bg.done.is_set():
-                self._start_cube()
-        self._mark("cube" if self.precomputed else "maps")
-
-    def _drop_cube(self) -> None:
-        with self.hold_sync():
+        # precomputed: every norm comes from the same maps, a new target may need more rows;
+        # in background mode those rows are computed behind, with maps on demand meanwhile
+        if self._ready and self._worker is not None and self.precomputed and self._rows_missing():
             self.precomputed = False
-            self._cube_arr = None
-            self.cube = buffers.empty()
-            self.cube_keys = []
+            self._start_cube()
+        self._mark("rows" if self.precomputed else "maps")
 
     @t.observe("layers", "methods", "reductions")
     def _o_structure(self, change: Any) -> None:
@@ -859,9 +988,11 @@ class CamWidget(anywidget.AnyWidget):
             if self.reduction not in self.reductions:
                 self.reduction = self.reductions[0]
             self.precomputed = self._want_precompute() and self._worker is None
+            self._store, self._sent_rows = None, -1
             if not self.precomputed:
-                self._cube_arr = None
                 self.cube = buffers.empty()
+                self.cube_scale = buffers.empty()
+                self.cube_rows = buffers.empty("int32")
                 self.cube_keys = []
         if self._worker is not None:
             if self._want_precompute() and self._bg is not None and self._bg.done.is_set():

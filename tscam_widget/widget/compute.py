@@ -53,6 +53,17 @@ def uses_reduction(name: str, spec: Any = None) -> bool:
     return name in REDUCTION_METHODS_FALLBACK
 
 
+def uses_target(name: str, spec: Any = None) -> bool:
+    """Whether method ``name``'s map depends on the target class (gradients, the head's weights
+    or extra forwards); ``activation`` and ``eigencam`` read the activations only."""
+    if name == "cam":
+        return True
+    flags = [getattr(spec, f, None) for f in ("uses_gradients", "needs_forward")]
+    if any(isinstance(f, bool) for f in flags):
+        return any(f is True for f in flags)
+    return name not in ("activation", "eigencam")
+
+
 def method_label(name: str, spec: Any = None) -> str:
     """Display label of a method (``gradcam`` -> ``Grad-CAM``)."""
     label = getattr(spec, "label", None) if spec is not None else None
@@ -257,6 +268,11 @@ class MapComputer:
     def reduction_methods(self) -> list[str]:
         """Methods (of the registry) that take a reduction."""
         return [m for m, s in self._specs.items() if uses_reduction(m, s)]
+
+    @property
+    def target_methods(self) -> list[str]:
+        """Methods (of the registry) whose maps depend on the target class."""
+        return [m for m, s in self._specs.items() if uses_target(m, s)]
 
     def method_labels(self) -> dict[str, str]:
         return {m: method_label(m, self._specs.get(m)) for m in self._specs}
