@@ -143,3 +143,35 @@ def test_background_needs_a_loop_and_false_computes_now(data):
 
     w = asyncio.run(main())
     assert w._bg is None and (unpack(w.y_pred) >= 0).all() and w.precomputed
+
+
+def test_memmap_stays_on_disk_and_only_visible_series_travel(tmp_path):
+    from tscam_widget.explain import Explainer
+    from tscam_widget.widget import camwidget as cw
+
+    n, c, t = 300, 1, 4000  # 4.8 MB of series; the limit is lowered below it
+    path = tmp_path / "X.f32"
+    mm = np.memmap(path, np.float32, "w+", shape=(n, c, t))
+    mm[:] = np.random.default_rng(0).standard_normal((n, c, t)).cumsum(-1) / 30
+    mm.flush()
+    X = np.memmap(path, np.float32, "r", shape=(n, c, t))
+    torch.manual_seed(0)
+    model = InceptionTime(1, 2, nf=4, depth=3, bottleneck=4, kernel_sizes=(9, 5, 3)).eval()
+    old = cw.SERIES_LIMIT_BYTES
+    cw.SERIES_LIMIT_BYTES = 10**6
+    try:
+        w = CamWidget(model, X, progress=False)
+    finally:
+        cw.SERIES_LIMIT_BYTES = old
+    assert np.shares_memory(w._src.X, X)  # the widget reads the file, it holds no copy
+    assert not w.precomputed  # the series travel on demand: so do the maps
+    assert unpack(w.series).shape == (1, c, t) and unpack(w.series_samples).tolist() == [0]
+    w.view, w.view_count, w.sample = "grid", 3, 200
+    w.flush()
+    assert unpack(w.series_samples).tolist() == [200, 201, 202]
+    np.testing.assert_array_equal(unpack(w.series), X[200:203])
+    w.view = "single"
+    want = Explainer(model, with_input=True).explain(X[200:201], methods=["gradcam"])
+    np.testing.assert_allclose(w.current_map, want.get("gradcam", w.layer)[0], atol=1 / 255 + 1e-6)
+    with pytest.raises(ValueError, match="save_html: the series alone are 5 MB"):
+        w.save_html(tmp_path / "x.html")

@@ -52,11 +52,22 @@ export function drawnSeries(m: TraitReader): ReturnType<typeof decodeCached> {
   return input && input.shape.length === 3 && input.shape[0] > 0 ? input : decodeCached(m.get("series"));
 }
 
+/**
+ * The row of `series` that holds sample n: n itself, or (a large data set, whose series travel
+ * for the visible samples only) its position in `series_samples`; -1 when not there yet.
+ */
+export function seriesRow(m: TraitReader, n: number): number {
+  const held = decodeCached(m.get("series_samples"))?.data;
+  if (!held || held.length === 0) return n;
+  return memo(held, `row:${n}`, () => Array.prototype.indexOf.call(held, n));
+}
+
 export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolean; why: string } {
   const series = drawnSeries(m);
   if (!series || series.shape.length !== 3 || series.shape[0] === 0) return { scene: null, ready: false, why: "no data" };
-  const [N, C, T] = series.shape;
-  const nSamples = Math.min(N, m.get("n_samples") || N);
+  const [, C, T] = series.shape;
+  const N = m.get("n_samples") || series.shape[0];
+  const nSamples = N;
   const view = (["single", "grid", "overlay"].includes(m.get("view")) ? m.get("view") : "single") as Scene["view"];
   const idx = viewSamples(view, m.get("sample"), m.get("view_count"), nSamples);
   const res = resolveMaps(m, idx);
@@ -70,7 +81,9 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
   const K = probs && probs.shape.length === 2 ? probs.shape[1] : 0;
   const classes = m.get("classes") ?? [];
   const sData = series.data as Float32Array;
-  const samples: SceneSample[] = idx.map((n) => {
+  const rows = idx.map((n) => seriesRow(m, n));
+  if (rows.some((r) => r < 0)) return { scene: null, ready: false, why: "loading series" };
+  const samples: SceneSample[] = idx.map((n, i) => {
     const pred = at(yPred, n, -1);
     const label: SampleLabel = {
       trueClass: at(yTrue, n, -1),
@@ -82,7 +95,7 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
       id: at(ids, n, n),
       label,
       title: sampleTitle(classes, label),
-      channels: Array.from({ length: C }, (_, c) => sData.subarray((n * C + c) * T, (n * C + c + 1) * T)),
+      channels: Array.from({ length: C }, (_, c) => sData.subarray((rows[i] * C + c) * T, (rows[i] * C + c + 1) * T)),
       map: source ? source.map(n, layer) : null,
     };
   });

@@ -48,6 +48,7 @@ export interface CamTraits {
   sample_ids: Packed | null;
   series: Packed | null;
   input_series: Packed | null;
+  series_samples: Packed | null; // samples whose series `series` holds (empty: all, in order)
   layer_layouts: string[];
   y_true: Packed | null;
   y_pred: Packed | null;

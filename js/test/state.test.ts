@@ -218,3 +218,34 @@ describe("layer strip labels", () => {
     for (const l of got) expect(l.length).toBeLessThanOrEqual(8);
   });
 });
+
+describe("seriesRow (a large data set: only the visible samples' series travel)", () => {
+  it("maps a sample to its row, or -1 until its series arrives", async () => {
+    const { seriesRow } = await import("../src/scene");
+    const all = fakeModel({ series_samples: i32([]) });
+    expect(seriesRow(all, 7)).toBe(7);
+    const some = fakeModel({ series_samples: i32([40, 12, 13]) });
+    expect(seriesRow(some, 12)).toBe(1);
+    expect(seriesRow(some, 40)).toBe(0);
+    expect(seriesRow(some, 5)).toBe(-1);
+  });
+  it("draws a held sample from its row and waits for one not held", () => {
+    const base: Partial<CamTraits> = {
+      series: f32([1, 1, 3], [5, 6, 7]),
+      series_samples: i32([12]),
+      n_samples: 20,
+      layers: ["a"],
+      layer: 0,
+      view: "single",
+      view_count: 1,
+      precomputed: false,
+    };
+    const held = buildScene(fakeModel({ ...base, sample: 12 }));
+    expect(held.scene).not.toBeNull();
+    expect(Array.from(held.scene!.samples[0].channels[0])).toEqual([5, 6, 7]);
+    expect(held.scene!.samples[0].n).toBe(12);
+    const missing = buildScene(fakeModel({ ...base, sample: 3 }));
+    expect(missing.scene).toBeNull();
+    expect(missing.why).toBe("loading series");
+  });
+});

@@ -19,6 +19,8 @@ from .inputs import prepare_labels, to_plain_tensor
 
 
 def _as_series(x: Any, arg: str) -> np.ndarray:
+    if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.ndim in (2, 3):
+        return x if x.ndim == 3 else x[:, None, :]  # no copy: a memmap stays on disk
     t = to_plain_tensor(x).detach().cpu()
     if t.ndim == 2:
         t = t[:, None, :]

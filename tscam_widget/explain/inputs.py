@@ -19,7 +19,10 @@ def to_plain_tensor(a: Any) -> torch.Tensor:
     data = getattr(a, "data", None)
     if isinstance(data, torch.Tensor):
         return to_plain_tensor(data)
-    return torch.as_tensor(np.asarray(a))
+    arr = np.asarray(a)
+    if not arr.flags.writeable:  # a read-only memmap (slice): torch wants memory it may write
+        arr = np.array(arr)
+    return torch.as_tensor(arr)
 
 
 def prepare_x(x: Any, model: nn.Module | None = None, arg: str = "x") -> torch.Tensor:

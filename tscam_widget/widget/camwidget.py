@@ -32,6 +32,8 @@ MARKS = ("line", "scatter")
 EXPENSIVE_METHODS = ("scorecam", "ablationcam")
 LINESTYLES = ("solid", "dashed", "dashdot", "dotted")
 AUTO_LIMIT_BYTES = 64 * 10**6
+#: above this many bytes of series, only the visible samples' series travel (``series_samples``)
+SERIES_LIMIT_BYTES = 32 * 10**6
 INIT_CONTROLS = (
     "layer",
     "method",
@@ -212,6 +214,7 @@ class CamWidget(anywidget.AnyWidget):
     sample_ids = _array()
     series = _array()
     input_series = _array()
+    series_samples = t.Dict(buffers.empty("int32")).tag(sync=True)
     y_true = _array()
     y_pred = _array()
     probs = _array()
@@ -332,6 +335,9 @@ class CamWidget(anywidget.AnyWidget):
         self._last_push = 0.0
         self.background_error: BaseException | None = None
         first_method = "gradcam" if "gradcam" in comp.methods else comp.methods[0]
+        first_sample = int(np.flatnonzero(comp.finite)[0])
+        windowed = src.display.nbytes > SERIES_LIMIT_BYTES
+        self._windowed = windowed
         init = dict(
             layers=comp.layers,
             layer_layouts=comp.layer_layouts(),
@@ -346,15 +352,12 @@ class CamWidget(anywidget.AnyWidget):
             cmap_table=buffers.pack(cmap_table(cmap), "uint8"),
             n_samples=int(src.X.shape[0]),
             sample_ids=buffers.pack(src.sample_ids, "int32"),
-            series=buffers.pack(src.display, "float32"),
-            input_series=(
-                buffers.empty() if src.series is None else buffers.pack(src.X, "float32")
-            ),
+            **self._series_traits(src, None if not windowed else [first_sample]),
             y_true=buffers.pack(src.y, "int32"),
             y_pred=buffers.pack(comp.pred, "int32"),
             probs=buffers.pack(comp.probs, "float32"),
             layer=len(comp.layers) - 1,
-            sample=int(np.flatnonzero(comp.finite)[0]),
+            sample=first_sample,
             method=first_method,
             reduction=comp.reductions[0],
             target=target,
@@ -481,6 +484,11 @@ class CamWidget(anywidget.AnyWidget):
         K - 1 times more map data for K classes). Returns the path."""
         if targets not in ("auto", "all"):
             raise ValueError(f"targets: expected 'auto' or 'all', got {targets!r}")
+        if self._windowed:
+            raise ValueError(
+                f"save_html: the series alone are {self._src.display.nbytes / 1e6:.0f} MB, too "
+                f"much for one page; make a widget of a subset (idxs=...) and save that"
+            )
         if not self.precomputed:
             self.precomputed = True
             self._mark("cube")
@@ -506,6 +514,8 @@ class CamWidget(anywidget.AnyWidget):
         bg = self._bg_cube if self._bg_cube is not None and self._bg_cube.running else self._bg
         try:
             with bg.user_first() if bg is not None else _nothing():
+                if self._windowed:
+                    self._send_series()
                 if self.precomputed:
                     if "cube" in dirty or self._store is None:
                         self._store = None
@@ -553,6 +563,8 @@ class CamWidget(anywidget.AnyWidget):
         return list(range(self.sample, min(self.n_samples, self.sample + self.view_count)))
 
     def _want_precompute(self) -> bool:
+        if self._windowed:  # the series themselves travel on demand: so do the maps
+            return False
         if self._precompute_arg == "auto":
             if any(m in EXPENSIVE_METHODS for m in self._comp.methods):
                 return False
@@ -635,6 +647,32 @@ class CamWidget(anywidget.AnyWidget):
                 f"precomputed {int(self._comp.finite.sum())} samples x {L} layers x {M} maps "
                 f"({n} sample/class rows, {store.nbytes / 1e6:.1f} MB as {self.precision})"
             )
+
+    @staticmethod
+    def _series_traits(src: Any, samples: list[int] | None) -> dict[str, Any]:
+        """``series``/``input_series``/``series_samples``: every sample's series, or (a large
+        data set) only those of ``samples``."""
+        rows = slice(None) if samples is None else np.asarray(samples, np.int64)
+        return dict(
+            series=buffers.pack(np.asarray(src.display[rows], np.float32), "float32"),
+            input_series=(
+                buffers.empty()
+                if src.series is None
+                else buffers.pack(np.asarray(src.X[rows], np.float32), "float32")
+            ),
+            series_samples=(
+                buffers.empty("int32") if samples is None else buffers.pack(rows, "int32")
+            ),
+        )
+
+    def _send_series(self) -> None:
+        """A large data set: send the series of the visible samples (when they changed)."""
+        samples = self._visible_samples()
+        if samples != getattr(self, "_series_sent", None):
+            self._series_sent = samples
+            with self.hold_sync():
+                for k, v in self._series_traits(self._src, samples).items():
+                    setattr(self, k, v)
 
     def _check_sample(self) -> None:
         s = self.sample
