@@ -164,6 +164,14 @@ class Explainer:
             self._specs = specs
         return self._specs
 
+    def for_copy(self, model: nn.Module) -> Explainer:
+        """An explainer of ``model``, a deep copy of this one's model, with the same layers and
+        layouts, resolved without tracing again (a copy has the same modules and shapes)."""
+        other = Explainer.__new__(Explainer)
+        other.__dict__.update(self.__dict__)
+        other.model = model
+        return other
+
     def probs(self, x: Any) -> np.ndarray:
         """Softmax probabilities float32 ``[N, K]`` of ``x`` (``[N, T]`` or ``[N, C, T]``) from one
         plain forward (eval mode, ``torch.inference_mode``, no hooks; model state restored)."""

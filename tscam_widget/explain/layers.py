@@ -67,7 +67,7 @@ def _candidates(tr: Trace) -> list[tuple[CallRecord, LayerSpec]]:
 
 
 def _node(r: CallRecord, spec: LayerSpec) -> int:
-    return id(r.nodes.get(spec.layout.element))
+    return r.nodes.get(spec.layout.element, -1)
 
 
 def _maximal(

@@ -38,7 +38,8 @@ BASE_N = 2
 class CallRecord:
     """One submodule call in the ``base`` forward (``start``/``end``: hook sequence numbers, so a
     call nests inside another when its interval lies inside). ``shapes``: per tensor element
-    (path into a tuple output, ``()`` for a tensor) its shape; ``nodes``: its autograd node;
+    (path into a tuple output, ``()`` for a tensor) its shape; ``nodes``: its autograd node
+    (during the trace; afterwards the node's id, -1 for none);
     ``layouts``: per element a :class:`Layout`, or why none was found."""
 
     module_name: str
@@ -336,4 +337,6 @@ def trace_model(
     counts: dict[str, int] = {}
     for r in base:
         counts[r.module_name] = max(counts.get(r.module_name, 0), r.call + 1)
+        # node ids from here on: the graph (and the activations it holds) can go
+        r.nodes = {p: -1 if n is None else id(n) for p, n in r.nodes.items()}
     return Trace(base, counts, main, depth, cuts, diff, longer_error, T)

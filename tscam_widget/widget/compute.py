@@ -189,12 +189,9 @@ class MapComputer:
         worker's forwards), an empty cache. The prediction arrays are shared."""
         import copy
 
-        from tscam_widget.explain import Explainer
-
         w = copy.copy(self)
         w.model = copy.deepcopy(self.model)
-        w.explainer = Explainer(w.model, layers=list(self.layers), **self.explainer_kwargs)
-        w.explainer.resolve(self.X[np.flatnonzero(self.finite)[:1]])
+        w.explainer = self.explainer.for_copy(w.model)
         w.cache = LRUCache.from_mb(0)
         w._ranges = {}
         return w
