@@ -295,6 +295,7 @@ def test_state_is_binary(wpre, wker):
             "sample_ids",
             "series",
             "input_series",
+            "series_samples",
             "y_true",
             "y_pred",
             "probs",
