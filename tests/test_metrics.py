@@ -487,3 +487,16 @@ def test_trained_gradcam_beats_random_and_the_reinitialised_model_does_not(kind)
     rep0 = evaluate(fresh, xte, yti, methods=["gradcam"], steps=10, random_draws=3, sanity=False)
     assert abs(rep0.gain[deep, 0]) < 0.05, rep0.table("gain")
     assert rep.gain[deep, gi] > rep0.gain[deep, 0] + 0.1
+
+
+def test_a_learner_with_model_inputs_gives_the_plain_models_table():
+    class FakeLearner:  # duck-typed like fastai's: evaluate reads .model
+        def __init__(self, model):
+            self.model = model
+
+    x, _, _ = synthetic(4, 32, n_classes=2, seed=2)
+    model = small_conv(1, 2)
+    a = evaluate(model, x, steps=4, random_draws=1, sanity=False)
+    b = evaluate(FakeLearner(model), x, steps=4, random_draws=1, sanity=False)
+    np.testing.assert_array_equal(a.curves, b.curves)
+    assert a.layers == b.layers and a.methods == b.methods
