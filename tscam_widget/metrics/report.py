@@ -93,8 +93,10 @@ class TrustReport:
         out = [f"{value:<{lw}}" + "".join(f"{m:>{w}}" for m in self.methods)]
         for li, name in enumerate(self.layers):
             cells = []
-            for v in arr[li]:
-                if value == "passes":
+            for mi, v in enumerate(arr[li]):
+                if value == "passes" and np.isnan(self.gain[li, mi]):
+                    cells.append(f"{'-':>{w}}")  # the method is undefined for this layer
+                elif value == "passes":
                     cells.append(f"{('yes' if v else 'no'):>{w}}")
                 elif np.isnan(v):
                     cells.append(f"{'-':>{w}}")
