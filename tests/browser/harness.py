@@ -274,6 +274,15 @@ class ConsoleLog:
             "Notebook 7's shortcut-settings handler (pluginChanged) reads the schema of a plugin "
             "Notebook 7 does not load; seen with a bare anywidget too, so not the widget's",
         ),
+        (
+            ("cdn.jsdelivr.net/npm/@fortawesome/",),
+            "Voila 0.5's page links Font Awesome from a CDN, unreachable offline",
+        ),
+        (
+            ("getter for the shared module is not a function", "@jupyter-notebook/lab-extension"),
+            "Voila 0.5 loads every installed lab extension; Notebook 7's asks for a shared "
+            "module Voila does not provide (seen with no widget on the page too)",
+        ),
     ]
 
     def __init__(self, page: Any) -> None:
@@ -594,6 +603,7 @@ class AppServer:
     def start(
         self, cmd: Sequence[str], cwd: Path, timeout: float = 90.0, env: dict | None = None
     ) -> AppServer:
+        self.base.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")  # noqa: SIM115 (closed with the process)
         self.proc = subprocess.Popen(
             list(cmd),
@@ -609,7 +619,8 @@ class AppServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited early:\n{self.log()}")
             try:
-                return requests.get(self.url + self.health, timeout=2).status_code == 200
+                # any answer: the server is up (a 404 too; Voila runs the notebook on "/")
+                return requests.get(self.url + self.health, timeout=2).status_code < 500
             except requests.RequestException:
                 return False
 
@@ -643,7 +654,7 @@ class AppServer:
     def kernel(self, timeout: float = 60.0) -> Kernel:
         """A kernel client on the (only) kernel this server started (by its connection file)."""
         conn = wait_until(
-            lambda: sorted(self.runtime.glob("kernel-*.json")), timeout, 0.2, "a kernel"
+            lambda: sorted(self.runtime.glob("**/kernel-*.json")), timeout, 0.2, "a kernel"
         )
         return Kernel(conn[-1])
 
@@ -670,7 +681,7 @@ def marimo_server(base: Path, app: Path, theme: str = "dark") -> AppServer:
 
 def voila_server(base: Path, notebook: Path, env: dict | None = None) -> AppServer:
     """``voila NOTEBOOK`` (the notebook runs in a fresh kernel per page load)."""
-    server = AppServer(base, "voila")
+    server = AppServer(base, "voila", health="/voila/static/up")  # 404: up, runs nothing
     cmd = [
         sys.executable,
         "-m",
@@ -680,6 +691,7 @@ def voila_server(base: Path, notebook: Path, env: dict | None = None) -> AppServ
         f"--port={server.port}",
         "--Voila.ip=127.0.0.1",
         "--Voila.port_retries=0",
+        f"--Voila.connection_dir_root={server.runtime}",  # kernel files where kernel() looks
     ]
     return server.start(cmd, cwd=notebook.parent, env=env)
 
