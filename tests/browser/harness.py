@@ -624,7 +624,11 @@ class AppServer:
             except requests.RequestException:
                 return False
 
-        wait_until(up, timeout, 0.2, f"{self.name} on {self.url}")
+        try:
+            wait_until(up, timeout, 0.2, f"{self.name} on {self.url}")
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def log(self) -> str:
@@ -634,8 +638,18 @@ class AppServer:
             return ""
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
+        if self.proc.poll() is None:
+            self._stop_server()
+        # kernels run in their own sessions: end those whose connection file is in our runtime
+        for pid in _pids_with_arg(str(self.runtime)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _stop_server(self) -> None:
         self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(10)
@@ -646,7 +660,7 @@ class AppServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        try:  # kernels it started share its process group
+        try:  # children left in its process group
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
@@ -657,6 +671,22 @@ class AppServer:
             lambda: sorted(self.runtime.glob("**/kernel-*.json")), timeout, 0.2, "a kernel"
         )
         return Kernel(conn[-1])
+
+
+def _pids_with_arg(text: str) -> list[int]:
+    """PIDs of this user's processes with ``text`` in their command line (Linux /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            if d.stat().st_uid == os.getuid() and text in (d / "cmdline").read_bytes().decode(
+                errors="replace"
+            ):
+                out.append(int(d.name))
+        except OSError:
+            pass
+    return out
 
 
 def marimo_server(base: Path, app: Path, theme: str = "dark") -> AppServer:
