@@ -164,3 +164,29 @@ def test_marimo_python_change_reaches_page(marimo_page, artifacts):
     wait_painted(page, root, n)
     assert "blocks.0" in root.evaluate("(r) => r.querySelector('.tscam-layer-name').textContent")
     page.screenshot(path=str(artifacts / "marimo-python-layer1.png"), full_page=True)
+
+
+def test_marimo_light_theme_stays_light(tmp_path_factory, open_page, artifacts):
+    base = tmp_path_factory.mktemp("marimo-light")
+    app = base / "cam_app.py"
+    app.write_text(APP)
+    server = marimo_server(base, app, theme="light")
+    try:
+        page, _ = open_page()
+        page.goto(server.url, wait_until="domcontentloaded")
+        page.locator(MAIN).first.wait_for(timeout=120_000)
+        root = page.locator(CAM).first.element_handle()
+        page.wait_for_function(
+            "(r) => r.querySelector('canvas.tscam-main').dataset.panels?.length > 2",
+            arg=root,
+            timeout=60_000,
+        )
+        page.screenshot(path=str(artifacts / "marimo-light.png"), full_page=True)
+        assert not page.evaluate("() => document.body.classList.contains('dark')")
+        rgb = canvas_rgba(page.locator(MAIN).first.element_handle())[..., :3]
+        assert contrast_ratio(rgb[0, 0], (255, 255, 255)) < 1.2, f"canvas {rgb[0, 0]} not light"
+        assert not root.evaluate("(r) => r.classList.contains('tscam-dark')")
+        bad = [(round(c, 2), it) for c, it in dom_contrast(page) if c < 4.5]
+        assert not bad, f"DOM text below 4.5:1 in marimo's light theme: {bad}"
+    finally:
+        server.stop()
