@@ -30,6 +30,12 @@ function labelled(text: string, control: HTMLElement, cls = ""): HTMLLabelElemen
 
 type Option = [value: string, label: string, disabled?: boolean];
 
+/** Write a text only when it changed: an equal write still replaces the node and makes the
+ * next frame lay the controls out again (costly in a large page such as JupyterLab's). */
+export function setText(node: HTMLElement, text: string): void {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 /** Replace a select's options only when they changed (keeps the open menu stable). */
 function setOptions(s: HTMLSelectElement, opts: Option[], value: string): void {
   const key = JSON.stringify(opts);
@@ -156,12 +162,12 @@ export function createControls(ev: ControlEvents): Controls {
     const layout = (m.get("layer_layouts") ?? [])[li];
     // the layout is named where it is not the plain conv one
     const shown = layout && layout !== "NCT" ? `${layers[li]} · ${layout}` : layers[li];
-    layerName.textContent = L ? `${shown} (${li + 1}/${L})` : "–";
+    setText(layerName, L ? `${shown} (${li + 1}/${L})` : "–");
     // fixed width (CSS): a long name is cut with an ellipsis, the whole of it on hover
     layerName.title = layout ? `${layers[li]}: output read as ${layout}` : (layers[li] ?? "");
     const playing = !!m.get("playing");
     play.dataset.playing = playing ? "1" : "0";
-    play.textContent = playing ? "❚❚" : "▶";
+    setText(play, playing ? "❚❚" : "▶");
     const labels = m.get("method_labels") ?? {};
     setOptions(method, (m.get("methods") ?? []).map((k): Option => [k, labels[k] ?? k]), m.get("method"));
     setOptions(reduction, (m.get("reductions") ?? []).map((r): Option => [r, r]), m.get("reduction"));
@@ -190,7 +196,7 @@ export function createControls(ev: ControlEvents): Controls {
     if (sample.value !== String(s)) sample.value = String(s);
     if (!editing.has(sampleBox) && sampleBox.value !== String(s)) sampleBox.value = String(s);
     const ids = decodeCached(m.get("sample_ids"))?.data;
-    sampleInfo.textContent = `of ${N}` + (ids && s < ids.length ? ` (id ${ids[s]})` : "");
+    setText(sampleInfo, `of ${N}` + (ids && s < ids.length ? ` (id ${ids[s]})` : ""));
   }
 
   return { root, update };

@@ -35,8 +35,7 @@ export function decimationIndex(series: ArrayLike<number>, nBuckets: number): De
     }
     return { x, y, bucket: null, bounds: null };
   }
-  const bounds = new Int32Array(n + 1);
-  for (let b = 0; b <= n; b++) bounds[b] = Math.floor((b * T) / n);
+  const bounds = bucketBounds(T, n);
   const xs = new Float64Array(2 * n);
   const ys = new Float32Array(2 * n);
   const bs = new Int32Array(2 * n);
@@ -109,14 +108,50 @@ export function decimate(series: ArrayLike<number>, cam: ArrayLike<number> | nul
   return { x: idx.x, y: idx.y, cam: decimatedCam(idx, cam) };
 }
 
+const boundsCache = new Map<string, Int32Array>();
+/** bounds[b] = floor(b T / n): bucket b covers [bounds[b], bounds[b + 1]) (cached per (T, n)). */
+export function bucketBounds(T: number, n: number): Int32Array {
+  const key = `${T}|${n}`;
+  let b = boundsCache.get(key);
+  if (!b) {
+    b = new Int32Array(n + 1);
+    for (let i = 0; i <= n; i++) b[i] = Math.floor((i * T) / n);
+    if (boundsCache.size > 64) boundsCache.clear();
+    boundsCache.set(key, b);
+  }
+  return b;
+}
+
 /**
- * decimate() with the costly parts cached: the kept points per (series, width) and the bucket
- * maxima per (map, width); only the colour lookup of the kept points (<= 2 * nBuckets) runs.
+ * Bucket maxima of `map` over n equal buckets of its length, cached per (map, n). The main
+ * plot's colours and the layer strip's columns share it (the strip is as wide as the plot), so
+ * a layer the strip has drawn needs no pass over its map when it becomes the current layer.
+ */
+export function bucketMaxCached(map: Float32Array, n: number): Float32Array {
+  return memo(map, `bmax:${n}`, () => bucketMax(map, bucketBounds(map.length, n)));
+}
+
+const noCam = new WeakMap<DecimationIndex, Float32Array>();
+
+/**
+ * decimate() with every part cached, so a redraw allocates nothing here: the kept points per
+ * (series, width), the bucket maxima per (map, width) and the kept points' colours per
+ * (map, width, series); a layer change only looks them up.
  */
 export function decimateCached(series: Float32Array, cam: Float32Array | null, nBuckets: number): Decimated {
   const n = Math.max(1, Math.floor(nBuckets));
   const idx = memo(series, `dec:${n}`, () => decimationIndex(series, n));
-  const bounds = idx.bounds;
-  const bm = cam && bounds ? memo(cam, `bmax:${n}:${series.length}`, () => bucketMax(cam, bounds)) : undefined;
-  return { x: idx.x, y: idx.y, cam: decimatedCam(idx, cam, bm) };
+  if (!cam) {
+    let none = noCam.get(idx);
+    if (!none) noCam.set(idx, (none = decimatedCam(idx, null)));
+    return { x: idx.x, y: idx.y, cam: none };
+  }
+  const perSeries = memo(cam, `dcam:${n}`, () => new WeakMap<DecimationIndex, Float32Array>());
+  let colours = perSeries.get(idx);
+  if (!colours) {
+    const bounds = idx.bounds;
+    const bm = bounds ? (cam.length === series.length ? bucketMaxCached(cam, n) : bucketMax(cam, bounds)) : undefined;
+    perSeries.set(idx, (colours = decimatedCam(idx, cam, bm)));
+  }
+  return { x: idx.x, y: idx.y, cam: colours };
 }

@@ -2,7 +2,7 @@
 import type { AnyModel, Initialize, Render } from "@anywidget/types";
 import { decodeCached } from "./buffers";
 import { ColourTable } from "./colour";
-import { createControls } from "./controls";
+import { createControls, setText } from "./controls";
 import { panelAt, timeAt, tooltipLines } from "./hover";
 import { startPlayer } from "./player";
 import { drawScene, MARGIN, sceneLayout, type PanelHit } from "./render";
@@ -203,8 +203,8 @@ const render: Render<CamTraits> = ({ model, el }) => {
       console.error(e);
     }
     if (mouse) onMove(mouse);
-    status.textContent = [m.get("status"), note].filter(Boolean).join(" · ");
-    error.textContent = [m.get("error"), localError].filter(Boolean).join("\n");
+    setText(status, [m.get("status"), note].filter(Boolean).join(" · "));
+    setText(error, [m.get("error"), localError].filter(Boolean).join("\n"));
     // paint signal for tests and the latency bench
     root.dataset.paints = String(++paints);
     const t = performance.now();

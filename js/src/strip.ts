@@ -1,5 +1,6 @@
 // The layer strip: a heatmap of the current sample's maps, one row per layer, over time.
 import { colourIndex, ColourTable } from "./colour";
+import { bucketMaxCached } from "./decimate";
 import { rowAt } from "./layout";
 import { memo } from "./memo";
 import type { Theme } from "./theme";
@@ -95,7 +96,8 @@ function stripImage(maps: (Float32Array | null)[], rows: number, cols: number, r
   const d = img.data;
   for (let l = 0; l < rows; l++) {
     const m = maps[l];
-    const col = m ? memo(m, `colmax:${cols}`, () => columnMax(m, cols)) : null;
+    // cols <= T: the same buckets as the main plot's colours, cached with them
+    const col = m ? (cols <= m.length ? bucketMaxCached(m, cols) : memo(m, `colmax:${cols}`, () => columnMax(m, cols))) : null;
     for (let c = 0; c < cols; c++) {
       const k = col ? colourIndex(col[c], range[0], range[1]) : -1;
       const o = (l * cols + c) * 4;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decimate } from "../src/decimate";
+import { bucketMaxCached, decimate, decimateCached } from "../src/decimate";
+import { columnMax } from "../src/strip";
 
 describe("decimate", () => {
   it("keeps each bucket's min and max in time order, coloured by the bucket's max CAM", () => {
@@ -49,5 +50,28 @@ describe("decimate", () => {
     expect(Number.isNaN(d.y[0])).toBe(true);
     expect(Array.from(d.y).slice(1)).toEqual([1, 5, 4, 2]);
     expect(Array.from(d.cam).every(Number.isNaN)).toBe(true);
+  });
+
+  it("caches colours per (map, width, series): a redraw allocates nothing and matches decimate()", () => {
+    const T = 5000;
+    const y = new Float32Array(T).map((_, i) => Math.sin(i / 30) + (i % 7) * 0.01);
+    const cam = new Float32Array(T).map((_, i) => (i % 97) / 97);
+    const a = decimateCached(y, cam, 300);
+    const b = decimateCached(y, cam, 300);
+    expect(b.cam).toBe(a.cam);
+    expect(b.x).toBe(a.x);
+    const ref = decimate(y, cam, 300);
+    expect(Array.from(a.cam)).toEqual(Array.from(ref.cam));
+    expect(Array.from(a.x)).toEqual(Array.from(ref.x));
+    expect(decimateCached(y, null, 300).cam).toBe(decimateCached(y, null, 300).cam);
+  });
+
+  it("shares the layer strip's column maxima with the plot's bucket maxima", () => {
+    const T = 1003;
+    const cam = new Float32Array(T).map((_, i) => ((i * 37) % 101) / 101);
+    cam[500] = NaN;
+    for (const cols of [1, 7, 250, 1003]) {
+      expect(Array.from(bucketMaxCached(cam, cols))).toEqual(Array.from(columnMax(cam, cols)));
+    }
   });
 });

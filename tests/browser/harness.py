@@ -274,6 +274,15 @@ class ConsoleLog:
             "Notebook 7's shortcut-settings handler (pluginChanged) reads the schema of a plugin "
             "Notebook 7 does not load; seen with a bare anywidget too, so not the widget's",
         ),
+        (
+            ("cdn.jsdelivr.net/npm/@fortawesome/",),
+            "Voila 0.5's page links Font Awesome from a CDN, unreachable offline",
+        ),
+        (
+            ("getter for the shared module is not a function", "@jupyter-notebook/lab-extension"),
+            "Voila 0.5 loads every installed lab extension; Notebook 7's asks for a shared "
+            "module Voila does not provide (seen with no widget on the page too)",
+        ),
     ]
 
     def __init__(self, page: Any) -> None:
@@ -551,3 +560,181 @@ class Echo(anywidget.AnyWidget):
     def _echo(self, change):
         self.pong = change["new"]
 '''
+
+
+# -- other front ends: marimo and Voilà -------------------------------------------------------
+class AppServer:
+    """A web app on 127.0.0.1 and a free port (``marimo run``, ``voila``), started like
+    ``JupyterServer`` (isolated Jupyter dirs, own process group) and stopped by its PID."""
+
+    def __init__(self, base: Path, name: str, health: str = "/") -> None:
+        self.base = Path(base)
+        self.name = name
+        self.health = health
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.runtime = self.base / "runtime"
+        self.log_path = self.base / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        dirs = {
+            "JUPYTER_CONFIG_DIR": self.base / "config",
+            "JUPYTER_DATA_DIR": self.base / "data",
+            "JUPYTER_RUNTIME_DIR": self.runtime,
+            "IPYTHONDIR": self.base / "ipython",
+            "XDG_CONFIG_HOME": self.base / "xdg",  # marimo's user config (theme) lives here
+            "XDG_CACHE_HOME": self.base / "cache",
+            "XDG_STATE_HOME": self.base / "state",
+        }
+        for key, path in dirs.items():
+            path.mkdir(parents=True, exist_ok=True)
+            env[key] = str(path)
+        env.setdefault("TSCAM_WIDGET_DATA", default_data_dir())
+        env.setdefault("OMP_NUM_THREADS", "1")
+        env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+        # the kernel must import this checkout's package (a worktree beside an editable install)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        )
+        return env
+
+    def start(
+        self, cmd: Sequence[str], cwd: Path, timeout: float = 90.0, env: dict | None = None
+    ) -> AppServer:
+        self.base.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "wb")  # noqa: SIM115 (closed with the process)
+        self.proc = subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env={**self.env(), **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log()}")
+            try:
+                # any answer: the server is up (a 404 too; Voila runs the notebook on "/")
+                return requests.get(self.url + self.health, timeout=2).status_code < 500
+            except requests.RequestException:
+                return False
+
+        try:
+            wait_until(up, timeout, 0.2, f"{self.name} on {self.url}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-5000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self._stop_server()
+        # kernels run in their own sessions: end those whose connection file is in our runtime
+        for pid in _pids_with_arg(str(self.runtime)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _stop_server(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        try:  # children left in its process group
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def kernel(self, timeout: float = 60.0) -> Kernel:
+        """A kernel client on the (only) kernel this server started (by its connection file)."""
+        conn = wait_until(
+            lambda: sorted(self.runtime.glob("**/kernel-*.json")), timeout, 0.2, "a kernel"
+        )
+        return Kernel(conn[-1])
+
+
+def _pids_with_arg(text: str) -> list[int]:
+    """PIDs of this user's processes with ``text`` in their command line (Linux /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            if d.stat().st_uid == os.getuid() and text in (d / "cmdline").read_bytes().decode(
+                errors="replace"
+            ):
+                out.append(int(d.name))
+        except OSError:
+            pass
+    return out
+
+
+def marimo_server(base: Path, app: Path, theme: str = "dark") -> AppServer:
+    """``marimo run APP`` headless, with the user config's display theme set to ``theme``."""
+    server = AppServer(base, "marimo")
+    cfg = server.base / "xdg" / "marimo"
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "marimo.toml").write_text(f'[display]\ntheme = "{theme}"\n')
+    cmd = [
+        sys.executable,
+        "-m",
+        "marimo",
+        "run",
+        str(app),
+        "--headless",
+        "--host=127.0.0.1",
+        f"--port={server.port}",
+        "--no-token",
+    ]
+    return server.start(cmd, cwd=app.parent)
+
+
+def voila_server(base: Path, notebook: Path, env: dict | None = None) -> AppServer:
+    """``voila NOTEBOOK`` (the notebook runs in a fresh kernel per page load)."""
+    server = AppServer(base, "voila", health="/voila/static/up")  # 404: up, runs nothing
+    cmd = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        "--no-browser",
+        f"--port={server.port}",
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0",
+        f"--Voila.connection_dir_root={server.runtime}",  # kernel files where kernel() looks
+    ]
+    return server.start(cmd, cwd=notebook.parent, env=env)
+
+
+def paint_count(root: Any) -> int:
+    """How often the widget under ``root`` (an element handle of ``.tscam-root``) has painted."""
+    return int(root.evaluate("(r) => Number(r.dataset.paints || 0)"))
+
+
+def wait_painted(page: Any, root: Any, after: int, timeout: float = 20.0) -> int:
+    """Waits for a paint of ``root`` after paint number ``after`` (the widget's own counter,
+    bumped with each ``tscam:painted`` event); returns the new count."""
+    page.wait_for_function(
+        "([r, n]) => Number(r.dataset.paints || 0) > n", arg=[root, after], timeout=timeout * 1000
+    )
+    return paint_count(root)
