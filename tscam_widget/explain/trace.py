@@ -20,6 +20,7 @@ a shortcut around them (a residual's skip, an identity, a parallel RNN of one mo
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +53,7 @@ class CallRecord:
     nodes: dict[Path, Any] = field(default_factory=dict)
     layouts: dict[Path, Layout | str] = field(default_factory=dict)
     probes: dict[Path, dict[tuple[int, int], tuple[int, int]]] = field(default_factory=dict)
-    input_id: int | None = None
+    producer: tuple[int, Path] | None = None  # (record index or -1 for the input, path)
 
     def contains(self, other: CallRecord) -> bool:
         return self.start < other.start and other.end < self.end
@@ -147,14 +148,15 @@ def _run(
     x: torch.Tensor,
     with_graph: bool,
     probe: bool = False,
-) -> tuple[list[CallRecord], dict[int, tuple[int, Path]], Any, Any]:
-    """One hooked forward. Returns (records in completion order, id(tensor) -> (record index,
-    path) for every output element, the fed input, the logits). With ``probe`` (``x`` from
+) -> tuple[list[CallRecord], Any, Any]:
+    """One hooked forward. Returns (records in completion order, each with the call that
+    produced its input where a module did, the fed input, the logits). With ``probe`` (``x`` from
     :func:`probe_input`) each record's ``probes`` holds :func:`_profiles` per element."""
     records: list[CallRecord] = []
     open_calls: dict[int, list[CallRecord]] = {}
-    producers: dict[int, tuple[int, Path]] = {}
-    keep: list[Any] = []  # outputs stay alive so ids are not reused during the trace
+    # id(tensor) -> (record index, path, weak reference): a weak reference tells a live tensor
+    # from a later one that reuses a freed tensor's id, without keeping activations alive
+    producers: dict[int, tuple[int, Path, Any]] = {}
     counts: dict[str, int] = {}
     seq = [0]
     handles = []
@@ -166,7 +168,10 @@ def _run(
             seq[0] += 1
             rec = CallRecord(name, k, seq[0], leaf=leaf, params=params)
             first = next((a for a in args if isinstance(a, torch.Tensor)), None)
-            rec.input_id = id(first) if first is not None else None
+            if first is not None:
+                known = producers.get(id(first))
+                if known is not None and known[2]() is first:
+                    rec.producer = known[:2]
             open_calls.setdefault(id(module), []).append(rec)
 
         return hook
@@ -184,8 +189,9 @@ def _run(
                 rec.nodes[path] = t.grad_fn
                 if probe:
                     rec.probes[path] = _profiles(t.detach())
-                producers.setdefault(id(t), (len(records), path))
-                keep.append(t)
+                known = producers.get(id(t))
+                if known is None or known[2]() is not t:  # the innermost producer stays
+                    producers[id(t)] = (len(records), path, weakref.ref(t))
             records.append(rec)
 
         return hook
@@ -200,14 +206,13 @@ def _run(
         with torch.enable_grad() if with_graph else torch.no_grad():
             leaf_x = x.detach().clone().requires_grad_(with_graph)
             fed = io.feed(leaf_x)
-            producers[id(fed)] = (-1, ())
-            keep.append(fed)
+            producers[id(fed)] = (-1, (), weakref.ref(fed))
             out = model(fed)
             logits = io.logits(out, x.shape[0])
     finally:
         for h in handles:
             h.remove()
-    return records, producers, fed, logits
+    return records, fed, logits
 
 
 _PRIME = (1 << 61) - 1
@@ -284,13 +289,13 @@ def trace_model(
     T = int(x.shape[-1])
     with preserved_state(model):
         model.eval()
-        base, producers, fed, logits = _run(model, io, x1.expand(BASE_N, *x1.shape[1:]), graph)
+        base, fed, logits = _run(model, io, x1.expand(BASE_N, *x1.shape[1:]), graph)
         with torch.no_grad():
-            more, _, _, _ = _run(model, io, probe_input(x1), False, probe=True)
+            more, _, _ = _run(model, io, probe_input(x1), False, probe=True)
             longer_error = None
             try:
                 xl = torch.cat([x1, x1], -1).expand(BASE_N, -1, -1)
-                longer, _, _, _ = _run(model, io, xl, False)
+                longer, _, _ = _run(model, io, xl, False)
             except Exception as e:  # noqa: BLE001 - a fixed-length model
                 longer, longer_error = None, (str(e).splitlines() or [type(e).__name__])[0]
     more_shapes = {(r.module_name, r.call, p): s for r in more for p, s in r.shapes.items()}
@@ -310,8 +315,8 @@ def trace_model(
                     break
                 continue
             inherited = None
-            if r.input_id is not None and r.input_id in producers:
-                i, q = producers[r.input_id]
+            if r.producer is not None:
+                i, q = r.producer
                 src = Layout("NTC" if fed_time == 1 else "NCT") if i < 0 else base[i].layouts.get(q)
                 if isinstance(src, Layout) and len(src.axes) == len(shape):
                     inherited = src.time_axis
