@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pathlib
 import sys
@@ -50,14 +51,6 @@ INIT_CONTROLS = (
     "series_view",
 )
 SERIES_VIEWS = ("original", "input")
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *a: Any) -> None:
-        return None
 
 
 def _call(ref: Any, name: str, *args: Any) -> None:
@@ -513,7 +506,7 @@ class CamWidget(anywidget.AnyWidget):
         self._counts["flushes"] += 1
         bg = self._bg_cube if self._bg_cube is not None and self._bg_cube.running else self._bg
         try:
-            with bg.user_first() if bg is not None else _nothing():
+            with bg.user_first() if bg is not None else contextlib.nullcontext():
                 if self._windowed:
                     self._send_series()
                 if self.precomputed:
@@ -582,19 +575,11 @@ class CamWidget(anywidget.AnyWidget):
         ``[N]`` of class indices, -1 skipped) that the store does not hold yet."""
         comp = self._comp
         keys = comp.keys()
-        if self._store is None:
-            n, _, length = self._src.X.shape
-            k = comp.probs.shape[1]
-            self._store = MapStore(n, k, len(comp.layers), len(keys), length, self.precision)
+        todo = self._missing_rows(wanted)
         store = self._store
-        finite = np.flatnonzero(comp.finite)
-        pairs: dict[tuple[int, int], None] = {}
-        for classes in wanted:
-            for s in store.missing(classes, finite):
-                pairs[(int(s), int(classes[s]))] = None
-        if not pairs:
+        assert store is not None
+        if not len(todo):
             return
-        todo = np.array(list(pairs), np.int64)
         bs = comp.batch_size
         total = -(-len(todo) // bs)
         report = self._progress_reporter(total)
@@ -789,8 +774,10 @@ class CamWidget(anywidget.AnyWidget):
         self._bg_cube.start([lambda: _rows_job(ref, worker, todo)])
         weakref.finalize(self, self._bg_cube.cancel)
 
-    def _missing_rows(self) -> np.ndarray:
-        """int64 ``[P, 2]``: (sample, class) pairs the store lacks for the wanted classes."""
+    def _missing_rows(self, wanted: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """int64 ``[P, 2]``: the (sample, class) pairs the store (created if need be) lacks for
+        every finite sample and each class in ``wanted`` (arrays ``[N]`` of class indices, -1
+        skipped; default: :meth:`_wanted_classes`)."""
         comp = self._comp
         if self._store is None:
             n, _, length = self._src.X.shape
@@ -799,7 +786,7 @@ class CamWidget(anywidget.AnyWidget):
             self._store = MapStore(n, k, len(comp.layers), len(keys), length, self.precision)
         finite = np.flatnonzero(comp.finite)
         pairs: dict[tuple[int, int], None] = {}
-        for classes in self._wanted_classes():
+        for classes in self._wanted_classes() if wanted is None else wanted:
             for s in self._store.missing(classes, finite):
                 pairs[(int(s), int(classes[s]))] = None
         return np.array(list(pairs), np.int64).reshape(-1, 2)

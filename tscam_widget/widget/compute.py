@@ -416,45 +416,29 @@ class MapComputer:
         n, _, t = self.X.shape
         return 4 * n * len(self.layers) * len(self.keys(methods)) * t
 
-    def cube_batches(self, target: Target, norm: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """``(idx, float32 [len(idx), L, M, T])`` per batch of finite samples: the cube's rows
-        before any ``norm="layer"`` scaling (see :meth:`finish_cube`)."""
-        keys = self.keys()
-        ok = np.flatnonzero(self.finite)
-        explainer_norm = "sample" if norm == "sample" else "none"
-        for start in range(0, ok.size, self.batch_size):
-            idx = ok[start : start + self.batch_size]
-            rows = self._raw_cube(idx, keys, target, explainer_norm)
-            self.n_computations += 1
-            yield idx, rows
-
-    def empty_cube(self) -> np.ndarray:
-        """float32 ``[N, L, M, T]`` of NaN, to fill from :meth:`cube_batches`."""
-        n, _, t = self.X.shape
-        return np.full((n, len(self.layers), len(self.keys()), t), np.nan, np.float32)
-
-    def finish_cube(self, out: np.ndarray, target: Target, norm: str) -> np.ndarray:
-        """Apply the dataset-wide per-layer scaling of ``norm="layer"`` (and remember the
-        ranges); other norms are final already. Returns the cube."""
-        if norm == "layer":
-            lo, hi = _nanminmax(out, axis=(0, 3))  # [L, M]
-            for j, k in enumerate(self.keys()):
-                self._ranges[(key_str(*k), target)] = np.stack([lo[:, j], hi[:, j]], 1)
-            out = scale_to(out, lo[None, :, :, None], hi[None, :, :, None], self.scale_range)
-        return out
-
     def cube(
         self, target: Target, norm: str, progress: Callable[[int, int], None] | None = None
     ) -> np.ndarray:
         """float32 ``[N, L, M, T]`` (M indexes :meth:`keys`), computed in batches; rows of
         non-finite samples are NaN. ``progress(done, total)`` is called after every batch."""
-        out = self.empty_cube()
-        total = -(-int(self.finite.sum()) // self.batch_size)
-        for b, (idx, rows) in enumerate(self.cube_batches(target, norm)):
-            out[idx] = rows
+        keys = self.keys()
+        n, _, t = self.X.shape
+        out = np.full((n, len(self.layers), len(keys), t), np.nan, np.float32)
+        ok = np.flatnonzero(self.finite)
+        total = -(-ok.size // self.batch_size)
+        explainer_norm = "sample" if norm == "sample" else "none"
+        for b, start in enumerate(range(0, ok.size, self.batch_size)):
+            idx = ok[start : start + self.batch_size]
+            out[idx] = self._raw_cube(idx, keys, target, explainer_norm)
+            self.n_computations += 1
             if progress is not None:
                 progress(b + 1, total)
-        return self.finish_cube(out, target, norm)
+        if norm == "layer":
+            lo, hi = _nanminmax(out, axis=(0, 3))  # [L, M]
+            for j, k in enumerate(keys):
+                self._ranges[(key_str(*k), target)] = np.stack([lo[:, j], hi[:, j]], 1)
+            out = scale_to(out, lo[None, :, :, None], hi[None, :, :, None], self.scale_range)
+        return out
 
 
 def _finite_rows(X: Any, chunk: int = 1024) -> np.ndarray:
