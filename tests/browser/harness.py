@@ -26,6 +26,16 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+
+# DOM hooks of the frontend (js/src/index.ts, controls.ts), for the tests in a Jupyter page
+WIDGET = ".tscam-root"
+MAIN = f"{WIDGET} canvas.tscam-main"
+STRIP = f"{WIDGET} canvas.tscam-strip"
+LAYER = f"{WIDGET} input[type=range][data-control=layer]"
+LAYER_NAME = f"{WIDGET} .tscam-layer-name"
+SAMPLE_BOX = f"{WIDGET} input[data-control=sample-box]"
+PLAY = f"{WIDGET} button[data-control=play]"
+SERIES_VIEW = f"{WIDGET} select[data-control=series_view]"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

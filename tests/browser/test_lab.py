@@ -18,8 +18,14 @@ import numpy as np
 import pytest
 from harness import (
     BASIC_MOTIONS,
+    LAYER,
+    MAIN,
+    PLAY,
     PROBE_WIDGET,
+    SAMPLE_BOX,
+    STRIP,
     SYNTHETIC,
+    WIDGET,
     Kernel,
     canvas_rgba,
     cmap_index,
@@ -36,13 +42,7 @@ from scipy import ndimage
 
 pytestmark = pytest.mark.browser
 
-# DOM hooks of the frontend (js/src/index.ts, controls.ts)
-ROOT = ".tscam-root"
-MAIN = f"{ROOT} canvas.tscam-main"
-STRIP = f"{ROOT} canvas.tscam-strip"
-LAYER = f"{ROOT} input[type=range][data-control=layer]"
-SAMPLE_BOX = f"{ROOT} input[data-control=sample-box]"
-PLAY = f"{ROOT} button[data-control=play]"
+ROOT = WIDGET
 
 
 @dataclass

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from harness import canvas_rgba, cmap_index, digest, open_lab_notebook, wait_until
+from harness import (
+    LAYER_NAME,
+    MAIN,
+    SERIES_VIEW,
+    WIDGET,
+    canvas_rgba,
+    cmap_index,
+    digest,
+    open_lab_notebook,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
-
-ROOT = ".tscam-root"
-MAIN = f"{ROOT} canvas.tscam-main"
-LAYER = f"{ROOT} input[data-control=layer]"
-LAYER_NAME = f"{ROOT} .tscam-layer-name"
-SERIES_VIEW = f"{ROOT} select[data-control=series_view]"
 
 LEARNER = """
 import warnings; warnings.filterwarnings("ignore")
@@ -72,7 +76,7 @@ def test_tsai_learner_widget(lab_server, open_page, artifacts, arch, kw, token_l
             arg=[LAYER_NAME, f"· {token_layout}"],
             timeout=10_000,
         )
-    page.locator(ROOT).first.screenshot(path=str(artifacts / f"lab-tsai-{arch}.png"))
+    page.locator(WIDGET).first.screenshot(path=str(artifacts / f"lab-tsai-{arch}.png"))
     # the layer slider repaints the map
     before = digest(_rgb(page))
     kernel.run("w.layer = 0")
@@ -85,6 +89,6 @@ def test_tsai_learner_widget(lab_server, open_page, artifacts, arch, kw, token_l
     wait_until(lambda: digest(_rgb(page)) != before, 10, 0.05, "a repaint on the model's input")
     series = np.array(kernel.eval("w.current_series.tolist()"))
     assert abs(series.mean()) < 3  # standardised, not around 200
-    page.locator(ROOT).first.screenshot(path=str(artifacts / f"lab-tsai-{arch}-input.png"))
+    page.locator(WIDGET).first.screenshot(path=str(artifacts / f"lab-tsai-{arch}-input.png"))
     kernel.run("w.series_view = 'original'")
     kernel.close()
