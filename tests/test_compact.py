@@ -4,6 +4,7 @@ one stored cube, the bytes saved in the widget state, and progress without a tqd
 from __future__ import annotations
 
 import asyncio
+import zlib
 
 import numpy as np
 import pytest
@@ -129,6 +130,38 @@ def test_uint8_state_is_a_quarter(widgets):
     assert cube8 * 4 == cube32
     assert sizes["uint8"] < sizes["float16"] < sizes["float32"]
     assert sizes["uint8"] < 0.3 * sizes["float32"], sizes
+
+
+def test_deflated_traits_round_trip():
+    from tscam_widget.widget.buffers import pack
+
+    t = np.linspace(0, 6, 200)
+    smooth = np.rint(127.5 + 127 * np.sin(t[None, :] * np.arange(1, 5)[:, None])).astype(np.uint8)
+    p = pack(smooth, "uint8", deflate=True)
+    assert p["z"] == "deflate" and p["delta"] == 200 and len(p["data"]) < 0.5 * smooth.nbytes
+    # the oracle: plain zlib, then a running sum mod 256 along each row
+    raw = np.frombuffer(zlib.decompress(p["data"]), np.uint8).reshape(4, 200)
+    np.testing.assert_array_equal(np.cumsum(raw, axis=1, dtype=np.uint8), smooth)
+    np.testing.assert_array_equal(unpack(p), smooth)
+    noise = np.random.RandomState(0).randint(0, 256, (4, 200)).astype(np.uint8)
+    assert "z" not in pack(noise, "uint8", deflate=True)  # no gain: sent as it is
+    f = np.repeat(np.float32([[0.25, -3.0]]), 50, axis=0)
+    pf = pack(f, "float32", deflate=True)
+    assert pf["z"] == "deflate" and "delta" not in pf
+    np.testing.assert_array_equal(unpack(pf), f)
+    with pytest.raises(ValueError, match="compression"):
+        unpack({**pf, "z": "gzip"})
+
+
+def test_cube_travels_deflated(widgets):
+    for p, w in widgets.items():
+        store = w._store
+        assert w.cube["z"] == "deflate", p
+        assert ("delta" in w.cube) == (p == "uint8")
+        sent = unpack(w.cube)  # cube_array() may have added rows since the last publish
+        assert len(sent) >= N
+        np.testing.assert_array_equal(sent, store.u[: len(sent)])
+        np.testing.assert_array_equal(unpack(w.cube_scale), store.scale[: len(sent)])
 
 
 def test_kernel_maps_travel_compact(data):

@@ -1,6 +1,7 @@
 // The offline page's host: reads the embedded widget state (buffers base64, optionally deflated
 // and delta-coded), imports the widget's ESM module from a blob: URL and renders it with a
 // minimal model (./model.ts). No widget manager, no network.
+import { undelta } from "../src/buffers";
 import { createModel } from "./model";
 
 interface Encoded {
@@ -23,14 +24,7 @@ async function bytesOf(e: Encoded): Promise<Uint8Array> {
     const stream = new Blob([out]).stream().pipeThrough(new DecompressionStream(e.z));
     out = new Uint8Array(await new Response(stream).arrayBuffer());
   }
-  const run = e.delta ?? 0;
-  if (run > 1) {
-    for (let s = 0; s < out.length; s += run) {
-      const end = Math.min(out.length, s + run);
-      for (let i = s + 1; i < end; i++) out[i] = (out[i] + out[i - 1]) & 255;
-    }
-  }
-  return out;
+  return undelta(out, e.delta ?? 0);
 }
 
 function put(obj: Record<string | number, unknown>, path: (string | number)[], value: unknown): void {

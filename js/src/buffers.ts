@@ -1,4 +1,5 @@
 // Decoding of {dtype, shape, data} buffers sent by Python (mind the DataView's byteOffset).
+import { unzlibSync } from "fflate";
 import type { Packed } from "./types";
 
 export type NumArray = Float32Array | Int32Array | Uint8Array | Uint16Array;
@@ -20,6 +21,23 @@ function bytesOf(data: Packed["data"]): { buffer: ArrayBufferLike; offset: numbe
   return { buffer: view.buffer, offset: view.byteOffset, length: view.byteLength };
 }
 
+/** Undo a delta coding in place: each byte plus the previous one (mod 256) within runs of `run`. */
+export function undelta(bytes: Uint8Array, run: number): Uint8Array {
+  if (run > 1) {
+    for (let s = 0; s < bytes.length; s += run) {
+      const end = Math.min(bytes.length, s + run);
+      for (let i = s + 1; i < end; i++) bytes[i] = (bytes[i] + bytes[i - 1]) & 255;
+    }
+  }
+  return bytes;
+}
+
+/** The plain bytes of a deflated trait (`z: "deflate"`, optionally delta-coded). */
+function inflated(obj: Packed): Uint8Array {
+  const { buffer, offset, length } = bytesOf(obj.data);
+  return undelta(unzlibSync(new Uint8Array(buffer as ArrayBuffer, offset, length)), obj.delta ?? 0);
+}
+
 /** Decode a packed array; null for a missing trait. Throws on a size mismatch. */
 export function decode(obj: Packed | null | undefined): Decoded | null {
   if (obj == null || typeof obj !== "object" || !("dtype" in obj)) return null;
@@ -27,7 +45,8 @@ export function decode(obj: Packed | null | undefined): Decoded | null {
   if (!Ctor) throw new Error(`unsupported dtype ${String(obj.dtype)}`);
   const shape = (obj.shape ?? []).map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
-  const { buffer, offset, length } = bytesOf(obj.data);
+  if (obj.z != null && obj.z !== "deflate") throw new Error(`unsupported compression ${String(obj.z)}`);
+  const { buffer, offset, length } = obj.z ? bytesOf(inflated(obj)) : bytesOf(obj.data);
   const size = Ctor.BYTES_PER_ELEMENT;
   if (length !== count * size) {
     throw new Error(`buffer of ${length} bytes does not hold ${obj.dtype}[${shape.join(", ")}]`);

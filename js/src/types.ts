@@ -5,6 +5,8 @@ export interface Packed {
   dtype: "float32" | "float16" | "int32" | "uint8";
   shape: number[];
   data: DataView | ArrayBuffer | ArrayBufferView | null;
+  z?: "deflate" | null; // data is zlib-deflated (buffers.py pack(..., deflate=True))
+  delta?: number; // ... after delta-coding (mod 256) along runs of this many bytes
 }
 
 export interface MapsMeta {

@@ -40,7 +40,8 @@ def demo_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def page_arrays(html: str) -> dict[str, np.ndarray]:
-    """The arrays embedded in the page, decoded as the host decodes them."""
+    """The arrays embedded in the page, decoded as the host (the page's encoding) and then the
+    widget (a trait deflated by ``buffers.pack(deflate=True)``) decode them."""
     spec = json.loads(html.split('type="application/vnd.tscam-widget+json">\n')[1].split("\n</")[0])
     out = {}
     for b in spec["buffers"]:
@@ -51,10 +52,14 @@ def page_arrays(html: str) -> dict[str, np.ndarray]:
         meta = spec["state"]
         for k in b["path"][:-1]:
             meta = meta[k]
-        arr = np.frombuffer(raw, np.dtype(meta["dtype"]))
-        if enc.get("delta"):
-            arr = np.cumsum(arr.reshape(-1, enc["delta"]), axis=1, dtype=np.uint8)
-        out[name] = arr.reshape(meta["shape"])
+        for z in (enc, meta if meta.get("z") else {}):
+            if z is meta:
+                raw = zlib.decompress(raw)
+            if z.get("delta"):
+                raw = np.cumsum(
+                    np.frombuffer(raw, np.uint8).reshape(-1, z["delta"]), axis=1, dtype=np.uint8
+                ).tobytes()
+        out[name] = np.frombuffer(raw, np.dtype(meta["dtype"])).reshape(meta["shape"])
     return out
 
 

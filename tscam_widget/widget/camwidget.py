@@ -617,8 +617,8 @@ class CamWidget(anywidget.AnyWidget):
         with self.hold_sync():
             if store.u.shape[0] != self._sent_rows:
                 self._sent_rows = store.u.shape[0]
-                self.cube = buffers.pack(store.u, self.precision)
-                self.cube_scale = buffers.pack(store.scale, "float32")
+                self.cube = buffers.pack(store.u, self.precision, deflate=True)
+                self.cube_scale = buffers.pack(store.scale, "float32", deflate=True)
                 self.cube_rows = buffers.pack(store.rows, "int32")
                 self.cube_keys = [k if r is None else f"{k}/{r}" for k, r in self._comp.keys()]
                 self.cube_meta = {"scale_range": [float(v) for v in self._comp.scale_range]}
