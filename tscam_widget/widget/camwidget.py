@@ -267,6 +267,13 @@ class CamWidget(anywidget.AnyWidget):
         if precompute not in (True, False, "auto"):
             raise ValueError(f"precompute: expected True, False or 'auto', got {precompute!r}")
         precision = check_precision(precision)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
+            batch_size < 1
+        ):
+            raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+        lo_hi = np.asarray(scale_range, dtype=float).ravel()
+        if lo_hi.size != 2 or not np.isfinite(lo_hi).all() or not lo_hi[0] < lo_hi[1]:
+            raise ValueError(f"scale_range: expected (lo, hi) with lo < hi, got {scale_range!r}")
         if background not in (True, False, "auto"):
             raise ValueError(f"background: expected True, False or 'auto', got {background!r}")
         loop = running_loop()
@@ -310,6 +317,11 @@ class CamWidget(anywidget.AnyWidget):
         if len(names) != n_classes:
             raise ValueError(
                 f"classes: expected {n_classes} names (the model's outputs), got {len(names)}"
+            )
+        if src.y.size and int(src.y.max()) >= n_classes:
+            raise ValueError(
+                f"y: expected class indices in 0..{n_classes - 1} (the model has {n_classes} "
+                f"outputs; -1 for unknown), got {int(src.y.max())}"
             )
         self._src, self._comp = src, comp
         self._precompute_arg = precompute
@@ -732,8 +744,8 @@ class CamWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the widget and stop its background work."""
-        for b in (self._bg, self._bg_cube):
-            if b is not None:
+        for b in (getattr(self, "_bg", None), getattr(self, "_bg_cube", None)):
+            if b is not None:  # (absent when __init__ raised before starting any)
                 b.cancel()
         super().close()
 

@@ -1,0 +1,148 @@
+"""CamWidget's arguments: every bad one gets a specific error (which argument, what was expected,
+what was given) and leaves the user's model as it was; more samples than ``batch_size`` give the
+same maps as one batch, ``norm="layer"`` included; ``save_html`` from a kernel-mode widget."""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from tscam_widget.models import InceptionTime
+from tscam_widget.widget import CamWidget
+
+N, T = 10, 40
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(5)
+    X = rng.randn(N, 1, T).astype(np.float32).cumsum(-1)
+    torch.manual_seed(1)
+    model = InceptionTime(1, 3, nf=4, depth=3, bottleneck=4, kernel_sizes=(9, 5, 3)).eval()
+    return model, X, np.arange(N) % 3
+
+
+def model_state(model: torch.nn.Module) -> dict:
+    return {
+        "weights": {k: v.clone() for k, v in model.state_dict().items()},
+        "grads": [p.grad for p in model.parameters()],
+        "training": [m.training for m in model.modules()],
+        "requires_grad": [p.requires_grad for p in model.parameters()],
+        "hooks": [
+            (len(m._forward_hooks), len(m._forward_pre_hooks), len(m._backward_hooks))
+            for m in model.modules()
+        ],
+    }
+
+
+BAD = {
+    "too few class names": (
+        dict(classes=["a", "b"], y=np.arange(N) % 2),
+        ValueError,
+        r"classes: expected 3 names \(the model's outputs\), got 2",
+    ),
+    "y beyond the model's classes": (
+        dict(y=np.arange(N) + 4),
+        ValueError,
+        r"y: expected class indices in 0\.\.2 .* got 13",
+    ),
+    "y of the wrong length": (dict(y=np.arange(4)), ValueError, r"y: expected 10 labels"),
+    "both X and dls": (dict(dls=object()), TypeError, "either as X or as dls=, not both"),
+    "bad precompute": (
+        dict(precompute="yes"),
+        ValueError,
+        r"precompute: expected True, False or 'auto', got 'yes'",
+    ),
+    "idxs out of range": (dict(idxs=[0, N]), ValueError, r"idxs: expected indices in 0\.\.9"),
+    "negative idxs": (dict(idxs=[-11]), ValueError, r"idxs: expected indices in 0\.\.9"),
+    "all-NaN samples": ("nan", ValueError, "X: every sample contains NaN or inf values"),
+    "X of four axes": ("4d", ValueError, r"X: expected series \[N, T\] or \[N, C, T\]"),
+    "unknown layer": (dict(layers=["nope"]), ValueError, "layers: the model has no submodule"),
+    "unknown method": (dict(methods=["nope"]), ValueError, r"methods: expected .*got \['nope'\]"),
+    "unknown reduction": (dict(reductions=["nope"]), ValueError, "reductions: expected"),
+    "batch_size 0": (dict(batch_size=0), ValueError, r"batch_size: expected an int >= 1, got 0"),
+    "negative cache": (dict(cache_mb=-1), ValueError, "cache_mb must be a number >= 0, got -1"),
+    "reversed scale_range": (
+        dict(scale_range=(1, 0)),
+        ValueError,
+        r"scale_range: expected \(lo, hi\) with lo < hi",
+    ),
+    "bad precision": (dict(precision="int4"), ValueError, "precision: expected one of"),
+    "bad background": (dict(background="yes"), ValueError, "background: expected True, False"),
+    "bad input_layout": (dict(input_layout="TNC"), ValueError, "input_layout: expected one of"),
+    "unknown control": (dict(colour="red"), TypeError, r"unexpected keyword argument\(s\)"),
+    "bad view": (dict(view="nope"), Exception, r"view: expected one of \['single'"),
+    "bad norm": (dict(norm="nope"), Exception, "norm: expected one of"),
+    "target beyond the classes": (dict(target=7), Exception, r"target: expected an int in 0\.\.2"),
+    "unknown colour map": (dict(cmap="nope"), ValueError, "cmap must be one of"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_argument_is_named_and_the_model_is_untouched(data, case):
+    model, X, y = data
+    kw, kind, message = BAD[case]
+    args: dict = {"y": y}
+    if kw == "nan":
+        args["X"] = np.full_like(X, np.nan)
+    elif kw == "4d":
+        args["X"] = X[..., None]
+    else:
+        args["X"] = X
+        args.update(kw)
+    before = model_state(model)
+    unraisable: list = []
+    old_hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        with pytest.raises(kind, match=message):
+            CamWidget(model, progress=False, **args)
+        gc.collect()  # the half-built widget's __del__ (close) must not fail either
+    finally:
+        sys.unraisablehook = old_hook
+    assert not unraisable, [str(u.exc_value) for u in unraisable]
+    after = model_state(model)
+    assert after["hooks"] == before["hooks"] and after["training"] == before["training"]
+    assert after["requires_grad"] == before["requires_grad"]
+    assert all(g is None for g in after["grads"])
+    for k, v in before["weights"].items():
+        assert torch.equal(v, after["weights"][k]), k
+
+
+def layer_normalised(raw: np.ndarray) -> np.ndarray:
+    """By hand: min-max over all samples' maps of each layer and method ``raw [N, L, M, T]``."""
+    lo = np.nanmin(raw, axis=(0, 3), keepdims=True)
+    hi = np.nanmax(raw, axis=(0, 3), keepdims=True)
+    return (raw - lo) / (hi - lo)
+
+
+def test_more_samples_than_batch_size(data):
+    model, X, y = data
+    kw = dict(methods=["gradcam", "activation"], reductions=["mean"], progress=False)
+    one = CamWidget(model, X, y, precompute=True, precision="float32", batch_size=256, **kw)
+    small = CamWidget(model, X, y, precompute=True, precision="float32", batch_size=3, **kw)
+    assert small.stats["computations"] >= 4  # ceil(10 / 3) explain batches
+    raw = one.cube_array("pred", "none")
+    np.testing.assert_allclose(small.cube_array("pred", "none"), raw, rtol=1e-4, atol=1e-5)
+    by_hand = layer_normalised(raw.astype(np.float64))
+    np.testing.assert_allclose(small.cube_array("pred", "layer"), by_hand, atol=1e-4)
+    # kernel mode: the layer range also spans every batch, not only the one holding the sample
+    kern = CamWidget(model, X, y, precompute=False, precision="float32", batch_size=3, **kw)
+    kern.norm = "layer"
+    m = one.cube_keys.index("gradcam")
+    for s in (0, 4, 9):
+        kern.sample = s
+        np.testing.assert_allclose(kern.current_map, by_hand[s, kern.layer, m], atol=1e-4)
+
+
+def test_save_html_from_a_kernel_mode_widget(data, tmp_path):
+    model, X, y = data
+    w = CamWidget(model, X, y, precompute=False, progress=False, methods=["gradcam"])
+    assert not w.precomputed
+    out = w.save_html(tmp_path / "page.html")
+    assert w.precomputed  # the maps were computed for the page
+    html = out.read_text()
+    assert 'type="application/vnd.tscam-widget+json"' in html and len(html) < 2_000_000
