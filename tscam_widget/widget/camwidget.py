@@ -267,8 +267,10 @@ class CamWidget(anywidget.AnyWidget):
         if precompute not in (True, False, "auto"):
             raise ValueError(f"precompute: expected True, False or 'auto', got {precompute!r}")
         precision = check_precision(precision)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or (
-            batch_size < 1
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or (batch_size < 1)
         ):
             raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
         lo_hi = np.asarray(scale_range, dtype=float).ravel()
