@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 import traitlets as t
 
+from tscam_widget.widget import CamWidget
 from tscam_widget.widget.compact import quantise
 from tscam_widget.widget.export import export_html
 
@@ -72,60 +74,48 @@ def cube() -> np.ndarray:
     return c
 
 
-class FakeCamWidget(anywidget.AnyWidget):
-    """The traits of docs/protocol.md, filled by hand (precompute mode)."""
-
-    _esm = STATIC / "widget.js"
-    layer = t.Int(L - 1).tag(sync=True)
-    method = t.Unicode("gradcam").tag(sync=True)
-    reduction = t.Unicode("mean").tag(sync=True)
-    sample = t.Int(0).tag(sync=True)
-    target = t.Union([t.Unicode(), t.Int()], default_value="pred").tag(sync=True)
-    cmap = t.Unicode("test").tag(sync=True)
-    norm = t.Unicode("sample").tag(sync=True)
-    view = t.Unicode("single").tag(sync=True)
-    view_count = t.Int(4).tag(sync=True)
-    mark = t.Unicode("line").tag(sync=True)
-    linewidth = t.Float(4.0).tag(sync=True)
-    linestyle = t.Unicode("solid").tag(sync=True)
-    alpha = t.Float(1.0).tag(sync=True)
-    playing = t.Bool(False).tag(sync=True)
-    play_interval_ms = t.Int(600).tag(sync=True)
-    request_id = t.Int(0).tag(sync=True)
-    layers = t.List(t.Unicode(), LAYERS).tag(sync=True)
-    methods = t.List(t.Unicode(), ["gradcam", "activation", "cam"]).tag(sync=True)
-    method_labels = t.Dict({"gradcam": "Grad-CAM", "activation": "CAM", "cam": "CAM (Zhou)"}).tag(
-        sync=True
-    )
-    reductions = t.List(t.Unicode(), ["mean", "max"]).tag(sync=True)
-    reduction_methods = t.List(t.Unicode(), ["activation"]).tag(sync=True)
-    classes = t.List(t.Unicode(), ["Normal", "Myocardial Infarction"]).tag(sync=True)
-    cmaps = t.List(t.Unicode(), ["test"]).tag(sync=True)
-    cmap_table = t.Dict().tag(sync=True)
-    n_samples = t.Int(N).tag(sync=True)
-    sample_ids = t.Dict().tag(sync=True)
-    series = t.Dict().tag(sync=True)
-    y_true = t.Dict().tag(sync=True)
-    y_pred = t.Dict().tag(sync=True)
-    probs = t.Dict().tag(sync=True)
-    targets = t.Dict().tag(sync=True)
-    precomputed = t.Bool(True).tag(sync=True)
-    precision = t.Unicode("float32").tag(sync=True)
-    target_methods = t.List(t.Unicode(), ["gradcam", "cam"]).tag(sync=True)
-    cube = t.Dict().tag(sync=True)
-    cube_scale = t.Dict().tag(sync=True)
-    cube_rows = t.Dict().tag(sync=True)
-    cube_keys = t.List(t.Unicode(), KEYS).tag(sync=True)
-    cube_meta = t.Dict({"scale_range": [0.0, 1.0]}).tag(sync=True)
-    maps = t.Dict().tag(sync=True)
-    maps_scale = t.Dict().tag(sync=True)
-    maps_meta = t.Dict().tag(sync=True)
-    value_range = t.List(t.Float(), [0.0, 1.0]).tag(sync=True)
-    status = t.Unicode("precomputed 6 samples x 4 layers").tag(sync=True)
-    error = t.Unicode("").tag(sync=True)
+def _synced_traits() -> dict:
+    """CamWidget's own synced traits (not those every anywidget has)."""
+    base = set(anywidget.AnyWidget.class_trait_names())
+    return {n: tr for n, tr in CamWidget.class_traits(sync=True).items() if n not in base}
 
 
-def fake_widget(channels: int = 1, **kw) -> FakeCamWidget:
+# Every synced trait of CamWidget, untyped and with the product's defaults, so that the fake and
+# the product cannot drift apart; FAKE fills the protocol by hand (precompute mode).
+FakeCamWidget = type(
+    "FakeCamWidget",
+    (anywidget.AnyWidget,),
+    {
+        "_esm": STATIC / "widget.js",
+        **{n: t.Any(tr.default()).tag(sync=True) for n, tr in _synced_traits().items()},
+    },
+)
+FAKE = dict(
+    layer=L - 1,
+    cmap="test",
+    linewidth=4.0,
+    layers=LAYERS,
+    methods=["gradcam", "activation", "cam"],
+    method_labels={"gradcam": "Grad-CAM", "activation": "CAM", "cam": "CAM (Zhou)"},
+    reductions=["mean", "max"],
+    reduction_methods=["activation"],
+    classes=["Normal", "Myocardial Infarction"],
+    cmaps=["test"],
+    n_samples=N,
+    precomputed=True,
+    precision="float32",
+    target_methods=["gradcam", "cam"],
+    cube_keys=KEYS,
+    cube_meta={"scale_range": [0.0, 1.0]},
+    status="precomputed 6 samples x 4 layers",
+)
+
+
+def test_fake_widget_fills_real_traits():
+    assert set(FAKE) <= set(_synced_traits()), set(FAKE) - set(_synced_traits())
+
+
+def fake_widget(channels: int = 1, **kw) -> anywidget.AnyWidget:
     tt = np.arange(T) / T
     series = np.stack(
         [
@@ -145,7 +135,7 @@ def fake_widget(channels: int = 1, **kw) -> FakeCamWidget:
         probs=pack(probs, "float32"),
         targets=pack(np.arange(N) % 2, "int32"),
         **compact_cube(),
-        **kw,
+        **{**FAKE, **kw},
     )
 
 
@@ -247,12 +237,43 @@ def select(page, control: str, value: str) -> None:
     wait_frames(page)
 
 
-# Layout constants of js/src/render.ts (MARGIN): plot area of single/overlay views.
-LEFT, RIGHT, TOP, PLOT_H = 84, 82, 34, 260
+# Geometry comes from the frontend's last paint (the canvas's data-panels / data-colorbar, in
+# css px), never from copies of its layout constants.
+def panels(page) -> list[dict]:
+    return json.loads(page.get_attribute("canvas.tscam-main", "data-panels"))
 
 
-def x_of(t: float, w: int) -> float:
-    return LEFT + t / (T - 1) * (w - LEFT - RIGHT)
+def plot_box(page, inset: float = 0) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of the first plot area, ``inset`` px inside."""
+    a = panels(page)[0]
+    return (a["x"] + inset, a["y"] + inset, a["x"] + a["w"] - inset, a["y"] + a["h"] - inset)
+
+
+def x_of(page, t: float) -> float:
+    a = panels(page)[0]
+    return a["x"] + t / (T - 1) * a["w"]
+
+
+def column(page, t: float, half: float = 2.5) -> tuple[float, float, float, float]:
+    """The plot area's column around time step ``t``."""
+    x0, y0, x1, y1 = plot_box(page)
+    x = x_of(page, t)
+    return (x - half, y0, x + half, y1)
+
+
+def strip_rows(page) -> list[tuple[float, str]]:
+    """(page y, layer name) of each row of the layer strip, top to bottom, found by hovering
+    (the strip's title names the row under the pointer)."""
+    strip = page.locator("canvas.tscam-strip")
+    bb = strip.bounding_box()
+    rows: list[tuple[float, str]] = []
+    for dy in range(1, int(bb["height"]), 2):
+        page.mouse.move(bb["x"] + bb["width"] / 2, bb["y"] + dy)
+        hit = re.match(r"(\S+) \(click to show this layer\)", strip.get_attribute("title") or "")
+        name = hit.group(1) if hit else ""
+        if name and (not rows or rows[-1][1] != name):
+            rows.append((bb["y"] + dy, name))
+    return rows
 
 
 # ---- tests ------------------------------------------------------------------------------------
@@ -272,21 +293,23 @@ def test_single_view_pixels(uni_page):
     w = canvas_width(page)
     assert w == WIDTH - 16
     # layer blocks.3 of sample 0: the Grad-CAM bump peaks (1.0 -> entry 255) at t = 210
-    peak = x_of(210, w)
-    near = probe(page, (peak - 2, TOP, peak + 3, TOP + PLOT_H), list(range(250, 256)))
+    x0, y0, x1, y1 = plot_box(page)
+    assert x0 > 0 and x1 < w and y1 - y0 > 100
+    near = probe(page, column(page, 210), list(range(250, 256)))
     assert near["hits"], "the peak colour (entry >= 250) is not on the line at t = 210"
-    far = probe(page, (x_of(20, w), TOP, x_of(40, w), TOP + PLOT_H), list(range(0, 4)))
+    early = (x_of(page, 20), y0, x_of(page, 40), y1)
+    far = probe(page, early, list(range(0, 4)))
     assert far["hits"], "the low colour (entry <= 3) is not on the line at t = 20..40"
-    assert not probe(page, (x_of(20, w), TOP, x_of(40, w), TOP + PLOT_H), list(range(128, 256)))[
-        "hits"
-    ]
-    whole = probe(page, (LEFT + 2, TOP + 2, w - RIGHT - 2, TOP + PLOT_H - 2), list(range(256)))
+    assert not probe(page, early, list(range(128, 256)))["hits"]
+    whole = probe(page, plot_box(page, inset=2), list(range(256)))
     assert whole["ink"] > 2000
     assert len(whole["hits"]) > 100, "segments are not coloured through the table"
-    # colour bar: entry 255 at its top, entry 0 at its bottom
-    bx = w - RIGHT + 16 + 7
-    top = probe(page, (bx, TOP + 1, bx + 1, TOP + 3), list(range(256)), tol=1)["hits"]
-    bottom = probe(page, (bx, TOP + PLOT_H - 3, bx + 1, TOP + PLOT_H - 1), list(range(256)), tol=1)
+    # colour bar, right of the plot: entry 255 at its top, entry 0 at its bottom
+    cb = json.loads(page.get_attribute("canvas.tscam-main", "data-colorbar"))
+    assert cb["x"] > x1 and cb["x"] + cb["w"] <= w
+    bx, cy0, cy1 = cb["x"] + cb["w"] / 2, cb["y"], cb["y"] + cb["h"]
+    top = probe(page, (bx, cy0 + 1, bx + 1, cy0 + 3), list(range(256)), tol=1)["hits"]
+    bottom = probe(page, (bx, cy1 - 3, bx + 1, cy1 - 1), list(range(256)), tol=1)
     assert top and min(top) >= 252, top
     assert bottom["hits"] and max(bottom["hits"]) <= 3, bottom
     # title and layer strip
@@ -297,14 +320,14 @@ def test_single_view_pixels(uni_page):
 
 def test_layer_strip_click_and_keys(uni_page):
     page, errors = uni_page
-    w = canvas_width(page)
-    # the strip's row 0 (blocks.0): its bump peaks at t = 60; click the row
+    # the strip's rows are the layers in order; row blocks.0: its bump peaks at t = 60
+    rows = strip_rows(page)
+    assert [name for _, name in rows] == LAYERS
     box = page.locator(".tscam-strip").bounding_box()
-    page.mouse.click(box["x"] + 300, box["y"] + 18 + 3)
+    page.mouse.click(box["x"] + box["width"] / 2, rows[0][0] + 1)
     wait_frames(page)
     assert "blocks.0 (1/4)" in page.inner_text(".tscam-layer-name")
-    peak = x_of(60, w)
-    assert probe(page, (peak - 2, TOP, peak + 3, TOP + PLOT_H), list(range(250, 256)))["hits"]
+    assert probe(page, column(page, 60), list(range(250, 256)))["hits"]
     # keyboard: down = next layer, right = next sample
     page.focus(".tscam-root")
     page.keyboard.press("ArrowDown")
@@ -313,7 +336,9 @@ def test_layer_strip_click_and_keys(uni_page):
     assert "blocks.1 (2/4)" in page.inner_text(".tscam-layer-name")
     assert page.input_value("[data-control=sample-box]") == "1"
     # hover tooltip: time index, value, CAM
-    page.mouse.move(box["x"] + x_of(150, w), 120)
+    main = page.locator("canvas.tscam-main").bounding_box()
+    _, y0, _, y1 = plot_box(page)
+    page.mouse.move(main["x"] + x_of(page, 150), main["y"] + (y0 + y1) / 2)
     tip = page.inner_text(".tscam-tooltip")
     assert tip.startswith("t = 150") and "value" in tip and "CAM" in tip
     assert errors == []
@@ -333,11 +358,11 @@ def test_views_and_nan_screenshots(uni_page):
     page.fill("[data-control=sample-box]", "0")
     page.keyboard.press("Enter")
     wait_frames(page)
-    assert (
-        "not defined"
-        in page.evaluate("() => document.querySelector('.tscam-status').textContent + ''")
-        or page.locator("canvas.tscam-main").is_visible()
-    )
+    # cam is undefined for blocks.1: the status says so and the series is drawn, in grey only
+    status = page.inner_text(".tscam-status")
+    assert "CAM (Zhou) is not defined for layer blocks.1" in status, status
+    grey = probe(page, plot_box(page, inset=2), list(range(256)))
+    assert grey["ink"] > 500 and grey["hits"] == [], grey
     shot(page, "nan-light")
     select(page, "method", "activation")
     assert page.locator("[data-control=reduction]").is_visible()
@@ -412,17 +437,15 @@ def test_kernel_mode_keeps_last_picture(browser, tmp_path):
     shot(page, "kernel-pending")
     # same picture plus the note: compare the title row and the plot's lower half (note is on top)
     assert page.evaluate(grab) != first  # the note was drawn
-    same = page.evaluate(
-        """() => { const c = document.querySelector('canvas.tscam-main').getContext('2d');
-        return Array.from(c.getImageData(84, 200, 500, 80).data).join(','); }"""
-    )
+    x0, y0, x1, y1 = plot_box(page)
+    lower_half = [x0, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2 - 1]
+    pixels = """([x, y, w, h]) => Array.from(document.querySelector('canvas.tscam-main')
+        .getContext('2d').getImageData(x, y, w, h).data).join(',')"""
+    same = page.evaluate(pixels, lower_half)
     page.keyboard.press("ArrowLeft")
     wait_frames(page)
     assert "computing" not in page.inner_text(".tscam-status")
-    again = page.evaluate(
-        """() => { const c = document.querySelector('canvas.tscam-main').getContext('2d');
-        return Array.from(c.getImageData(84, 200, 500, 80).data).join(','); }"""
-    )
+    again = page.evaluate(pixels, lower_half)
     assert same == again
     assert errors == []
     page.close()
@@ -436,7 +459,12 @@ def test_multivariate_and_hidpi(browser, tmp_path):
         " return [c.width, c.clientWidth, c.height, c.clientHeight]; }"
     )
     assert dims[0] == 2 * dims[1] and dims[2] == 2 * dims[3]
-    assert dims[3] == TOP + 3 * 120 + 2 * 8 + 42  # three stacked channel panels
+    # three channel panels of one height, stacked top to bottom without overlap, inside
+    ps = panels(page)
+    assert [p["channel"] for p in ps] == [0, 1, 2]
+    assert len({p["h"] for p in ps}) == 1 and len({p["x"] for p in ps}) == 1
+    assert all(a["y"] + a["h"] <= b["y"] for a, b in zip(ps, ps[1:]))
+    assert ps[-1]["y"] + ps[-1]["h"] < dims[3]
     shot(page, "multivariate-light")
     set_dark(page)
     shot(page, "multivariate-dark")
@@ -467,9 +495,7 @@ def test_real_camwidget(browser, tmp_path):
     page, errors = open_page(browser, export(w, tmp_path / "real.html"))
     tbl = np.frombuffer(w.cmap_table["data"], np.uint8).reshape(256, 4)[:, :3].tolist()
     width = canvas_width(page)
-    r = page.evaluate(
-        PROBE, ["canvas.tscam-main", LEFT + 2, TOP + 2, width - RIGHT - 2, TOP + PLOT_H - 2, tbl, 2]
-    )
+    r = page.evaluate(PROBE, ["canvas.tscam-main", *plot_box(page, inset=2), tbl, 2])
     assert r["ink"] > 1000 and len(r["hits"]) >= 3, r
     assert errors == []
     shot(page, "camwidget-light")
@@ -495,7 +521,7 @@ def test_pale_colours_stay_visible(browser, tmp_path, dark):
         if dark:
             set_dark(page)
         width = canvas_width(page)
-        box = (LEFT + 2, TOP + 2, width - RIGHT - 2, TOP + PLOT_H - 2)
+        box = plot_box(page, inset=2)
         seen[alpha] = probe(page, box, [0])["ink"]
         if alpha == 1.0:
             shot(page, f"pale-{'dark' if dark else 'light'}")
@@ -555,11 +581,7 @@ def test_controls_keep_their_place_and_the_sample_box_follows(browser, tmp_path)
     )
     wait_frames(page)
     assert box.input_value() == "5"
-    # strip rows: shortened labels, the full name on hover
-    strip = page.locator("canvas.tscam-strip")
-    bb = strip.bounding_box()
-    geom_top, row_h = 18, 14  # strip.ts: 4 rows of 14 px under an 18 px caption
-    page.mouse.move(bb["x"] + bb["width"] / 2, bb["y"] + geom_top + 1.5 * row_h)
-    assert strip.get_attribute("title").startswith("backbone.resblock1.shortcut")
+    # strip rows: shortened labels, the full name of each row on hover, in order
+    assert [name for _, name in strip_rows(page)] == names
     assert errors == []
     page.close()

@@ -125,7 +125,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
     frame = 0;
     const tStart = performance.now();
     localError = "";
-    let note = "";
+    const notes: string[] = []; // drawn over the plot and written in the status line
     let ready = false;
     try {
       // clientWidth is 0 while an ancestor is display:none (JupyterLab hides the shell for one
@@ -146,16 +146,14 @@ const render: Render<CamTraits> = ({ model, el }) => {
       const table = tableFor(currentTable(m));
       const built = buildScene(m);
       let scene = built.scene;
-      const notes: string[] = [];
       ready = built.ready && !!scene;
       if (built.ready && scene) lastScene = scene;
       else if (scene) {
-        note = "computing...";
-        notes.push(note);
+        notes.push("computing...");
         if (lastScene) scene = lastScene;
       }
       if (!scene) {
-        note = built.why;
+        if (built.why) notes.push(built.why);
         sizeCanvas(canvas, width, 40)?.clearRect(0, 0, width, 40);
         hits = [];
         canvas.dataset.panels = "[]";
@@ -203,7 +201,8 @@ const render: Render<CamTraits> = ({ model, el }) => {
       console.error(e);
     }
     if (mouse) onMove(mouse);
-    setText(status, [m.get("status"), note].filter(Boolean).join(" · "));
+    // the notes drawn over the plot are also text in the status line (readable, copyable)
+    setText(status, [m.get("status"), ...notes].filter(Boolean).join(" · "));
     setText(error, [m.get("error"), localError].filter(Boolean).join("\n"));
     // paint signal for tests and the latency bench
     root.dataset.paints = String(++paints);
