@@ -494,7 +494,6 @@ def test_real_camwidget(browser, tmp_path):
     assert w.precomputed and w.error == ""
     page, errors = open_page(browser, export(w, tmp_path / "real.html"))
     tbl = np.frombuffer(w.cmap_table["data"], np.uint8).reshape(256, 4)[:, :3].tolist()
-    width = canvas_width(page)
     r = page.evaluate(PROBE, ["canvas.tscam-main", *plot_box(page, inset=2), tbl, 2])
     assert r["ink"] > 1000 and len(r["hits"]) >= 3, r
     assert errors == []
@@ -520,7 +519,6 @@ def test_pale_colours_stay_visible(browser, tmp_path, dark):
         page, errors = open_page(browser, export(w, tmp_path / f"pale-{alpha}.html"))
         if dark:
             set_dark(page)
-        width = canvas_width(page)
         box = plot_box(page, inset=2)
         seen[alpha] = probe(page, box, [0])["ink"]
         if alpha == 1.0:
