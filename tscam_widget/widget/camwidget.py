@@ -25,9 +25,10 @@ from .compact import MapStore, check_precision, dequantise, quantise
 from .compute import ALL_REDUCTIONS, NORMS, MapComputer
 from .export import export_html
 from .source import LabelDecoder, decode_labels, resolve_source
+from .trust import TrustMixin, check_mask
 
 _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
-VIEWS = ("single", "grid", "overlay")
+VIEWS = ("single", "grid", "overlay", "trust")
 MARKS = ("line", "scatter")
 #: methods so slow (one forward per channel) that precompute="auto" stays in kernel mode
 EXPENSIVE_METHODS = ("scorecam", "ablationcam")
@@ -140,7 +141,7 @@ def _array() -> t.Dict:
     return t.Dict(buffers.empty()).tag(sync=True)
 
 
-class CamWidget(anywidget.AnyWidget):
+class CamWidget(TrustMixin, anywidget.AnyWidget):
     """Time series coloured by class-activation maps, for every layer of a classifier.
 
     ``CamWidget(learn, dls=None, *, ds_idx=1, idxs=None, ...)`` for a fastai/tsai ``Learner``
@@ -256,6 +257,8 @@ class CamWidget(anywidget.AnyWidget):
         input_layout: str = "NCT",
         output: Any = None,
         background: bool | str = "auto",
+        mask: Any = None,
+        trust: bool | str = "auto",
         **controls: Any,
     ) -> None:
         unknown = sorted(set(controls) - set(INIT_CONTROLS))
@@ -291,6 +294,7 @@ class CamWidget(anywidget.AnyWidget):
             idxs=idxs,
             labels=labels,
         )
+        mask = check_mask(mask, *src.X.shape[::2], src.sample_ids)  # before the costly work
         comp = MapComputer(
             src.model,
             src.X,
@@ -363,6 +367,7 @@ class CamWidget(anywidget.AnyWidget):
             controls["mark"] = controls.pop("style")
         init.update(controls)
         super().__init__(**init)
+        self._trust_init(mask, trust)
         self.targets = buffers.pack(comp.targets(self.target), "int32")
         self._ready = True
         self._dirty = {"cube"} if self.precomputed else {"maps"}
@@ -384,6 +389,8 @@ class CamWidget(anywidget.AnyWidget):
         ``reduction``, ``target``, ``norm``); flushes pending work first. All NaN when the
         method is undefined for the layer or the sample has no map (see ``error``)."""
         self.flush()
+        if self.randomised:
+            return self._trust_current_map()
         T = self._src.X.shape[-1]
         if self.precomputed:
             if self._store is None:
@@ -486,6 +493,8 @@ class CamWidget(anywidget.AnyWidget):
             self.precomputed = True
             self._mark("cube")
         self.flush()
+        if self._trust_mode is True:
+            self.compute_trust()
         if targets == "all":
             k = self._comp.probs.shape[1]
             self._fill_store([self._comp.targets(c) for c in range(k)])
@@ -496,6 +505,7 @@ class CamWidget(anywidget.AnyWidget):
     def flush(self) -> None:
         """Compute what pending control changes need, now (normally the event loop does)."""
         self._flush(raise_errors=False)
+        self._trust_sync()
 
     def _flush(self, raise_errors: bool) -> None:
         self._scheduled = None
@@ -706,7 +716,8 @@ class CamWidget(anywidget.AnyWidget):
     @property
     def background_running(self) -> bool:
         """True while predictions or the precomputed cube are still being computed."""
-        return any(b is not None and b.running for b in (self._bg, self._bg_cube))
+        bgs = (self._bg, self._bg_cube, getattr(self, "_bg_trust", None))
+        return any(b is not None and b.running for b in bgs)
 
     async def ready(self, timeout: float = 600.0) -> None:
         """Wait (``await w.ready()`` in a notebook) until the background work is done and its
@@ -732,7 +743,7 @@ class CamWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the widget and stop its background work."""
-        for b in (self._bg, self._bg_cube):
+        for b in (self._bg, self._bg_cube, getattr(self, "_bg_trust", None)):
             if b is not None:
                 b.cancel()
         super().close()
@@ -823,6 +834,7 @@ class CamWidget(anywidget.AnyWidget):
         self._push_predictions(final=True)
         if self._want_precompute():
             self._start_cube()
+        self._trust_start_background()
 
     def _background_failed(self, e: BaseException) -> None:
         self.background_error = e
