@@ -108,7 +108,7 @@ export function trustTables(m: TraitReader): TableSpec[] {
   const g = gain.data as Float32Array;
   let big = 0.05;
   for (const v of g) if (Number.isFinite(v)) big = Math.max(big, Math.abs(v));
-  out.push({ name: "gain", title: "gain over random (MoRF AUC)", values: g, colour: gainColour(big), dark: (v) => Math.abs(v) / big > 0.6 });
+  out.push({ name: "gain", title: "gain over random: random-chunk AUC - MoRF AUC (red: better than random)", values: g, colour: gainColour(big), dark: (v) => Math.abs(v) / big > 0.6 });
   const loc = decoded(m, "trust_loc");
   const meta = (get(m, "trust_meta") ?? {}) as TrustMeta;
   if (loc) {
@@ -116,7 +116,7 @@ export function trustTables(m: TraitReader): TableSpec[] {
   }
   const corr = decoded(m, "trust_rand_corr");
   if (corr) {
-    out.push({ name: "corr", title: "rank corr. with randomised model", values: corr.data as Float32Array, colour: (v) => mix(WHITE, PURPLE, Math.abs(v)), dark: (v) => Math.abs(v) > 0.6 });
+    out.push({ name: "corr", title: "rank correlation with the randomised model's maps (high: fails the sanity check)", values: corr.data as Float32Array, colour: (v) => mix(WHITE, PURPLE, Math.abs(v)), dark: (v) => Math.abs(v) > 0.6 });
   }
   return out;
 }
@@ -138,7 +138,7 @@ export interface TrustLayout {
 
 const TOP = 30;
 const LABEL_W = 92;
-const HEAD_H = 34;
+const HEAD_H = 54;
 const ROW_H = 20;
 const TABLE_GAP = 18;
 
@@ -321,7 +321,7 @@ export function drawTrust(ctx: CanvasRenderingContext2D, m: TraitReader, width: 
     ctx.font = `bold 11px ${theme.font}`;
     ctx.textAlign = "left";
     ctx.textBaseline = "bottom";
-    ctx.fillText(t.spec.title, t.x, t.y + 12);
+    ctx.fillText(t.spec.title, t.x, t.y - 1);
     const first = lay.cells.find((c) => c.table === t.spec.name);
     const cw = first?.w ?? 40;
     ctx.font = `9px ${theme.font}`;
@@ -330,9 +330,9 @@ export function drawTrust(ctx: CanvasRenderingContext2D, m: TraitReader, width: 
       const cx = t.x + LABEL_W + c * cw + cw / 2;
       ctx.save();
       ctx.translate(cx, t.y + HEAD_H - 3);
-      ctx.rotate(-0.5);
+      ctx.rotate(-0.6);
       ctx.textAlign = "left";
-      ctx.fillText(fit(ctx, keyLabel(k), 44), 0, 0);
+      ctx.fillText(fit(ctx, keyLabel(k), 84), 0, 0);
       ctx.restore();
     });
     ctx.textAlign = "right";
@@ -436,7 +436,7 @@ export function drawTrust(ctx: CanvasRenderingContext2D, m: TraitReader, width: 
       const ys = Float32Array.from(layers, (_, l) => g[l * M + c]);
       const colour = PALETTE[c % PALETTE.length];
       total += polyline(ctx, dr, xt, ys, xr, yr, colour, c === sel.col ? 3 : 1.4, []);
-      items.push([keyLabel(keys[c]), colour, []]);
+      items.push([fit(ctx, keyLabel(keys[c]), 120), colour, []]);
     }
     points.depth = total;
     legend(ctx, theme, dr.x + dr.w + 10, dr.y + 8, items);

@@ -743,7 +743,8 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the widget and stop its background work."""
-        for b in (self._bg, self._bg_cube, getattr(self, "_bg_trust", None)):
+        for name in ("_bg", "_bg_cube", "_bg_trust"):  # getattr: a constructor that failed
+            b = getattr(self, name, None)
             if b is not None:
                 b.cancel()
         super().close()
