@@ -73,7 +73,7 @@ def test_mask_travels_as_uint8_and_a_selection_takes_its_rows(data):
 @pytest.mark.parametrize(
     "bad, err, words",
     [
-        (np.zeros((N, T - 1), bool), ValueError, ["mask", f"[N, T] = [{N}, {T}]", f"[{N}, {T - 1}]"]),
+        (np.zeros((N, T - 1), bool), ValueError, ["mask", f"= [{N}, {T}]", f"[{N}, {T - 1}]"]),
         (np.zeros((N - 1, T), bool), ValueError, ["mask", f"[{N}, {T}]", f"[{N - 1}, {T}]"]),
         (np.zeros(T, bool), ValueError, ["mask", f"[{T}]"]),
         (np.full((N, T), 2), ValueError, ["mask", "0/1", "2"]),

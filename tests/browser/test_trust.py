@@ -44,9 +44,9 @@ def _open(open_page, path: Path):
     page, _log = open_page()
     page.route(
         "**/*",
-        lambda r: r.continue_()
-        if r.request.url.startswith(("file:", "blob:", "data:"))
-        else r.abort(),
+        lambda r: (
+            r.continue_() if r.request.url.startswith(("file:", "blob:", "data:")) else r.abort()
+        ),
     )
     page.goto(path.resolve().as_uri())
     page.wait_for_function(
