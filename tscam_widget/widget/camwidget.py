@@ -162,6 +162,13 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
     ``precision``: how maps are stored and sent: ``"uint8"`` (default; values quantised to 1/255
     of each map's range, the colour table has 256 entries so the picture is the same),
     ``"float16"`` or ``"float32"`` (see :mod:`tscam_widget.widget.compact`).
+    ``mask``: a ground-truth mask ``[N, T]`` (bool or 0/1; with ``idxs``, either the widget's
+    samples or the whole data), drawn as a band under the series in every view and used for the
+    localisation scores. ``trust``: the trust view's scores (``view="trust"``, the
+    ``randomised`` toggle; see :mod:`tscam_widget.widget.trust`): ``"auto"`` computes them in
+    the background in a kernel and on demand elsewhere, True also before ``save_html``, False
+    never.
+
     Outside a running event loop, control changes are computed on :meth:`flush` or when
     :attr:`current_map` is read; in a kernel they are coalesced into one computation per loop
     turn.
