@@ -196,6 +196,7 @@ def evaluate(
             random_draws=random_draws,
             seed=seed,
             batch_size=batch_size,
+            progress=lambda f: report("deletion", 0.1 + 0.5 * f),
         )
         seconds["deletion"] = time.perf_counter() - t0
     curves = res.prob.reshape(n, n_l, n_m, 2, steps + 1)
