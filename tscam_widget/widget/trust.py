@@ -116,7 +116,6 @@ def compute_trust(
     idx = np.flatnonzero(comp.finite)
     n, _, length = comp.X.shape
     keys = default_keys(comp)
-    labels = [key_label(k) for k in keys]
     target = comp.pred[idx].astype(np.int64)
     methods = [m for m, _ in keys]
 
@@ -124,6 +123,18 @@ def compute_trust(
         say(f"trust scores: {stage} ({frac:.0%})")
 
     ex_kw = dict(comp.explainer_kwargs)
+    # one explanation of the samples, scored by evaluate and compared with the randomised model's
+    red = comp.reductions[0]
+    say("trust scores: explain")
+    expl = comp.explainer.explain(
+        comp.X[idx],
+        target=target,
+        methods=methods,
+        reductions=(red,),
+        norm="none",
+        batch_size=comp.batch_size,
+        **comp.method_kwargs,
+    )
     rep = evaluate(
         comp.model,
         comp.X[idx],
@@ -140,21 +151,11 @@ def compute_trust(
         input_layout=ex_kw.get("input_layout", "NCT"),
         output=ex_kw.get("output"),
         progress=prog,
+        explanation=expl,
     )
-    # the report's method axis in the order of `keys`
-    order = [rep.methods.index(lab) if lab in rep.methods else -1 for lab in labels]
-    if any(o < 0 for o in order):
-        # a reduction method evaluated with evaluate's default reduction
-        order = [
-            rep.methods.index(lab)
-            if lab in rep.methods
-            else next(i for i, k in enumerate(rep.methods) if k.split("/")[0] == lab.split("/")[0])
-            for lab in labels
-        ]
-        keys = [
-            (k.split("/")[0], k.split("/")[1] if "/" in k else None)
-            for k in (rep.methods[o] for o in order)
-        ]
+    keys = [(m, red if r is not None else None) for m, r in keys]
+    labels = [key_label(k) for k in keys]
+    order = [rep.methods.index(lab) for lab in labels]
     k1 = rep.fractions.shape[0]
     n_l = len(rep.layers)
     curves = np.full((n, n_l, len(keys), 2, k1), np.nan, np.float32)
@@ -162,6 +163,10 @@ def compute_trust(
     random = np.full((n, k1), np.nan, np.float32)
     random[idx] = rep.random_curves.mean(1)
     seconds = dict(rep.seconds)
+    seconds["explain"] = time.perf_counter() - t0 - seconds["total"]
+    cube, names = expl.to_array(norm="none")  # [L, M, S, T]
+    o = np.asarray(cube, np.float32)[:, [list(map(str, names)).index(lab) for lab in labels]]
+    o = o.transpose(2, 0, 1, 3)  # [S, L, M, T]
 
     # the cascading-randomised model (every stage: the last of the cascade) and its maps
     say("trust scores: randomised model")
@@ -178,20 +183,15 @@ def compute_trust(
         rand_comp.explainer = comp.explainer.for_copy(rand_model)
     k = comp.probs.shape[1]
     rand_store = MapStore(n, k, n_l, len(keys), length, precision)
-    orig_store = MapStore(n, k, n_l, len(keys), length, "float32")
+    r = np.empty_like(o)
     cls = [int(c) for c in target]
     bs = max(1, comp.batch_size)
     for s in range(0, len(idx), bs):
         part = idx[s : s + bs]
         rmaps = rand_comp._raw_cube(part, keys, cls[s : s + bs], "none")
-        omaps = comp._raw_cube(part, keys, cls[s : s + bs], "none")
         rand_store.add(part, target[s : s + bs], rmaps)
-        orig_store.add(part, target[s : s + bs], omaps)
+        r[s : s + bs] = rmaps
         say(f"trust scores: randomised model {min(s + bs, len(idx))} / {len(idx)} samples")
-    cls_all = np.full(n, -1, np.int64)
-    cls_all[idx] = target
-    o = orig_store.maps(cls_all, "none", (0.0, 1.0))[idx]  # [S, L, M, T]
-    r = rand_store.maps(cls_all, "none", (0.0, 1.0))[idx]
     with np.errstate(invalid="ignore"):
         corr = spearman(o, r)  # [S, L, M]
     import warnings
