@@ -221,3 +221,32 @@ def test_export_holds_the_trust_state(wtrust, tmp_path):
     out = w.save_html(tmp_path / "t.html")
     assert w.trust_meta["state"] == "done"
     assert '"trust_meta":{"state":"done"' in out.read_text()
+
+
+# ---- in a kernel: a worker thread ----------------------------------------------------------
+def test_background_trust_after_the_maps_or_when_asked(data):
+    import asyncio
+
+    m, X, y, mask = data
+
+    async def main() -> tuple[str, str, str, list[str]]:
+        small = CamWidget(m, X, y, mask=mask, background=True, progress=False)
+        statuses: list[str] = []
+        small.observe(lambda c: statuses.append(c["new"]), "status")
+        small.sample = 2  # the controls stay live meanwhile
+        await small.ready(120)
+        auto = small.trust_meta["state"]
+        # kernel mode (maps on demand): the scores wait for the trust view
+        lazy = CamWidget(m, X, y, background=True, precompute=False, progress=False)
+        await lazy.ready(120)
+        before = lazy.trust_meta["state"]
+        lazy.view = "trust"
+        await asyncio.sleep(0)
+        lazy.flush()
+        await lazy.ready(120)
+        return auto, before, lazy.trust_meta["state"], statuses
+
+    auto, before, after, statuses = asyncio.run(main())
+    assert auto == "done"
+    assert (before, after) == ("pending", "done")
+    assert any(s.startswith("trust scores:") and "forwards" in s for s in statuses), statuses

@@ -329,6 +329,9 @@ class TrustMixin(t.HasTraits):
             return
         if self._bg_trust is not None and self._bg_trust.running:
             return
+        if getattr(self, "_worker", None) is not None:  # background mode (a kernel)
+            self._trust_start_background(asked=True)
+            return
         try:
             self.compute_trust()
         except Exception as e:  # noqa: BLE001 - shown in the widget, which keeps working
@@ -338,9 +341,15 @@ class TrustMixin(t.HasTraits):
     def _trust_status(self, text: str) -> None:
         self.status = text  # type: ignore[attr-defined]
 
-    def _trust_start_background(self) -> None:
-        """After the predictions: compute the trust scores in a worker thread."""
+    def _trust_start_background(self, asked: bool = False) -> None:
+        """Compute the trust scores in a worker thread: after the predictions (``asked`` False)
+        with ``trust=True``, or ``"auto"`` when the maps are precomputed (a data set small
+        enough); when the trust view or the randomised toggle asks for them."""
         if self._trust_mode is False or self._trust is not None:
+            return
+        if self._bg_trust is not None and self._bg_trust.running:
+            return
+        if not asked and not (self._trust_mode is True or self._want_precompute()):  # type: ignore[attr-defined]
             return
         loop = running_loop()
         if loop is None:
