@@ -29,6 +29,19 @@ from . import buffers
 from .background import Apply, Background, running_loop
 from .compact import MapStore
 
+#: the trust view's array traits (binary buffers)
+TRUST_ARRAYS = (
+    "mask",
+    "trust_fractions",
+    "trust_gain",
+    "trust_loc",
+    "trust_rand_corr",
+    "trust_curves",
+    "trust_random",
+    "trust_rand_cube",
+    "trust_rand_scale",
+    "trust_rand_rows",
+)
 #: the localisation score that colours the second table (see ``metrics.localisation``)
 LOC_METRIC = "relevance_mass"
 TRUST_MODES = (True, False, "auto")
