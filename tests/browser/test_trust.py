@@ -7,6 +7,7 @@ Screenshots in test-artifacts/trust-*.png."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,72 @@ def test_trust_view_offline(trust_page, open_page, artifacts: Path) -> None:
         green = (px[..., 1] - px[..., 0] > 40) & (px[..., 1] - px[..., 2] > 20)
         assert green.sum() > 100, view
         page.screenshot(path=str(artifacts / f"trust-mask-{view}.png"))
+
+
+TRUST_NOTEBOOK = """
+import numpy as np, torch
+torch.manual_seed(0); torch.set_num_threads(1)
+from tscam_widget import CamWidget
+from tscam_widget.data import synthetic, synthetic_classes
+from tscam_widget.models import InceptionTime
+X, y, mask = synthetic(n=12, length=96, n_classes=3, seed=1)
+model = InceptionTime(1, 3, nf=4, depth=3, bottleneck=4, kernel_sizes=(9, 5, 3)).eval()
+w = CamWidget(model, X, y, classes=synthetic_classes(3), mask=mask, progress=False)
+w
+"""
+
+
+def test_trust_view_in_lab(lab_server, open_page, artifacts: Path) -> None:
+    """With a kernel: the scores arrive from the worker, a cell click sets the kernel's
+    ``layer`` and ``method``, the toggle sets its ``randomised`` and repaints the map."""
+    from harness import MAIN, open_lab_notebook
+
+    name = lab_server.write_notebook("trust.ipynb", [TRUST_NOTEBOOK])
+    page, _ = open_page()
+    open_lab_notebook(page, lab_server, name)
+    kernel = lab_server.kernel(name)
+    try:
+        page.locator(MAIN).first.wait_for()
+        kernel.wait_for("w.trust_meta['state']", lambda v: v == "done", timeout=120)
+        page.locator("[data-control=view]").select_option("trust")
+        assert kernel.wait_for("w.view", lambda v: v == "trust") == "trust"
+        trust = page.locator("canvas.tscam-trust")
+        page.wait_for_function(
+            "() => JSON.parse(document.querySelector('canvas.tscam-trust')?.dataset.trust"
+            " || '{}').state === 'done'",
+            timeout=30_000,
+        )
+        geo = json.loads(trust.get_attribute("data-trust"))
+        keys = kernel.eval("w.trust_meta['keys']")
+        col = keys.index("hirescam")
+        cell = next(
+            c for c in geo["cells"] if c["table"] == "loc" and c["layer"] == 2 and c["col"] == col
+        )
+        box = trust.bounding_box()
+        page.mouse.click(box["x"] + cell["x"] + cell["w"] / 2, box["y"] + cell["y"] + 5)
+        assert kernel.wait_for("(w.layer, w.method)", lambda v: v == [2, "hirescam"]) == [
+            2,
+            "hirescam",
+        ]
+        page.screenshot(path=str(artifacts / "trust-lab.png"))
+        kernel.run("w.view = 'single'")
+        main = page.locator(MAIN).first
+        page.wait_for_function(
+            "() => !document.querySelector('canvas.tscam-main').classList.contains('tscam-hidden')"
+        )
+        time.sleep(0.5)
+        before = digest(canvas_rgba(main.element_handle()))
+        page.locator("input[data-control=randomised]").check()
+        assert kernel.wait_for("w.randomised", lambda v: v is True) is True
+        wait = time.monotonic() + 10
+        while digest(canvas_rgba(main.element_handle())) == before:
+            assert time.monotonic() < wait, "the randomised toggle did not repaint"
+            time.sleep(0.1)
+        # the kernel's own map for the toggle is the randomised model's
+        same = kernel.eval(
+            "bool(np.allclose(w.current_map, w._trust_current_map(), equal_nan=True))"
+        )
+        assert same
+        page.screenshot(path=str(artifacts / "trust-lab-randomised.png"))
+    finally:
+        kernel.close()
