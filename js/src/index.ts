@@ -154,7 +154,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
       const randomised = !!(m as unknown as { get(k: string): boolean }).get("randomised");
       const built = buildScene(randomised ? randomisedReader(m) : m);
       let scene = built.scene;
-      const notes: string[] = randomised ? ["randomised model (every layer re-initialised): sanity check"] : [];
+      const notes: string[] = randomised ? ["randomised model (every layer re-initialised), maps for the predicted class: sanity check"] : [];
       ready = built.ready && !!scene;
       if (built.ready && scene) lastScene = scene;
       else if (scene) {

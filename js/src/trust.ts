@@ -71,6 +71,8 @@ export function randomisedReader(m: TraitReader): TraitReader {
     cube_scale: get(m, "trust_rand_scale"),
     cube_rows: get(m, "trust_rand_rows"),
     cube_keys: meta.keys ?? [],
+    // the randomised maps explain the class the original model predicted (whatever the menu)
+    target: "pred",
     value_range: m.get("norm") === "none" ? [] : m.get("value_range"),
   };
   return { get: (k) => (k in over ? over[k] : m.get(k)) as never };

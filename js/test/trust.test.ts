@@ -63,6 +63,7 @@ describe("randomised reader", () => {
     expect(r.get("precomputed")).toBe(true);
     expect(r.get("value_range")).toEqual([]); // norm none: the range of the randomised maps
     expect(r.get("sample")).toBe(4);
+    expect(r.get("target")).toBe("pred"); // the class the randomised maps explain
   });
 });
 
