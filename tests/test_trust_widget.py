@@ -250,3 +250,17 @@ def test_background_trust_after_the_maps_or_when_asked(data):
     assert auto == "done"
     assert (before, after) == ("pending", "done")
     assert any(s.startswith("trust scores:") and "forwards" in s for s in statuses), statuses
+
+
+def test_other_layers_compute_the_scores_again(data):
+    m, X, y, mask = data
+    w = CamWidget(m, X, y, mask=mask, progress=False, view="trust")
+    assert w.trust_meta["state"] == "done" and len(w.trust_meta["layers"]) == 4
+    w.layers = ["blocks.1", "blocks.2"]
+    w.flush()
+    assert w.trust_meta["state"] == "done"
+    assert w.trust_meta["layers"] == ["blocks.1", "blocks.2"]
+    assert unpack(w.trust_gain).shape == (2, len(w.methods))
+    w.view = "single"
+    w.methods = ["gradcam", "hirescam"]
+    assert w.trust_meta["state"] == "pending" and unpack(w.trust_gain).size == 0

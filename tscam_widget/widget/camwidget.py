@@ -383,6 +383,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             self._start_background(loop)
         elif self._loop() is None or not _in_kernel():
             self._flush(raise_errors=True)
+            self._trust_sync()  # view="trust" given
         else:
             # in a kernel: return now so the widget shows, and compute on the event loop's next
             # turn, reporting progress in the widget's own status line

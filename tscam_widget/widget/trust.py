@@ -42,6 +42,7 @@ TRUST_ARRAYS = (
     "trust_rand_scale",
     "trust_rand_rows",
 )
+_DTYPES = {"mask": "uint8", "trust_rand_cube": "uint8", "trust_rand_rows": "int32"}
 #: the localisation score that colours the second table (see ``metrics.localisation``)
 LOC_METRIC = "relevance_mass"
 TRUST_MODES = (True, False, "auto")
@@ -257,7 +258,7 @@ class TrustMixin(t.HasTraits):
     """Traits and work of the trust view (see the module docstring)."""
 
     randomised = t.Bool(False).tag(sync=True)
-    mask = _empty("uint8")
+    mask = _empty(_DTYPES["mask"])
     trust_meta = t.Dict().tag(sync=True)
     trust_fractions = _empty()
     trust_gain = _empty()
@@ -265,9 +266,9 @@ class TrustMixin(t.HasTraits):
     trust_rand_corr = _empty()
     trust_curves = _empty()
     trust_random = _empty()
-    trust_rand_cube = _empty("uint8")
+    trust_rand_cube = _empty(_DTYPES["trust_rand_cube"])
     trust_rand_scale = _empty()
-    trust_rand_rows = _empty("int32")
+    trust_rand_rows = _empty(_DTYPES["trust_rand_rows"])
 
     # ---- set-up (called by CamWidget.__init__) ---------------------------------------------
     def _trust_init(self, mask: Any, trust: Any) -> None:
@@ -441,6 +442,22 @@ class TrustMixin(t.HasTraits):
             samples=[self.sample],  # type: ignore[attr-defined]
         )
         return maps[0, self.layer, res.keys.index(key)].copy()  # type: ignore[attr-defined]
+
+    @t.observe("layers", "methods", "reductions")
+    def _o_trust_structure(self, change: Any) -> None:
+        """Other layers or methods: the scores no longer match the table; computed again."""
+        if not getattr(self, "_ready", False) or self._trust_mode is False:
+            return
+        if self._bg_trust is not None:
+            self._bg_trust.cancel()
+            self._bg_trust = None
+        self._trust = None
+        with self.hold_sync():  # type: ignore[attr-defined]
+            for name in TRUST_ARRAYS[1:]:
+                setattr(self, name, buffers.empty(_DTYPES.get(name, "float32")))
+            self.trust_meta = {"state": "pending"}
+        if self._trust_wanted():
+            self._mark("trust")  # type: ignore[attr-defined]
 
     @t.observe("view", "randomised")
     def _o_trust_view(self, change: Any) -> None:
