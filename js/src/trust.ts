@@ -138,7 +138,7 @@ export interface TrustLayout {
   depth: Rect;
 }
 
-const TOP = 30;
+const TOP = 42;
 const LABEL_W = 92;
 const HEAD_H = 54;
 const ROW_H = 20;
