@@ -22,6 +22,7 @@ from tscam_widget.widget import CamWidget, cmap_table, pack, unpack
 from tscam_widget.widget import camwidget as camwidget_mod
 from tscam_widget.widget.cache import LRUCache
 from tscam_widget.widget.compact import dequantise
+from tscam_widget.widget.trust import TRUST_ARRAYS
 
 N, T = 8, 32
 ATOL = 2e-5
@@ -305,6 +306,7 @@ def test_state_is_binary(wpre, wker):
             "cube_rows",
             "maps",
             "maps_scale",
+            *TRUST_ARRAYS,
         ]
         for name in array_traits:
             assert isinstance(state[name]["data"], bytes), name

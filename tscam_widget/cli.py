@@ -80,8 +80,19 @@ def run_demo(args: argparse.Namespace) -> Path:
     print(f"{args.model} trained in {seconds:.1f} s: test accuracy {acc:.3f}")
 
     idxs = np.arange(min(args.samples, len(Xt)))
-    w = CamWidget(model, Xt, yt, classes=classes, idxs=idxs, precompute=True)
+    mask = None
+    if label == "synthetic":  # the ground truth of where each class's motif is
+        from tscam_widget.data import synthetic_split
+
+        mask = synthetic_split()[5]
+    w = CamWidget(model, Xt, yt, classes=classes, idxs=idxs, precompute=True, mask=mask, trust=True)
     out = w.save_html(args.out, title=f"tscam-widget demo: {args.model} on {label}")
+    meta = w.trust_meta
+    print(
+        f"trust scores: {meta['samples']} samples x {len(meta['layers'])} layers x "
+        f"{len(meta['keys'])} methods in {meta['seconds']['total']:.1f} s "
+        f"({meta['forwards']} forwards)"
+    )
     size = out.stat().st_size / 1e6
     print(f"wrote {out.resolve()} ({size:.1f} MB): open it in a browser, no server needed")
     return out

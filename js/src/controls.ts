@@ -47,7 +47,7 @@ function setOptions(s: HTMLSelectElement, opts: Option[], value: string): void {
 }
 
 export const NORMS: Option[] = [["none", "none"], ["sample", "per sample"], ["layer", "per layer"]];
-export const VIEWS: Option[] = [["single", "single"], ["grid", "grid"], ["overlay", "overlay"]];
+export const VIEWS: Option[] = [["single", "single"], ["grid", "grid"], ["overlay", "overlay"], ["trust", "trust"]];
 export const STYLES: Option[] = [["line", "line"], ["scatter", "scatter"]];
 export const SERIES_VIEWS: Option[] = [["original", "original"], ["input", "model input"]];
 

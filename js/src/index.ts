@@ -13,6 +13,8 @@ import { drawStrip, stripGeometry, stripLayerAt, type StripGeometry } from "./st
 import { CSS } from "./style";
 import { isDarkColour, readTheme, type Theme } from "./theme";
 import type { CamTraits } from "./types";
+import { maskRow } from "./band";
+import { createTrustPane, randomisedReader } from "./trust";
 
 type Model = AnyModel<CamTraits>;
 
@@ -109,6 +111,9 @@ const render: Render<CamTraits> = ({ model, el }) => {
     requestAnimationFrame(() => { drewThisFrame = false; });
   };
   const controls = createControls({ change, png: () => downloadPng() });
+  const trust = createTrustPane(change);
+  controls.root.append(trust.toggle);
+  plot.append(trust.canvas);
   root.append(style, controls.root, plot, strip, status, error);
   el.append(root);
 
@@ -144,8 +149,12 @@ const render: Render<CamTraits> = ({ model, el }) => {
         if (root.isConnected) cachedTheme = theme;
       }
       const table = tableFor(currentTable(m));
-      const built = buildScene(m);
+      const trustView = trust.update(m, width, theme, sizeCanvas);
+      canvas.classList.toggle("tscam-hidden", trustView);
+      const randomised = !!(m as unknown as { get(k: string): boolean }).get("randomised");
+      const built = buildScene(randomised ? randomisedReader(m) : m);
       let scene = built.scene;
+      if (randomised) notes.push("randomised model (every layer re-initialised), maps for the predicted class: sanity check");
       ready = built.ready && !!scene;
       if (built.ready && scene) lastScene = scene;
       else if (scene) {
@@ -171,6 +180,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
             theme,
             table,
             notes,
+            mask: (n) => maskRow(m, n),
             style: { style: m.get("mark"), linewidth: m.get("linewidth"), linestyle: m.get("linestyle"), alpha: m.get("alpha") },
           });
           // test hooks: plot areas and the colour bar in css px of the canvas
@@ -196,6 +206,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
           stripGeom = null;
         }
       }
+      if (trustView) strip.classList.add("tscam-hidden");
     } catch (e) {
       localError = `frontend: ${(e as Error)?.message ?? String(e)}`;
       console.error(e);
@@ -318,6 +329,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
     strip.removeEventListener("click", onStripClick);
     strip.removeEventListener("mousemove", onStripMove);
     root.removeEventListener("keydown", onKey);
+    trust.dispose();
     root.remove();
   };
 };

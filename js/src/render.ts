@@ -5,6 +5,7 @@ import { decimateCached } from "./decimate";
 import { memo } from "./memo";
 import { gridShape, stackRows, type Rect } from "./layout";
 import { isNanMap, type Scene, type SceneSample } from "./scene";
+import { drawMaskBand } from "./band";
 import type { Theme } from "./theme";
 
 export interface DrawStyle {
@@ -345,6 +346,8 @@ export interface DrawOptions {
   style: DrawStyle;
   /** notes drawn over the plot ("computing...", NaN map) */
   notes: string[];
+  /** the ground-truth mask row [T] of a sample (band under its series), null: none */
+  mask?: (n: number) => ArrayLike<number> | null;
 }
 
 /** Draw the scene (canvas transform already scaled for the device pixel ratio). */
@@ -363,6 +366,7 @@ export function drawScene(ctx: CanvasRenderingContext2D, scene: Scene, o: DrawOp
       const y = extent(cell.samples.map((s) => s.channels[c]));
       const yLabel = scene.C > 1 ? `ch ${c}` : "value";
       drawAxes(ctx, theme, r, scene.T, y, c === cell.panels.length - 1, yLabel, small);
+      if (o.mask) for (const s of cell.samples) drawMaskBand(ctx, r, scene.T, o.mask(s.n), theme, 0.14 / Math.sqrt(cell.samples.length));
       cell.samples.forEach((s, i) => {
         const ls = scene.view === "overlay" ? overlayLinestyle(i, o.style.linestyle) : o.style.linestyle;
         drawSeries(d, r, scene.T, y, s.channels[c], s.map && !isNanMap(s.map) ? s.map : null, o.style, ls);

@@ -90,6 +90,11 @@ def test_demo_page_is_light_and_self_contained(demo_page: tuple[Path, str]) -> N
     assert cube.shape[0] == SAMPLES + int((pred != true).sum())
     n = np.arange(SAMPLES)
     assert (rows[n, pred] >= 0).all() and (rows[n, true] >= 0).all()
+    # the trust view's state (issue 10): every layer x method scored, the synthetic data's mask
+    assert "trust scores:" in stdout
+    gain = arrays["trust_gain"]
+    assert gain.shape == (7, 9) and np.isfinite(gain).sum() == 7 * 8 + 1  # CAM: last block only
+    assert arrays["mask"].shape == (SAMPLES, 128) and 0 < arrays["mask"].mean() < 0.5
 
 
 class Page:

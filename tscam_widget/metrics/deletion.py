@@ -115,6 +115,7 @@ def deletion_curves(
     seed: int = 0,
     batch_size: int = 256,
     samples: np.ndarray | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> DeletionResult:
     """MoRF / LeRF deletion curves of ``maps [N, M, T]`` (``M`` maps per sample; a row holding
     NaN is undefined and gets NaN curves) and random-chunk curves, for the series the fitted
@@ -122,7 +123,8 @@ def deletion_curves(
     default all).
 
     ``forward(batch [P, C, T]) -> logits [P, K]`` (no gradients needed); ``target [N]`` the class
-    followed. Returns a :class:`DeletionResult`."""
+    followed; ``progress(fraction of the forwards done)`` is called after each batch. Returns a
+    :class:`DeletionResult`."""
     maps = np.asarray(maps, dtype=np.float64)
     n, m, t = maps.shape
     blocks = steps if blocks is None else blocks
@@ -172,6 +174,8 @@ def deletion_curves(
         ar = torch.arange(len(sel), device=logits.device)
         u_prob[s : s + batch_size] = torch.softmax(logits, 1)[ar, sel].cpu().numpy()
         u_logit[s : s + batch_size] = logits[ar, sel].cpu().numpy()
+        if progress is not None:
+            progress(min(s + batch_size, len(uniq)) / len(uniq))
 
     n_map = int(valid.sum()) * 2 * (steps + 1)
     prob = np.full((n, m, 2, steps + 1), np.nan)

@@ -25,9 +25,10 @@ from .compact import MapStore, check_precision, dequantise, quantise
 from .compute import ALL_REDUCTIONS, NORMS, MapComputer
 from .export import export_html
 from .source import LabelDecoder, decode_labels, resolve_source
+from .trust import TrustMixin, check_mask
 
 _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
-VIEWS = ("single", "grid", "overlay")
+VIEWS = ("single", "grid", "overlay", "trust")
 MARKS = ("line", "scatter")
 #: methods so slow (one forward per channel) that precompute="auto" stays in kernel mode
 EXPENSIVE_METHODS = ("scorecam", "ablationcam")
@@ -140,7 +141,7 @@ def _array() -> t.Dict:
     return t.Dict(buffers.empty()).tag(sync=True)
 
 
-class CamWidget(anywidget.AnyWidget):
+class CamWidget(TrustMixin, anywidget.AnyWidget):
     """Time series coloured by class-activation maps, for every layer of a classifier.
 
     ``CamWidget(learn, dls=None, *, ds_idx=1, idxs=None, ...)`` for a fastai/tsai ``Learner``
@@ -161,6 +162,13 @@ class CamWidget(anywidget.AnyWidget):
     ``precision``: how maps are stored and sent: ``"uint8"`` (default; values quantised to 1/255
     of each map's range, the colour table has 256 entries so the picture is the same),
     ``"float16"`` or ``"float32"`` (see :mod:`tscam_widget.widget.compact`).
+    ``mask``: a ground-truth mask ``[N, T]`` (bool or 0/1; with ``idxs``, either the widget's
+    samples or the whole data), drawn as a band under the series in every view and used for the
+    localisation scores. ``trust``: the trust view's scores (``view="trust"``, the
+    ``randomised`` toggle; see :mod:`tscam_widget.widget.trust`): ``"auto"`` computes them in
+    the background in a kernel and on demand elsewhere, True also before ``save_html``, False
+    never.
+
     Outside a running event loop, control changes are computed on :meth:`flush` or when
     :attr:`current_map` is read; in a kernel they are coalesced into one computation per loop
     turn.
@@ -256,6 +264,8 @@ class CamWidget(anywidget.AnyWidget):
         input_layout: str = "NCT",
         output: Any = None,
         background: bool | str = "auto",
+        mask: Any = None,
+        trust: bool | str = "auto",
         **controls: Any,
     ) -> None:
         unknown = sorted(set(controls) - set(INIT_CONTROLS))
@@ -300,6 +310,7 @@ class CamWidget(anywidget.AnyWidget):
             idxs=idxs,
             labels=labels,
         )
+        mask = check_mask(mask, *src.X.shape[::2], src.sample_ids)  # before the costly work
         comp = MapComputer(
             src.model,
             src.X,
@@ -377,6 +388,7 @@ class CamWidget(anywidget.AnyWidget):
             controls["mark"] = controls.pop("style")
         init.update(controls)
         super().__init__(**init)
+        self._trust_init(mask, trust)
         self.targets = buffers.pack(comp.targets(self.target), "int32")
         self._ready = True
         self._dirty = {"cube"} if self.precomputed else {"maps"}
@@ -385,6 +397,7 @@ class CamWidget(anywidget.AnyWidget):
             self._start_background(loop)
         elif self._loop() is None or not _in_kernel():
             self._flush(raise_errors=True)
+            self._trust_sync()  # view="trust" given
         else:
             # in a kernel: return now so the widget shows, and compute on the event loop's next
             # turn, reporting progress in the widget's own status line
@@ -398,6 +411,8 @@ class CamWidget(anywidget.AnyWidget):
         ``reduction``, ``target``, ``norm``); flushes pending work first. All NaN when the
         method is undefined for the layer or the sample has no map (see ``error``)."""
         self.flush()
+        if self.randomised:
+            return self._trust_current_map()
         T = self._src.X.shape[-1]
         if self.precomputed:
             if self._store is None:
@@ -500,6 +515,8 @@ class CamWidget(anywidget.AnyWidget):
             self.precomputed = True
             self._mark("cube")
         self.flush()
+        if self._trust_mode is True:
+            self.compute_trust()
         if targets == "all":
             k = self._comp.probs.shape[1]
             self._fill_store([self._comp.targets(c) for c in range(k)])
@@ -510,6 +527,7 @@ class CamWidget(anywidget.AnyWidget):
     def flush(self) -> None:
         """Compute what pending control changes need, now (normally the event loop does)."""
         self._flush(raise_errors=False)
+        self._trust_sync()
 
     def _flush(self, raise_errors: bool) -> None:
         self._scheduled = None
@@ -720,7 +738,8 @@ class CamWidget(anywidget.AnyWidget):
     @property
     def background_running(self) -> bool:
         """True while predictions or the precomputed cube are still being computed."""
-        return any(b is not None and b.running for b in (self._bg, self._bg_cube))
+        bgs = (self._bg, self._bg_cube, getattr(self, "_bg_trust", None))
+        return any(b is not None and b.running for b in bgs)
 
     async def ready(self, timeout: float = 600.0) -> None:
         """Wait (``await w.ready()`` in a notebook) until the background work is done and its
@@ -746,8 +765,9 @@ class CamWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the widget and stop its background work."""
-        for b in (getattr(self, "_bg", None), getattr(self, "_bg_cube", None)):
-            if b is not None:  # (absent when __init__ raised before starting any)
+        for name in ("_bg", "_bg_cube", "_bg_trust"):  # getattr: a constructor that failed
+            b = getattr(self, name, None)
+            if b is not None:
                 b.cancel()
         super().close()
 
@@ -837,6 +857,7 @@ class CamWidget(anywidget.AnyWidget):
         self._push_predictions(final=True)
         if self._want_precompute():
             self._start_cube()
+        self._trust_start_background()
 
     def _background_failed(self, e: BaseException) -> None:
         self.background_error = e

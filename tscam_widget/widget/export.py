@@ -29,7 +29,7 @@ STATIC = Path(__file__).resolve().parents[1] / "static"
 MIME = "application/vnd.tscam-widget+json"
 #: arrays whose bytes are delta-coded along their last axis before deflating (uint8 maps, the
 #: colour tables channel by channel)
-DELTA_TRAITS = ("cube", "maps", "cmap_tables")
+DELTA_TRAITS = ("maps", "cmap_tables")
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">

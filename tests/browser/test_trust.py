@@ -1,0 +1,232 @@
+"""The trust view (issue 10) in Chromium, in the offline exported page (no kernel): the tables,
+the selected cell's deletion curves and the depth lines are drawn; a click on a cell selects
+its layer and method (the controls show it, and the curves follow); the randomised-model
+toggle repaints the map views with other maps; the ground-truth mask is a band in every view.
+Screenshots in test-artifacts/trust-*.png."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from harness import canvas_rgba, digest
+
+pytestmark = pytest.mark.browser
+
+N, T = 12, 96
+
+
+@pytest.fixture(scope="module")
+def trust_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    from tscam_widget.data.synthetic import synthetic
+    from tscam_widget.models import InceptionTime
+    from tscam_widget.widget import CamWidget, unpack
+
+    X, y, mask = synthetic(N, length=T, seed=3)
+    classes = sorted(set(y))
+    torch.manual_seed(0)
+    model = InceptionTime(1, len(classes), nf=4, depth=3, bottleneck=4, kernel_sizes=(9, 5, 3))
+    w = CamWidget(model.eval(), X, y, classes=classes, mask=mask, trust=True, progress=False)
+    out = w.save_html(tmp_path_factory.mktemp("trust") / "trust.html")
+    info = {
+        "keys": w.trust_meta["keys"],
+        "layers": list(w.layers),
+        "gain": unpack(w.trust_gain).tolist(),
+        "mask": mask,
+    }
+    return out, info
+
+
+def _open(open_page, path: Path):
+    page, _log = open_page()
+    page.route(
+        "**/*",
+        lambda r: (
+            r.continue_() if r.request.url.startswith(("file:", "blob:", "data:")) else r.abort()
+        ),
+    )
+    page.goto(path.resolve().as_uri())
+    page.wait_for_function(
+        "() => Number(document.querySelector('.tscam-root')?.dataset.paints) > 0", timeout=30_000
+    )
+    return page
+
+
+def _painted(page, action) -> None:
+    page.evaluate(
+        "() => { const r = document.querySelector('.tscam-root');"
+        " window.__next = new Promise(res => r.addEventListener('tscam:painted',"
+        " e => res(e.detail), { once: true })); }"
+    )
+    action()
+    page.evaluate("() => window.__next")
+
+
+def _ink(rgba: np.ndarray, rect: dict, dpr: float = 1.0) -> int:
+    """Pixels in ``rect`` (css px) that are neither white background nor grid grey."""
+    x0, y0 = int((rect["x"] + 2) * dpr), int((rect["y"] + 2) * dpr)
+    x1, y1 = int((rect["x"] + rect["w"] - 2) * dpr), int((rect["y"] + rect["h"] - 2) * dpr)
+    part = rgba[y0:y1, x0:x1, :3].astype(int)
+    grey = (np.ptp(part, axis=-1) < 12) & (part.min(-1) > 200)
+    return int((~grey).sum())
+
+
+def test_trust_view_offline(trust_page, open_page, artifacts: Path) -> None:
+    path, info = trust_page
+    page = _open(open_page, path)
+    dpr = page.evaluate("() => window.devicePixelRatio || 1")
+    # the view menu has the trust entry; the page opens on the single view with the mask band
+    opts = page.eval_on_selector_all("[data-control=view] option", "os => os.map(o => o.value)")
+    assert "trust" in opts
+    main = page.locator("canvas.tscam-main")
+    panels = json.loads(main.get_attribute("data-panels"))
+    rgba = canvas_rgba(main.element_handle())
+    p = panels[0]
+    band = rgba[
+        int((p["y"] + p["h"] - 3) * dpr), int(p["x"] * dpr) : int((p["x"] + p["w"]) * dpr), :3
+    ]
+    green = (band[:, 1].astype(int) - band[:, 0] > 40) & (band[:, 1].astype(int) - band[:, 2] > 20)
+    sample = int(page.locator("[data-control=sample]").input_value())
+    cover = info["mask"][sample].mean()
+    assert 0 < cover < 1
+    # the band covers the mask's share of the time axis (within a few pixels' rounding)
+    assert abs(green.mean() - cover) < 0.08, (green.mean(), cover)
+    page.screenshot(path=str(artifacts / "trust-single-mask.png"))
+
+    _painted(page, lambda: page.locator("[data-control=view]").select_option("trust"))
+    trust = page.locator("canvas.tscam-trust")
+    assert trust.is_visible() and not main.is_visible()
+    geo = json.loads(trust.get_attribute("data-trust"))
+    assert geo["state"] == "done"
+    L, M = len(info["layers"]), len(info["keys"])
+    gain_cells = [c for c in geo["cells"] if c["table"] == "gain"]
+    assert len(gain_cells) == L * M
+    assert {c["table"] for c in geo["cells"]} == {"gain", "loc", "corr"}  # a mask was given
+    # curves and depth lines drawn: points per curve, and ink in their areas
+    assert geo["points"]["morf"] == 11 and geo["points"]["lerf"] == 11
+    assert geo["points"]["random"] == 11 and geo["points"]["morf_mean"] == 11
+    assert geo["points"]["depth"] >= L
+    rgba = canvas_rgba(trust.element_handle())
+    assert _ink(rgba, geo["curves"], dpr) > 300
+    assert _ink(rgba, geo["depth"], dpr) > 300
+    page.screenshot(path=str(artifacts / "trust-view.png"))
+
+    # a click on a cell selects its layer and method; the curves follow the selection
+    col = info["keys"].index("gradcam")
+    layer = 1
+    cell = next(c for c in gain_cells if c["layer"] == layer and c["col"] == col)
+    before = digest(canvas_rgba(trust.element_handle()))
+    box = trust.bounding_box()
+    _painted(
+        page,
+        lambda: page.mouse.click(box["x"] + cell["x"] + cell["w"] / 2, box["y"] + cell["y"] + 5),
+    )
+    assert page.locator("[data-control=layer]").input_value() == str(layer)
+    assert page.locator("[data-control=method]").input_value() == "gradcam"
+    geo2 = json.loads(trust.get_attribute("data-trust"))
+    assert geo2["selected"] == {"layer": layer, "col": col}
+    assert digest(canvas_rgba(trust.element_handle())) != before
+    # another cell: the deepest layer, the first method
+    cell = next(c for c in gain_cells if c["layer"] == L - 1 and c["col"] == 0)
+    _painted(
+        page,
+        lambda: page.mouse.click(box["x"] + cell["x"] + cell["w"] / 2, box["y"] + cell["y"] + 5),
+    )
+    assert page.locator("[data-control=layer]").input_value() == str(L - 1)
+    assert page.locator("[data-control=method]").input_value() == info["keys"][0].split("/")[0]
+    page.screenshot(path=str(artifacts / "trust-view-clicked.png"))
+
+    # the randomised toggle: the single view repaints with the randomised model's maps
+    _painted(page, lambda: page.locator("[data-control=view]").select_option("single"))
+    _painted(page, lambda: page.locator("[data-control=method]").select_option("gradcam"))
+    original = canvas_rgba(main.element_handle())
+    toggle = page.locator("input[data-control=randomised]")
+    assert toggle.is_enabled()
+    _painted(page, lambda: toggle.check())
+    rand = canvas_rgba(main.element_handle())
+    assert digest(rand) != digest(original)
+    assert page.inner_text(".tscam-error") == ""
+    page.screenshot(path=str(artifacts / "trust-randomised.png"))
+    _painted(page, lambda: toggle.uncheck())
+    assert digest(canvas_rgba(main.element_handle())) == digest(original)
+    # the band in the grid and overlay views too
+    for view in ("grid", "overlay"):
+        _painted(page, lambda view=view: page.locator("[data-control=view]").select_option(view))
+        rgba = canvas_rgba(main.element_handle())
+        px = rgba[..., :3].astype(int)
+        green = (px[..., 1] - px[..., 0] > 40) & (px[..., 1] - px[..., 2] > 20)
+        assert green.sum() > 100, view
+        page.screenshot(path=str(artifacts / f"trust-mask-{view}.png"))
+
+
+TRUST_NOTEBOOK = """
+import numpy as np, torch
+torch.manual_seed(0); torch.set_num_threads(1)
+from tscam_widget import CamWidget
+from tscam_widget.data import synthetic, synthetic_classes
+from tscam_widget.models import InceptionTime
+X, y, mask = synthetic(n=12, length=96, n_classes=3, seed=1)
+model = InceptionTime(1, 3, nf=4, depth=3, bottleneck=4, kernel_sizes=(9, 5, 3)).eval()
+w = CamWidget(model, X, y, classes=synthetic_classes(3), mask=mask, progress=False)
+w
+"""
+
+
+def test_trust_view_in_lab(lab_server, open_page, artifacts: Path) -> None:
+    """With a kernel: the scores arrive from the worker, a cell click sets the kernel's
+    ``layer`` and ``method``, the toggle sets its ``randomised`` and repaints the map."""
+    from harness import MAIN, open_lab_notebook
+
+    name = lab_server.write_notebook("trust.ipynb", [TRUST_NOTEBOOK])
+    page, _ = open_page()
+    open_lab_notebook(page, lab_server, name)
+    kernel = lab_server.kernel(name)
+    try:
+        page.locator(MAIN).first.wait_for()
+        kernel.wait_for("w.trust_meta['state']", lambda v: v == "done", timeout=120)
+        page.locator("[data-control=view]").select_option("trust")
+        assert kernel.wait_for("w.view", lambda v: v == "trust") == "trust"
+        trust = page.locator("canvas.tscam-trust")
+        page.wait_for_function(
+            "() => JSON.parse(document.querySelector('canvas.tscam-trust')?.dataset.trust"
+            " || '{}').state === 'done'",
+            timeout=30_000,
+        )
+        geo = json.loads(trust.get_attribute("data-trust"))
+        keys = kernel.eval("w.trust_meta['keys']")
+        col = keys.index("hirescam")
+        cell = next(
+            c for c in geo["cells"] if c["table"] == "loc" and c["layer"] == 2 and c["col"] == col
+        )
+        box = trust.bounding_box()
+        page.mouse.click(box["x"] + cell["x"] + cell["w"] / 2, box["y"] + cell["y"] + 5)
+        assert kernel.wait_for("(w.layer, w.method)", lambda v: v == [2, "hirescam"]) == [
+            2,
+            "hirescam",
+        ]
+        page.screenshot(path=str(artifacts / "trust-lab.png"))
+        kernel.run("w.view = 'single'")
+        main = page.locator(MAIN).first
+        page.wait_for_function(
+            "() => !document.querySelector('canvas.tscam-main').classList.contains('tscam-hidden')"
+        )
+        time.sleep(0.5)
+        before = digest(canvas_rgba(main.element_handle()))
+        page.locator("input[data-control=randomised]").check()
+        assert kernel.wait_for("w.randomised", lambda v: v is True) is True
+        wait = time.monotonic() + 10
+        while digest(canvas_rgba(main.element_handle())) == before:
+            assert time.monotonic() < wait, "the randomised toggle did not repaint"
+            time.sleep(0.1)
+        # the kernel's own map for the toggle is the randomised model's
+        same = kernel.eval(
+            "bool(np.allclose(w.current_map, w._trust_current_map(), equal_nan=True))"
+        )
+        assert same
+        page.screenshot(path=str(artifacts / "trust-lab-randomised.png"))
+    finally:
+        kernel.close()
