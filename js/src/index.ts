@@ -112,9 +112,12 @@ const render: Render<CamTraits> = ({ model, el }) => {
   };
   const controls = createControls({ change, png: () => downloadPng() });
   const trust = createTrustPane(change);
-  controls.root.append(trust.toggle);
   plot.append(trust.canvas);
-  root.append(style, controls.root, plot, strip, status, error);
+  // the randomised-model toggle sits with the status line: the control rows keep their place
+  const footer = document.createElement("div");
+  footer.className = "tscam-footer";
+  footer.append(trust.toggle, status);
+  root.append(style, controls.root, plot, strip, footer, error);
   el.append(root);
 
   let lastScene: Scene | null = null; // the last picture whose maps matched the controls

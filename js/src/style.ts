@@ -14,6 +14,8 @@ export const CSS = `
 .tscam-controls { display: flex; flex-wrap: wrap; gap: 4px 12px; align-items: center; margin: 2px 4px 6px; }
 .tscam-nav { display: flex; flex-wrap: wrap; gap: 4px 12px; align-items: center; }
 .tscam-controls label { display: inline-flex; gap: 4px; align-items: center; white-space: nowrap; }
+.tscam-footer { display: flex; gap: 12px; align-items: center; margin: 0 4px; }
+.tscam-footer label { display: inline-flex; gap: 4px; align-items: center; white-space: nowrap; }
 .tscam-controls select, .tscam-controls input[type=number], .tscam-controls button {
   font: inherit; color: var(--jp-ui-font-color1, var(--tscam-fg)); background: var(--jp-layout-color1, var(--tscam-bg1));
   border: 1px solid var(--jp-border-color1, var(--tscam-border)); border-radius: 2px; padding: 1px 4px; }
