@@ -4,6 +4,7 @@ as found (see :mod:`.state`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import ExitStack
 from typing import Any
 
@@ -24,9 +25,10 @@ from .layers import (
     resolve_specs,
 )
 from .layouts import parse_layout
-from .methods import METHODS, REDUCTIONS, Method, MethodContext, default_methods
+from .methods import METHODS, REDUCTIONS, Method, MethodContext, WeightedMethod, default_methods
 from .model_io import ModelIO
 from .state import preserved_state
+from .terms import layer_terms
 from .trace import Trace, trace_model
 
 _SHORT_HINTS = ("size", "kernel", "smaller", "padding", "output", "shape", "length", "dimension")
@@ -289,7 +291,7 @@ class Explainer:
 
         specs = self._resolve(xt)
         names = [s.name for s in specs]
-        keys = [(m.name, r) for m in ms for r in (reductions if m.uses_reduction else [None])]
+        keys = [(m.name, r) for m in ms for r in m.keys(reductions)]
         chunks: dict[tuple[str, str | None, str], list[np.ndarray]] = {
             (k[0], k[1], ln): [] for k in keys for ln in names
         }
@@ -323,21 +325,26 @@ class Explainer:
             if k in undefined:
                 arr[:] = np.nan
             raw[k] = arr
-        if any(m.name == "cam" for m in ms):
-            cam_ok = [ln for ln in names if ("cam", None, ln) not in undefined]
-            if not cam_ok:
-                if explicit:
-                    raise ValueError(
-                        "methods: 'cam' needs a chosen layer whose time-mean (global average "
-                        "pooling) is the input of the final nn.Linear; "
-                        + (
-                            f"the last nn.Linear is {head!r}, fed by none of the layers {names}"
-                            if head
-                            else "the model has no nn.Linear head"
-                        )
-                    )
-                ms = [m for m in ms if m.name != "cam"]
-                keys = [k for k in keys if k[0] != "cam"]
+        # a method defined on some layers only (``only_on``) and on none of the chosen ones: an
+        # error when asked for by name, else left out
+        nowhere = {
+            m.name
+            for m in ms
+            if all((m.name, r, ln) in undefined for r in m.keys(reductions) for ln in names)
+        }
+        if nowhere and explicit:
+            m = next(m for m in ms if m.name in nowhere)
+            head_text = (
+                f"the last nn.Linear is {head!r}, fed by none of the layers {names}"
+                if head
+                else "the model has no nn.Linear head"
+            )
+            raise ValueError(
+                f"methods: {m.name!r} needs {m.only_on or 'a layer where it is defined'}; "
+                f"none of the layers {names} is one" + (f" ({head_text})" if m.only_on else "")
+            )
+        ms = [m for m in ms if m.name not in nowhere]
+        keys = [k for k in keys if k[0] not in nowhere]
         return Explanation(
             raw=raw,
             layers=names,
@@ -451,28 +458,73 @@ class Explainer:
                     tol = 1e-6 + 1e-4 * float(head_in.abs().max())
                     if torch.allclose(gap.to(head_in.dtype), head_in, rtol=1e-4, atol=tol):
                         hw = head_w
-                for m in ms:
-                    for r in reductions if m.uses_reduction else [None]:
-                        ctx = MethodContext(
-                            A=A,
-                            G=G if m.uses_gradients else None,
-                            layer=spec.name,
-                            model=model,
-                            x=xb,
-                            target=tgt,
-                            logits=logits,
-                            reduction=r,
-                            head_weight=hw,
-                            head_name=head_name,
-                            forward=forward,
-                            forward_replacing=forward_replacing,
-                            batch_size=batch_size,
-                            kwargs={k: v for k, v in method_kwargs.items() if k in m.kwargs},
-                        )
-                        res = m.compute(ctx)
-                        key = (m.name, r, spec.name)
-                        if res is None:
-                            undefined.add(key)
-                            res = torch.full(A.shape[::2], float("nan"))
-                        chunks[key].append(res.detach().float().cpu().numpy())
+                self._layer_maps(
+                    spec.name,
+                    ms,
+                    reductions,
+                    MethodContext(
+                        A=A,
+                        G=G,
+                        layer=spec.name,
+                        model=model,
+                        x=xb,
+                        target=tgt,
+                        logits=logits,
+                        head_weight=hw,
+                        head_name=head_name,
+                        forward=forward,
+                        forward_replacing=forward_replacing,
+                        batch_size=batch_size,
+                    ),
+                    method_kwargs,
+                    chunks,
+                    undefined,
+                )
         return logits.float().cpu().numpy(), tgt.cpu().numpy(), head_name
+
+    @staticmethod
+    def _layer_maps(
+        layer: str,
+        ms: list[Method],
+        reductions: list[str],
+        base: MethodContext,
+        method_kwargs: dict[str, Any],
+        chunks: dict[tuple[str, str | None, str], list[np.ndarray]],
+        undefined: set[tuple[str, str | None, str]],
+    ) -> None:
+        """Every map of one layer and batch: the shared terms the methods declare, computed once
+        (:func:`.terms.layer_terms`), then each method; the ``sum_k w_k A_k`` maps of all
+        :class:`WeightedMethod` s in one batched product."""
+        A = base.A
+        wanted = [k for m in ms for r in m.keys(reductions) for k in m.needs(r)]
+        terms = layer_terms(A, base.G, wanted)
+        results: dict[tuple[str, str | None], torch.Tensor | None] = {}
+        pending: list[tuple[tuple[str, str | None], torch.Tensor]] = []
+        for m in ms:
+            for r in m.keys(reductions):
+                ctx = dataclasses.replace(
+                    base,
+                    G=base.G if m.uses_gradients else None,
+                    reduction=r,
+                    terms=terms,
+                    kwargs={k: v for k, v in method_kwargs.items() if k in m.kwargs},
+                )
+                if isinstance(m, WeightedMethod):
+                    w = m.weights(ctx)
+                    if w is None:
+                        results[(m.name, r)] = None
+                    else:
+                        pending.append(((m.name, r), w))
+                else:
+                    results[(m.name, r)] = m.compute(ctx)
+        if pending:
+            W = torch.stack([w.to(A.dtype) for _, w in pending], 1)  # [N, M, C]
+            maps = torch.bmm(W, A)  # [N, M, T']: A read once for all of them
+            for j, (key, _) in enumerate(pending):
+                results[key] = maps[:, j]
+        for (name, r), res in results.items():
+            key = (name, r, layer)
+            if res is None:
+                undefined.add(key)
+                res = torch.full((A.shape[0], A.shape[2]), float("nan"))
+            chunks[key].append(res.detach().float().cpu().numpy())

@@ -29,8 +29,6 @@ from .source import LabelDecoder, decode_labels, resolve_source
 _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 VIEWS = ("single", "grid", "overlay")
 MARKS = ("line", "scatter")
-#: methods so slow (one forward per channel) that precompute="auto" stays in kernel mode
-EXPENSIVE_METHODS = ("scorecam", "ablationcam")
 LINESTYLES = ("solid", "dashed", "dashdot", "dotted")
 AUTO_LIMIT_BYTES = 64 * 10**6
 #: above this many bytes of series, only the visible samples' series travel (``series_samples``)
@@ -156,7 +154,7 @@ class CamWidget(anywidget.AnyWidget):
     ``precompute``: True ships the whole cube ``[N, L, M, T]`` once (per class explained: the
     predicted and the true one, one row when they are equal); False computes maps on demand
     (LRU cache of ``cache_mb`` MB); ``"auto"`` precomputes when the cube is at most 64 MB and no
-    method costs a forward per channel (scorecam, ablationcam).
+    method runs forwards of its own (``Method.extra_forwards``: scorecam, ablationcam).
 
     ``precision``: how maps are stored and sent: ``"uint8"`` (default; values quantised to 1/255
     of each map's range, the colour table has 256 entries so the picture is the same),
@@ -559,7 +557,7 @@ class CamWidget(anywidget.AnyWidget):
         if self._windowed:  # the series themselves travel on demand: so do the maps
             return False
         if self._precompute_arg == "auto":
-            if any(m in EXPENSIVE_METHODS for m in self._comp.methods):
+            if self._comp.expensive:  # a method with extra forwards (Method.extra_forwards)
                 return False
             return self._comp.cube_nbytes() <= AUTO_LIMIT_BYTES
         return bool(self._precompute_arg)

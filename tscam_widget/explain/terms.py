@@ -1,0 +1,170 @@
+"""Per-layer terms shared between methods, each computed once per layer and batch.
+
+Several methods read the same quantities of a layer's activations ``A`` and gradients ``G``
+(``[N, C, T']``): ``mean_t G`` (Grad-CAM), ``sum_t A`` and ``sum_t G x A`` (XGrad-CAM, and
+``sum_t A`` again in Grad-CAM++), ``sum_c G x A`` (HiResCAM), ``sum_c ReLU(G) x A`` (LayerCAM),
+the Grad-CAM++ weights from ``G^2`` and ``G^3``. A method declares the names it reads
+(``Method.terms``); :func:`layer_terms` computes the union for a layer in one pass over ``A``
+and ``G`` in row chunks of about :data:`CHUNK_ELEMENTS` elements, so the elementwise products
+(``G x A``, ``G^2`` ...) exist only a chunk at a time, in cache, and each is shared by every term
+of that chunk that reads it. What a term returns is a reduction (``[N, C]`` or ``[N, T']``).
+
+To add a term: one function decorated with ``@term("name")`` taking a :class:`Chunk`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+
+REDUCTIONS = ("mean", "median", "max", "mean_max")
+
+#: elements of ``A`` per chunk (float32: 256 KiB, so a chunk's handful of products stay in L2)
+CHUNK_ELEMENTS = 1 << 16
+
+TERMS: dict[str, Callable[[Chunk], torch.Tensor]] = {}
+
+
+def term(name: str) -> Callable[[Callable[[Chunk], torch.Tensor]], Callable[[Chunk], torch.Tensor]]:
+    """Register ``fn(chunk) -> tensor`` as the term ``name``."""
+
+    def deco(fn: Callable[[Chunk], torch.Tensor]) -> Callable[[Chunk], torch.Tensor]:
+        TERMS[name] = fn
+        return fn
+
+    return deco
+
+
+class Chunk:
+    """Rows of ``A`` and ``G`` (``G`` None for terms of ``A`` only); ``chunk["name"]`` computes
+    a term or product of these rows once and remembers it."""
+
+    def __init__(self, A: torch.Tensor, G: torch.Tensor | None):
+        self.A = A
+        self.G = G
+        self._memo: dict[str, torch.Tensor] = {}
+
+    @property
+    def g(self) -> torch.Tensor:
+        if self.G is None:
+            raise ValueError("a term of the gradients was asked for without gradients")
+        return self.G
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        v = self._memo.get(name)
+        if v is None:
+            try:
+                fn = TERMS[name]
+            except KeyError:
+                raise KeyError(f"term {name!r}: unknown; known: {sorted(TERMS)}") from None
+            v = self._memo[name] = fn(self)
+        return v
+
+
+def reduce(t: torch.Tensor, how: str, dim: int) -> torch.Tensor:
+    """Reduce ``t`` over ``dim`` with ``mean``, ``median`` (``torch.median``: the lower of the two
+    middle values for an even count, as the ``timeseries`` package), ``max`` or ``mean_max`` =
+    (mean + max) / 2."""
+    if how == "mean":
+        return t.mean(dim)
+    if how == "max":
+        return t.amax(dim)
+    if how == "mean_max":
+        return (t.mean(dim) + t.amax(dim)) / 2
+    if how == "median":
+        return t.median(dim).values
+    raise ValueError(f"reductions: expected one of {list(REDUCTIONS)}, got {how!r}")
+
+
+def weighted(w: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """``sum_k w[n, k] A[n, k, t]`` -> ``[N, T']``."""
+    return torch.bmm(w.to(A.dtype)[:, None, :], A)[:, 0]
+
+
+# ---- products (elementwise, one chunk at a time)
+@term("G x A")
+def _ga(c: Chunk) -> torch.Tensor:
+    return c.g * c.A
+
+
+@term("ReLU(G)")
+def _relu_g(c: Chunk) -> torch.Tensor:
+    return c.g.clamp_min(0)
+
+
+@term("G^2")
+def _g2(c: Chunk) -> torch.Tensor:
+    return c.g * c.g
+
+
+# ---- reductions over time [N, C]
+@term("sum_t A")
+def _sum_a(c: Chunk) -> torch.Tensor:
+    return c.A.sum(-1)
+
+
+@term("mean_t G")
+def _mean_g(c: Chunk) -> torch.Tensor:
+    return c.g.mean(-1)
+
+
+@term("max_t G")
+def _max_g(c: Chunk) -> torch.Tensor:
+    return c.g.amax(-1)
+
+
+@term("median_t G")
+def _median_g(c: Chunk) -> torch.Tensor:
+    return c.g.median(-1).values
+
+
+@term("sum_t G x A")
+def _sum_t_ga(c: Chunk) -> torch.Tensor:
+    return c["G x A"].sum(-1)
+
+
+@term("gradcam++ weights")
+def _gradcam_pp(c: Chunk) -> torch.Tensor:
+    """``w_k = sum_t ReLU(G_k) a_k`` with ``a = G^2 / (2 G^2 + sum_t A * G^3 + 1e-6)`` (0 where
+    ``G == 0``), as pytorch-grad-cam's ``GradCAMPlusPlus``."""
+    g2 = c["G^2"]
+    denom = c["sum_t A"][:, :, None] * (g2 * c.g)  # sum_t A * G^3
+    denom.add_(g2, alpha=2).add_(1e-6)
+    aij = torch.div(g2, denom, out=denom)  # exactly 0 where G == 0 (g2 = 0)
+    return torch.linalg.vecdot(c["ReLU(G)"], aij)
+
+
+# ---- reductions over channels [N, T']
+@term("sum_c G x A")
+def _sum_c_ga(c: Chunk) -> torch.Tensor:
+    return c["G x A"].sum(1)
+
+
+@term("sum_c ReLU(G) x A")
+def _sum_c_rga(c: Chunk) -> torch.Tensor:
+    return (c["ReLU(G)"] * c.A).sum(1)
+
+
+def layer_terms(
+    A: torch.Tensor, G: torch.Tensor | None, names: Iterable[str]
+) -> dict[str, torch.Tensor]:
+    """The terms ``names`` of one layer (``A``, ``G`` ``[N, C, T']``), each computed once, in row
+    chunks of about :data:`CHUNK_ELEMENTS` elements."""
+    names = list(dict.fromkeys(names))
+    n = A.shape[0]
+    if not names or n == 0:
+        return {}
+    rows = max(1, CHUNK_ELEMENTS // max(1, A[0].numel()))
+    if rows >= n:
+        c = Chunk(A, G)
+        return {k: c[k] for k in names}
+    out: dict[str, torch.Tensor] = {}
+    for s in range(0, n, rows):
+        c = Chunk(A[s : s + rows], None if G is None else G[s : s + rows])
+        for k in names:
+            v = c[k]
+            if k not in out:
+                out[k] = v.new_empty((n, *v.shape[1:]))
+            out[k][s : s + rows] = v
+    return out
