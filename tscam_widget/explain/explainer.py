@@ -53,16 +53,20 @@ def _diagnose(model: nn.Module, x: torch.Tensor, io: ModelIO) -> str | None:
 
         return hook
 
+    handles = []
     with preserved_state(model):
-        for name, m in model.named_modules():
-            if name:
-                m.register_forward_pre_hook(pre(name))
-                m.register_forward_hook(post(name))
         try:
+            for name, m in model.named_modules():
+                if name:
+                    handles.append(m.register_forward_pre_hook(pre(name)))
+                    handles.append(m.register_forward_hook(post(name)))
             with torch.no_grad():
                 model(io.feed(x))
         except Exception:  # noqa: BLE001 - we only locate it
             failed = list(stack)
+        finally:
+            for h in handles:
+                h.remove()
     return failed[-1] if failed else None
 
 

@@ -305,10 +305,7 @@ class ScoreCam(WeightedMethod):
     name = "scorecam"
     label = "Score-CAM"
     reference = "Wang et al. 2020"
-    formula = (
-        "softmax of target logits of inputs masked by each upsampled A_k "
-        "(opt-in: a forward per channel)"
-    )
+    formula = "softmax of target logits of inputs masked by each upsampled A_k"
     extra_forwards = True
     relu = True
     default = False
@@ -344,7 +341,7 @@ class AblationCam(WeightedMethod):
     name = "ablationcam"
     label = "Ablation-CAM"
     reference = "Desai & Ramaswamy 2020"
-    formula = "drop in the target logit when channel k is zeroed (opt-in: a forward per channel)"
+    formula = "drop in the target logit when channel k is zeroed"
     extra_forwards = True
     relu = True
     default = False
@@ -512,9 +509,12 @@ def default_methods() -> list[str]:
 def methods_table(methods: dict[str, Method] | None = None) -> str:
     """The README's methods table (markdown), from the methods' class attributes."""
     rows = [
-        "| method | label | map | reference |",
-        "|---|---|---|---|",
+        "| method | label | map | selection | reference |",
+        "|---|---|---|---|---|",
     ]
     for n, m in (METHODS if methods is None else methods).items():
-        rows.append(f"| `{n}` | {m.display_label} | {m.formula} | {m.reference} |")
+        cost = "default" if m.default else "opt-in"
+        if m.extra_forwards:
+            cost += ": a forward per channel"
+        rows.append(f"| `{n}` | {m.display_label} | {m.formula} | {cost} | {m.reference} |")
     return "\n".join(rows)

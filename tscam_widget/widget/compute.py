@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tscam_widget.explain import METHODS, REDUCTIONS, Method
+from tscam_widget.explain import METHODS, REDUCTIONS, Explainer, Method
 
 from .cache import LRUCache
 
@@ -65,8 +65,6 @@ class MapComputer:
         explainer_kwargs: dict[str, Any] | None = None,
         predict: bool = True,
     ) -> None:
-        from tscam_widget.explain import Explainer
-
         self.model = model
         self.X = X
         self.y = y
@@ -176,8 +174,6 @@ class MapComputer:
 
     def set_layers(self, layers: Sequence[Any]) -> list[str]:
         """Explain ``layers`` from now on (a new explainer); clears cache and ranges."""
-        from tscam_widget.explain import Explainer
-
         explainer = Explainer(self.model, layers=list(layers), **self.explainer_kwargs)
         first = np.flatnonzero(self.finite)[:1]
         names = [str(n) for n in explainer.resolve(self.X[first])]
