@@ -20,8 +20,11 @@ resident set size (``VmHWM`` in ``/proc/self/status``, Linux; it is per address 
 imports, model and input are set up, i.e. the extra peak RSS that variant needs (tracemalloc does
 not see torch's CPU allocations).
 
+On a shared machine, ``--threads 1 --cpu`` times CPU seconds of one thread, which the load of
+other processes changes far less than the wall clock.
+
 Usage: ``python bench/explain_bench.py [--models inception light] [--batch 64] [--length 500]
-[--light-length 2000] [--runs 5] [--threads N] [--only floor ours]``.
+[--light-length 2000] [--runs 5] [--threads N] [--cpu] [--only floor ours]``.
 """
 
 from __future__ import annotations
@@ -149,6 +152,9 @@ RUNNERS = {
 }
 
 
+CLOCK = time.perf_counter  # --cpu: time.process_time (CPU seconds of this process)
+
+
 def time_all(
     model: nn.Module, x: torch.Tensor, runs: int, variants: list[str]
 ) -> dict[str, list[float]]:
@@ -157,9 +163,9 @@ def time_all(
         RUNNERS[v](model, x)
     for r in range(runs):  # interleaved, so load drift hits every variant alike
         for v in variants:
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             RUNNERS[v](model, x)
-            times[v].append(time.perf_counter() - t0)
+            times[v].append(CLOCK() - t0)
         print(
             f"  run {r + 1}: " + ", ".join(f"{v} {times[v][-1]:.3f}s" for v in variants), flush=True
         )
@@ -213,7 +219,8 @@ def bench_model(name: str, a: argparse.Namespace) -> dict[str, float]:
     print(
         f"\n[{name}] {type(model).__name__}, x {' x '.join(map(str, x.shape))}, {nb} blocks, "
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
-        f"load average {os.getloadavg()[0]:.1f}, median of {a.runs} runs after a warm-up",
+        f"load average {os.getloadavg()[0]:.1f}, median of {a.runs} runs after a warm-up"
+        + (" (CPU seconds)" if CLOCK is time.process_time else " (wall seconds)"),
         flush=True,
     )
     variants = a.only or VARIANTS
@@ -257,6 +264,12 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     p.add_argument("--only", nargs="+", choices=VARIANTS, help="run only these variants")
     p.add_argument("--no-memory", action="store_true", help="skip the RSS subprocesses")
+    p.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time the process's CPU seconds instead of wall time (with --threads 1: what other "
+        "processes on a shared machine do to the wall clock does not count)",
+    )
     p.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     a = p.parse_args()
     warnings.filterwarnings("ignore")
@@ -265,6 +278,9 @@ def main() -> None:
     if a.child:
         child(a.child, a.models[0], a)
         return
+    if a.cpu:
+        global CLOCK
+        CLOCK = time.process_time
     for name in a.models:
         bench_model(name, a)
 

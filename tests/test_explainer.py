@@ -326,6 +326,33 @@ def test_all_layers_equals_per_layer_and_batch_equals_single():
         np.testing.assert_allclose(cube_a * sign, cube_b, atol=1e-5, equal_nan=True)
 
 
+def test_in_place_op_after_a_captured_layer_changes_nothing():
+    # ReLU(inplace=True) overwrites the conv's output after it is captured: the explainer sees
+    # the version counter move and runs the forward again, passing a clone downstream
+    def stack(inplace: bool) -> nn.Sequential:
+        m = conv_stack()
+        m[2] = nn.ReLU(inplace=inplace)
+        m[4] = nn.ReLU(inplace=inplace)
+        return m.eval()
+
+    x = rand_x(n=4)
+    kw = dict(methods=list(METHODS), norm="none", reductions=("mean", "max"))
+    layers = ["1", "3", "4"]
+    plain = Explainer(stack(False), layers=layers).explain(x, **kw)
+    inplace = Explainer(stack(True), layers=layers).explain(x, **kw)
+    assert plain.keys == inplace.keys
+    for meth, red in plain.keys:
+        for ln in layers:
+            a, b = plain.raw(meth, ln, red), inplace.raw(meth, ln, red)
+            if meth == "eigencam":  # sign arbitrary per sample
+                b = b * np.sign(np.sum(a * b, -1, keepdims=True))
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=f"{meth} {ln}")
+    # and the conv's own output was kept, not the ReLU'd one: activation/max can be negative
+    assert (inplace.raw("activation", "3", "max") < 0).any() or (
+        inplace.raw("activation", "3", "mean") < 0
+    ).any()
+
+
 # ---------------------------------------------------------------- model state
 def _snapshot(m: nn.Module):
     return {

@@ -345,7 +345,7 @@ class Explainer:
             )
             raise ValueError(
                 f"methods: {m.name!r} needs {m.only_on or 'a layer where it is defined'}; "
-                f"none of the layers {names} is one" + (f" ({head_text})" if m.only_on else "")
+                + (head_text if m.only_on else f"none of the layers {names} is one")
             )
         ms = [m for m in ms if m.name not in nowhere]
         keys = [k for k in keys if k[0] not in nowhere]
@@ -386,6 +386,12 @@ class Explainer:
                 xin = xb.detach().clone().requires_grad_(need_grad)
                 try:
                     raw_out = model(self.io.feed(xin))
+                    if cap.modified():
+                        # an in-place op after a captured layer changed what was kept: again,
+                        # with a clone of each captured output passed downstream
+                        cap.clone = True
+                        cap.reset()
+                        raw_out = model(self.io.feed(xin))
                 except RuntimeError as e:
                     raise self._forward_error(xb, e) from e
                 out = self.io.logits(raw_out, xb.shape[0])

@@ -24,13 +24,21 @@ REDUCTIONS = ("mean", "median", "max", "mean_max")
 CHUNK_ELEMENTS = 1 << 16
 
 TERMS: dict[str, Callable[[Chunk], torch.Tensor]] = {}
+#: terms that read ``A`` or ``G`` once and make no product: computed on the whole layer at once
+#: (one op instead of one per chunk)
+WHOLE: set[str] = set()
+
+TermFn = Callable[["Chunk"], torch.Tensor]
 
 
-def term(name: str) -> Callable[[Callable[[Chunk], torch.Tensor]], Callable[[Chunk], torch.Tensor]]:
-    """Register ``fn(chunk) -> tensor`` as the term ``name``."""
+def term(name: str, whole: bool = False) -> Callable[[TermFn], TermFn]:
+    """Register ``fn(chunk) -> tensor`` as the term ``name``; ``whole``: a plain reduction of
+    ``A`` or ``G``, computed on the whole layer rather than chunk by chunk."""
 
-    def deco(fn: Callable[[Chunk], torch.Tensor]) -> Callable[[Chunk], torch.Tensor]:
+    def deco(fn: TermFn) -> TermFn:
         TERMS[name] = fn
+        if whole:
+            WHOLE.add(name)
         return fn
 
     return deco
@@ -82,6 +90,9 @@ def weighted(w: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     return torch.bmm(w.to(A.dtype)[:, None, :], A)[:, 0]
 
 
+_TWO = torch.tensor(2.0)
+
+
 # ---- products (elementwise, one chunk at a time)
 @term("G x A")
 def _ga(c: Chunk) -> torch.Tensor:
@@ -99,22 +110,22 @@ def _g2(c: Chunk) -> torch.Tensor:
 
 
 # ---- reductions over time [N, C]
-@term("sum_t A")
+@term("sum_t A", whole=True)
 def _sum_a(c: Chunk) -> torch.Tensor:
     return c.A.sum(-1)
 
 
-@term("mean_t G")
+@term("mean_t G", whole=True)
 def _mean_g(c: Chunk) -> torch.Tensor:
     return c.g.mean(-1)
 
 
-@term("max_t G")
+@term("max_t G", whole=True)
 def _max_g(c: Chunk) -> torch.Tensor:
     return c.g.amax(-1)
 
 
-@term("median_t G")
+@term("median_t G", whole=True)
 def _median_g(c: Chunk) -> torch.Tensor:
     return c.g.median(-1).values
 
@@ -128,11 +139,14 @@ def _sum_t_ga(c: Chunk) -> torch.Tensor:
 def _gradcam_pp(c: Chunk) -> torch.Tensor:
     """``w_k = sum_t ReLU(G_k) a_k`` with ``a = G^2 / (2 G^2 + sum_t A * G^3 + 1e-6)`` (0 where
     ``G == 0``), as pytorch-grad-cam's ``GradCAMPlusPlus``."""
-    g2 = c["G^2"]
-    denom = c["sum_t A"][:, :, None] * (g2 * c.g)  # sum_t A * G^3
-    denom.add_(g2, alpha=2).add_(1e-6)
-    aij = torch.div(g2, denom, out=denom)  # exactly 0 where G == 0 (g2 = 0)
-    return torch.linalg.vecdot(c["ReLU(G)"], aij)
+    # ReLU(G) a = 0 wherever G <= 0, so only G > 0 counts, where G = ReLU(G) =: r:
+    # w = sum_t r^3 / (r^2 (2 + sum_t A r) + 1e-6)   (0 where r == 0)
+    r = c["ReLU(G)"]
+    r2 = r * r
+    den = torch.addcmul(_TWO.to(r.dtype), c["sum_t A"][:, :, None], r)  # 2 + sum_t A * r
+    den.mul_(r2).add_(1e-6)
+    r2.mul_(r).div_(den)  # r^3 / den
+    return r2.sum(-1)
 
 
 # ---- reductions over channels [N, T']
@@ -155,14 +169,16 @@ def layer_terms(
     n = A.shape[0]
     if not names or n == 0:
         return {}
+    whole = Chunk(A, G)
+    out = {k: whole[k] for k in names if k in WHOLE}
+    chunked = [k for k in names if k not in WHOLE]
     rows = max(1, CHUNK_ELEMENTS // max(1, A[0].numel()))
     if rows >= n:
-        c = Chunk(A, G)
-        return {k: c[k] for k in names}
-    out: dict[str, torch.Tensor] = {}
+        return {**out, **{k: whole[k] for k in chunked}}
     for s in range(0, n, rows):
         c = Chunk(A[s : s + rows], None if G is None else G[s : s + rows])
-        for k in names:
+        c._memo.update({k: v[s : s + rows] for k, v in whole._memo.items()})
+        for k in chunked:
             v = c[k]
             if k not in out:
                 out[k] = v.new_empty((n, *v.shape[1:]))
