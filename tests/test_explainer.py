@@ -309,7 +309,10 @@ def test_all_layers_equals_per_layer_and_batch_equals_single():
     assert full.layers == ["0", "1", "2", "3", "4"]
     for layer in ("1", "4"):
         # cam is defined on '4' only (an explicit cam on '1' alone is an error)
-        kw1 = {**kw, "methods": meths if layer == "4" else [n for n in meths if n != "cam"]}
+        kw1 = {
+            **kw,
+            "methods": meths if layer == "4" else [n for n in meths if not METHODS[n].only_on],
+        }
         one = Explainer(m, layers=layer).explain(x, **kw1)
         for meth, red in one.keys:
             np.testing.assert_allclose(

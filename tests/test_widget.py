@@ -16,7 +16,13 @@ import torch
 import traitlets
 from ipywidgets.widgets.widget import _remove_buffers
 
-from tscam_widget.explain import Explainer, WeightedMethod, register_method, unregister_method
+from tscam_widget.explain import (
+    METHODS,
+    Explainer,
+    WeightedMethod,
+    register_method,
+    unregister_method,
+)
 from tscam_widget.models import InceptionTime
 from tscam_widget.widget import CamWidget, cmap_table, pack, unpack
 from tscam_widget.widget import camwidget as camwidget_mod
@@ -467,9 +473,12 @@ def test_precompute_auto_threshold(data, monkeypatch):
 def test_default_methods_and_opt_in(data):
     model, X, y = data
     w = CamWidget(model, X[:3], y[:3], progress=False, precision="float32")
+    # the class attributes decide: every default method (cam is defined for InceptionTime)
+    assert w.methods == [m for m, spec in METHODS.items() if spec.default]
     assert "scorecam" not in w.methods and "ablationcam" not in w.methods
-    assert {"gradcam", "activation", "cam", "eigencam"} <= set(w.methods)
+    assert w.reduction_methods == [m for m, spec in METHODS.items() if spec.reductions]
     assert w.reduction_methods[:2] == ["activation", "gradcam_classic"]
+    assert w.method_labels == {m: spec.display_label for m, spec in METHODS.items()}
     w.methods = ["gradcam", "scorecam"]
     w.method = "scorecam"
     got = w.current_map

@@ -237,8 +237,8 @@ class Explainer:
 
         ``x``: numpy/tensor ``[N, T]`` (one channel) or ``[N, C, T]``. ``target``: ``"pred"``,
         ``"true"`` (needs ``y``), a class index or ``N`` indices. ``methods``: names (default:
-        every method with ``default=True``, i.e. all but scorecam and ablationcam).
-        ``reductions`` for methods that use one (``activation``, ``gradcam_classic``).
+        every method whose class says ``default = True``; those with extra forwards are opt-in).
+        ``reductions`` for methods that take one (``Method.reductions``).
         ``norm``/``scale_range``: see :meth:`Explanation.get`. ``method_kwargs`` go to the
         methods that accept them (``chunk_size``, ``ablation_value``).
 
