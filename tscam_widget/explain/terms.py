@@ -173,12 +173,10 @@ def layer_terms(
     rows = max(1, CHUNK_ELEMENTS // max(1, A[0].numel()))
     if rows >= n:
         return {**out, **{k: whole[k] for k in chunked}}
+    parts: dict[str, list[torch.Tensor]] = {k: [] for k in chunked}
     for s in range(0, n, rows):
         c = Chunk(A[s : s + rows], None if G is None else G[s : s + rows])
         c._memo.update({k: v[s : s + rows] for k, v in whole._memo.items()})
         for k in chunked:
-            v = c[k]
-            if k not in out:
-                out[k] = v.new_empty((n, *v.shape[1:]))
-            out[k][s : s + rows] = v
-    return out
+            parts[k].append(c[k])
+    return {**out, **{k: torch.cat(v) for k, v in parts.items()}}
