@@ -75,8 +75,8 @@ class Method:
     formula: ClassVar[str] = ""  # the map in words (README)
     uses_gradients: ClassVar[bool] = False  # asks for G (one shared autograd.grad per batch)
     reductions: ClassVar[tuple[str, ...]] = ()  # it makes one map per reduction of these
-    # cost class: runs forwards of its own (one per channel per layer), so it is opt-in, never
-    # precomputed by precompute="auto" and never prefetched by the widget
+    # cost class: runs forwards of its own (one per channel per layer): precompute="auto" then
+    # stays in kernel mode and the widget never prefetches it (the built-in ones are also opt-in)
     extra_forwards: ClassVar[bool] = False
     default: ClassVar[bool] = True  # in the default (``methods=None``, precomputed) selection
     relu: ClassVar[bool] = False  # the definition ends in a ReLU, applied at normalisation
