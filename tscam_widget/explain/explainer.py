@@ -5,6 +5,7 @@ as found (see :mod:`.state`)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from contextlib import ExitStack
 from typing import Any
 
@@ -457,17 +458,22 @@ class Explainer:
                     finally:
                         cap.replace = None
 
-                hw = None
-                if (
-                    head_w is not None
-                    and head_in is not None
-                    and head_w.shape[0] == logits.shape[1]
-                    and head_in.shape == A.shape[:2]
-                ):
+                @functools.cache
+                def head_weight(A: torch.Tensor = A) -> torch.Tensor | None:
+                    """The head's weights if this layer's time-mean is the head's input (looked
+                    for only when a method asks)."""
+                    if (
+                        head_w is None
+                        or head_in is None
+                        or head_w.shape[0] != logits.shape[1]
+                        or head_in.shape != A.shape[:2]
+                    ):
+                        return None
                     gap = A.mean(-1)
                     tol = 1e-6 + 1e-4 * float(head_in.abs().max())
-                    if torch.allclose(gap.to(head_in.dtype), head_in, rtol=1e-4, atol=tol):
-                        hw = head_w
+                    ok = torch.allclose(gap.to(head_in.dtype), head_in, rtol=1e-4, atol=tol)
+                    return head_w if ok else None
+
                 self._layer_maps(
                     spec.name,
                     ms,
@@ -480,7 +486,7 @@ class Explainer:
                         x=xb,
                         target=tgt,
                         logits=logits,
-                        head_weight=hw,
+                        find_head=head_weight,
                         head_name=head_name,
                         forward=forward,
                         forward_replacing=forward_replacing,

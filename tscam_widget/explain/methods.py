@@ -33,8 +33,8 @@ class MethodContext:
     ``A``/``G`` ``[N, C, T']`` (``G`` None unless the method uses gradients), ``x`` the input batch
     ``[N, C_in, T]``, ``target`` ``[N]`` int64, ``logits`` ``[N, K]``; ``terms``: the shared
     per-layer terms the method declared (:mod:`.terms`, name -> tensor), computed once for every
-    method of this layer and batch; ``head_weight`` ``[K, C]`` when the layer's time-mean feeds
-    the final ``nn.Linear`` (else None); ``forward(xb)`` returns logits without capturing;
+    method of this layer and batch; :attr:`head_weight` ``[K, C]`` when the layer's time-mean
+    feeds the final ``nn.Linear`` (else None); ``forward(xb)`` returns logits without capturing;
     ``forward_replacing(xb, fn)`` runs a forward with this layer's output replaced by
     ``fn(output)``.
     """
@@ -48,12 +48,18 @@ class MethodContext:
     logits: torch.Tensor
     reduction: str | None = None
     terms: dict[str, torch.Tensor] = field(default_factory=dict)
-    head_weight: torch.Tensor | None = None
+    find_head: Callable[[], torch.Tensor | None] | None = None
     head_name: str | None = None
     forward: Forward | None = None
     forward_replacing: Callable[[torch.Tensor, Replacer], torch.Tensor] | None = None
     batch_size: int = 256
     kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def head_weight(self) -> torch.Tensor | None:
+        """``[K, C]``: the final ``nn.Linear``'s weights when this layer's time-mean is its input,
+        else None (looked for on first use)."""
+        return None if self.find_head is None else self.find_head()
 
     def term(self, name: str) -> torch.Tensor:
         """A shared term (computed here if the method did not declare it)."""
