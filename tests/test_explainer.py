@@ -3,6 +3,8 @@ bad input, adapters. Oracle comparisons (captum, grad-cam) live in test_explain_
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -622,6 +624,25 @@ def test_register_method_never_changes_the_instance_passed_in():
     # an instance already named as registered is registered as it is
     got = register_method("gradcam", gc, overwrite=True)
     assert got is gc and METHODS["gradcam"] is gc
+
+
+def test_a_method_taking_some_reductions_only():
+    def peak(a, g, r):
+        return a.amax(1) if r == "max" else a.median(1).values
+
+    m = register_method("_peak", peak)
+    try:
+        m2 = copy.copy(m)
+        m2.reductions = ("max", "median")  # an instance attribute of the copy
+        register_method("_peak", m2, overwrite=True)
+        ex = Explainer(HandNet(), layers="lift").explain(
+            X1, methods=["_peak", "activation"], reductions=("mean", "max"), norm="none"
+        )
+        assert ex.keys == [("_peak", "max"), ("activation", "mean"), ("activation", "max")]
+        with pytest.raises(ValueError, match=r"'_peak' takes \['max', 'median'\], none of"):
+            Explainer(HandNet(), layers="lift").explain(X1, methods=["_peak"], reductions="mean")
+    finally:
+        unregister_method("_peak")
 
 
 def test_methods_table_in_readme_is_generated_from_the_classes():

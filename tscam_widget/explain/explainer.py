@@ -296,6 +296,13 @@ class Explainer:
 
         specs = self._resolve(xt)
         names = [s.name for s in specs]
+        for m in ms:
+            if not m.keys(reductions) and explicit:
+                raise ValueError(
+                    f"reductions: method {m.name!r} takes {list(m.reductions)}, none of "
+                    f"{reductions}"
+                )
+        ms = [m for m in ms if m.keys(reductions)]
         keys = [(m.name, r) for m in ms for r in m.keys(reductions)]
         chunks: dict[tuple[str, str | None, str], list[np.ndarray]] = {
             (k[0], k[1], ln): [] for k in keys for ln in names
