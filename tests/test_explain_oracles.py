@@ -56,7 +56,7 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from tscam_widget.data import load_ucr, synthetic
-from tscam_widget.explain import Explainer, from_learner
+from tscam_widget.explain import METHODS, Explainer, from_learner
 from tscam_widget.models import InceptionTime
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -526,16 +526,43 @@ def gunpoint_models(gunpoint):
     return trained, random, acc
 
 
+# Model-randomisation sanity check (Adebayo et al. 2018): a map that barely changes when the
+# trained weights are replaced by random ones explains the architecture, not what was learnt.
+# Per method: the largest mean per-sample Spearman rank correlation (trained vs re-initialised
+# model, GunPoint test set, blocks.5) it may reach, and why. Measured (torch 2.x, seeds below):
+# every method but eigencam lies between -0.26 and +0.01, so 0.5 leaves a wide margin yet fails
+# a method that ignores the weights (its correlation would be near 1).
+SANITY_MAX_RHO = {
+    "activation": (0.5, "activations change with the weights"),
+    "cam": (0.5, "head weights and activations both re-initialised"),
+    "gradcam": (0.5, "the usual sanity-check subject; gradients change with the weights"),
+    "gradcam_classic": (0.5, "as gradcam, mean over channels instead of the sum"),
+    "gradcam++": (0.5, "gradient powers change with the weights"),
+    "xgradcam": (0.5, "gradient x activation weights"),
+    "hirescam": (0.5, "elementwise gradient x activation"),
+    "layercam": (0.5, "elementwise ReLU(gradient) x activation"),
+    # its sign is arbitrary per sample, so the plain mean could be ~0 for identical maps: the
+    # mean of |rho| is asserted instead. It is a known weak case of this check: measured 0.62,
+    # the first principal component of a random conv net's activations still follows the
+    # input's shape (as the edge-detector-like maps of Adebayo et al.); the bound only fails a
+    # map that ignores the weights altogether (|rho| near 1)
+    "eigencam": (0.8, "class-agnostic principal component; |rho|; known weak (0.62)"),
+    "scorecam": (0.5, "scores from forwards of the model itself; 16 samples (a forward each)"),
+    "ablationcam": (0.5, "logit drops of the model itself; 16 samples (a forward each)"),
+}
+
+
 def test_model_randomisation_sanity_check(gunpoint, gunpoint_models):
     _, _, Xte, _, _ = gunpoint
     trained, random, acc = gunpoint_models
     assert acc >= 0.85, f"GunPoint test accuracy {acc:.3f}"
-    heavy = {"scorecam", "ablationcam"}
+    assert set(SANITY_MAX_RHO) == set(ALL_METHODS)  # every method has its threshold
+    heavy = sorted(m for m in ALL_METHODS if METHODS[m].extra_forwards)
     light = [m for m in ALL_METHODS if m not in heavy]
     layer = "blocks.5"
     rho = {}
     n_heavy = 16
-    for methods, X in ((light, Xte), (sorted(heavy), Xte[:n_heavy])):
+    for methods, X in ((light, Xte), (heavy, Xte[:n_heavy])):
         maps = []
         for model in (trained, random):
             ex = Explainer(model, layers=[layer]).explain(X, methods=methods, target="pred")
@@ -544,15 +571,16 @@ def test_model_randomisation_sanity_check(gunpoint, gunpoint_models):
             a, b = maps[0].get(m, layer), maps[1].get(m, layer)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                r = [spearmanr(a[i], b[i])[0] for i in range(len(a))]
-            rho[m] = float(np.nanmean(r))
+                r = np.array([spearmanr(a[i], b[i])[0] for i in range(len(a))])
+            rho[m] = float(np.nanmean(np.abs(r) if m == "eigencam" else r))
     print(
         "\n[sanity] mean per-sample Spearman(trained, re-initialised), GunPoint test, "
-        f"{layer} (scorecam/ablationcam on {n_heavy} samples):"
+        f"{layer} (scorecam/ablationcam on {n_heavy} samples; eigencam: mean |rho|):"
     )
     for m, r in rho.items():
-        print(f"  {m:16s} {r:+.3f}")
-    assert rho["gradcam"] < 0.5, rho
+        print(f"  {m:16s} {r:+.3f}  (max {SANITY_MAX_RHO[m][0]})")
+    failed = {m: r for m, r in rho.items() if not r < SANITY_MAX_RHO[m][0]}
+    assert not failed, {m: (r, SANITY_MAX_RHO[m]) for m, r in failed.items()}
 
 
 @pytest.fixture(scope="session")
@@ -576,10 +604,33 @@ def synthetic_model():
     return model, Xte, yte, mask, acc
 
 
+# Localisation: the share of correctly classified synthetic test samples whose map's argmax
+# falls inside the class motif, at the deepest block (blocks.5; chance ~0.18). Per method: the
+# least share it must reach, and why. Measured (torch 2.x, seeds below): 0.98-1.00 for every
+# method but eigencam (0.46).
+LOCALISATION_MIN = {
+    "activation": (0.8, "the motif drives the last block's activations"),
+    "cam": (0.8, "class-weighted activations at the layer feeding the head"),
+    "gradcam": (0.8, "the reference method"),
+    "gradcam_classic": (0.8, "gradcam's weights, mean over channels (same argmax)"),
+    "gradcam++": (0.8, "positive-gradient weights"),
+    "xgradcam": (0.8, "gradient x activation weights"),
+    "hirescam": (0.8, "elementwise gradient x activation"),
+    "layercam": (0.8, "elementwise ReLU(gradient) x activation"),
+    # class-agnostic and of arbitrary sign per sample: its argmax is the motif or the opposite
+    # extreme, so only "well above chance" (twice it) is asserted
+    "eigencam": (0.36, "first principal component, sign arbitrary; twice chance"),
+    "scorecam": (0.8, "masks from the last block; first 16 samples (a forward per channel)"),
+    "ablationcam": (0.8, "channel ablations of the last block; first 16 samples"),
+}
+
+
 def test_localisation_on_synthetic_motifs(synthetic_model):
     model, Xte, yte, mask, acc = synthetic_model
     assert acc >= 0.8, acc
-    methods = [m for m in ALL_METHODS if m not in ("scorecam", "ablationcam")]
+    assert set(LOCALISATION_MIN) == set(ALL_METHODS)  # every method has its threshold
+    heavy = [m for m in ALL_METHODS if METHODS[m].extra_forwards]
+    methods = [m for m in ALL_METHODS if m not in heavy]
     ex = Explainer(model, layers=BLOCKS).explain(Xte, methods=methods, target="pred")
     ok = ex.pred == yte
     idx = np.flatnonzero(ok)
@@ -592,9 +643,9 @@ def test_localisation_on_synthetic_motifs(synthetic_model):
             scores[(m, ln)] = float(mask[idx, arg].mean())
     heavy_idx = idx[:16]
     ex_h = Explainer(model, layers=["blocks.5"]).explain(
-        Xte[heavy_idx], methods=["scorecam", "ablationcam"], target="pred"
+        Xte[heavy_idx], methods=heavy, target="pred"
     )
-    for m in ("scorecam", "ablationcam"):
+    for m in heavy:
         arg = ex_h.get(m, "blocks.5").argmax(1)
         scores[(m, "blocks.5")] = float(mask[heavy_idx, arg].mean())
     print(
@@ -605,7 +656,13 @@ def test_localisation_on_synthetic_motifs(synthetic_model):
     for m in ALL_METHODS:
         row = [scores.get((m, b)) for b in BLOCKS]
         print(f"  {m:16s}" + " ".join("       -" if v is None else f"{v:8.2f}" for v in row))
-    assert scores[("gradcam", "blocks.5")] >= 0.8, scores
+    assert LOCALISATION_MIN["eigencam"][0] >= 2 * mask.mean()  # the documented "twice chance"
+    failed = {
+        m: scores[(m, "blocks.5")]
+        for m in ALL_METHODS
+        if not scores[(m, "blocks.5")] >= LOCALISATION_MIN[m][0]
+    }
+    assert not failed, {m: (v, LOCALISATION_MIN[m]) for m, v in failed.items()}
 
 
 # --------------------------------------------------------------------------- fastai / tsai

@@ -3,6 +3,8 @@ bad input, adapters. Oracle comparisons (captum, grad-cam) live in test_explain_
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,7 @@ from tscam_widget.explain import (
     candidate_layers,
     default_layers,
     from_learner,
+    methods_table,
     register_method,
     unregister_method,
 )
@@ -308,7 +311,10 @@ def test_all_layers_equals_per_layer_and_batch_equals_single():
     assert full.layers == ["0", "1", "2", "3", "4"]
     for layer in ("1", "4"):
         # cam is defined on '4' only (an explicit cam on '1' alone is an error)
-        kw1 = {**kw, "methods": meths if layer == "4" else [n for n in meths if n != "cam"]}
+        kw1 = {
+            **kw,
+            "methods": meths if layer == "4" else [n for n in meths if not METHODS[n].only_on],
+        }
         one = Explainer(m, layers=layer).explain(x, **kw1)
         for meth, red in one.keys:
             np.testing.assert_allclose(
@@ -325,6 +331,33 @@ def test_all_layers_equals_per_layer_and_batch_equals_single():
         np.testing.assert_allclose(cube_a * sign, cube_b, atol=1e-5, equal_nan=True)
 
 
+def test_in_place_op_after_a_captured_layer_changes_nothing():
+    # ReLU(inplace=True) overwrites the conv's output after it is captured: the explainer sees
+    # the version counter move and runs the forward again, passing a clone downstream
+    def stack(inplace: bool) -> nn.Sequential:
+        m = conv_stack()
+        m[2] = nn.ReLU(inplace=inplace)
+        m[4] = nn.ReLU(inplace=inplace)
+        return m.eval()
+
+    x = rand_x(n=4)
+    kw = dict(methods=list(METHODS), norm="none", reductions=("mean", "max"))
+    layers = ["1", "3", "4"]
+    plain = Explainer(stack(False), layers=layers).explain(x, **kw)
+    inplace = Explainer(stack(True), layers=layers).explain(x, **kw)
+    assert plain.keys == inplace.keys
+    for meth, red in plain.keys:
+        for ln in layers:
+            a, b = plain.raw(meth, ln, red), inplace.raw(meth, ln, red)
+            if meth == "eigencam":  # sign arbitrary per sample
+                b = b * np.sign(np.sum(a * b, -1, keepdims=True))
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=f"{meth} {ln}")
+    # and the conv's own output was kept, not the ReLU'd one: activation/max can be negative
+    assert (inplace.raw("activation", "3", "max") < 0).any() or (
+        inplace.raw("activation", "3", "mean") < 0
+    ).any()
+
+
 # ---------------------------------------------------------------- model state
 def _snapshot(m: nn.Module):
     return {
@@ -332,17 +365,24 @@ def _snapshot(m: nn.Module):
         "grad": [(p.grad, None if p.grad is None else p.grad.clone()) for p in m.parameters()],
         "req": [p.requires_grad for p in m.parameters()],
         "training": [mod.training for mod in m.modules()],
+        # every hook dict torch keeps per module (read only: ids and functions), so a hook left
+        # behind anywhere, or a user's hook dropped, shows
         "hooks": [
-            (
-                len(mod._forward_hooks),
-                len(mod._forward_pre_hooks),
-                len(mod._backward_hooks),
-                list(mod._forward_hooks),
-                list(mod._forward_pre_hooks),
-            )
+            {k: list(getattr(mod, k).items()) for k in HOOK_DICTS if hasattr(mod, k)}
             for mod in m.modules()
         ],
     }
+
+
+HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+)
 
 
 def _assert_same(before, m: nn.Module):
@@ -416,6 +456,31 @@ def test_state_restored_after_exceptions():
     with pytest.raises(KeyError, match="marked input"):
         Explainer(m2, layers=[1, 4]).explain(x, batch_size=2)
     _assert_same(before, m2)
+
+
+def test_state_restored_when_the_forward_fails_and_is_diagnosed():
+    # a too-short series: the forward raises a RuntimeError, _diagnose reruns it with tracking
+    # hooks on every module to name the layer; those hooks go too
+    m = _messy_model()
+    m[3] = nn.Conv1d(4, 6, 9)  # no padding: fails on length < 9
+    before = _snapshot(m)
+    with pytest.raises(ValueError, match="layer '3'"):
+        Explainer(m, layers=[1]).explain(rand_x(n=2, t=5))
+    _assert_same(before, m)
+
+
+def test_the_state_check_catches_a_leaked_hook(monkeypatch):
+    # the hooks are removed through their handles and nothing else: with RemovableHandle.remove
+    # a no-op, the hooks the explainer registered stay and _assert_same sees them
+    from torch.utils.hooks import RemovableHandle
+
+    m = _messy_model()
+    before = _snapshot(m)
+    monkeypatch.setattr(RemovableHandle, "remove", lambda self: None)
+    Explainer(m, layers="all").explain(rand_x(n=2), methods=["gradcam"])
+    monkeypatch.undo()
+    with pytest.raises(AssertionError):
+        _assert_same(before, m)
 
 
 def test_no_grad_and_inference_mode():
@@ -540,6 +605,53 @@ def test_register_method_user_function():
     finally:
         unregister_method("energy")
     assert "energy" not in METHODS
+
+
+def test_register_method_never_changes_the_instance_passed_in():
+    gc = METHODS["gradcam"]
+    before = dict(vars(gc)), type(gc).name
+    got = register_method("my_gradcam", gc)
+    try:
+        assert got is not gc and got.name == "my_gradcam"
+        assert gc.name == "gradcam" and dict(vars(gc)) == before[0] and METHODS["gradcam"] is gc
+        assert type(gc).name == before[1]
+        ex = Explainer(HandNet(), layers="lift").explain(
+            X1, methods=["gradcam", "my_gradcam"], norm="none"
+        )
+        np.testing.assert_array_equal(ex.raw("my_gradcam", "lift"), ex.raw("gradcam", "lift"))
+    finally:
+        unregister_method("my_gradcam")
+    # an instance already named as registered is registered as it is
+    got = register_method("gradcam", gc, overwrite=True)
+    assert got is gc and METHODS["gradcam"] is gc
+
+
+def test_a_method_taking_some_reductions_only():
+    def peak(a, g, r):
+        return a.amax(1) if r == "max" else a.median(1).values
+
+    m = register_method("_peak", peak)
+    try:
+        m2 = copy.copy(m)
+        m2.reductions = ("max", "median")  # an instance attribute of the copy
+        register_method("_peak", m2, overwrite=True)
+        ex = Explainer(HandNet(), layers="lift").explain(
+            X1, methods=["_peak", "activation"], reductions=("mean", "max"), norm="none"
+        )
+        assert ex.keys == [("_peak", "max"), ("activation", "mean"), ("activation", "max")]
+        with pytest.raises(ValueError, match=r"'_peak' takes \['max', 'median'\], none of"):
+            Explainer(HandNet(), layers="lift").explain(X1, methods=["_peak"], reductions="mean")
+    finally:
+        unregister_method("_peak")
+
+
+def test_methods_table_in_readme_is_generated_from_the_classes():
+    import pathlib
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert methods_table() in readme, "README methods table: paste methods_table() output"
+    for name, m in METHODS.items():
+        assert m.label and m.reference and m.formula, name  # every method fully described
 
 
 # ---------------------------------------------------------------- adapters

@@ -16,7 +16,13 @@ import torch
 import traitlets
 from ipywidgets.widgets.widget import _remove_buffers
 
-from tscam_widget.explain import Explainer
+from tscam_widget.explain import (
+    METHODS,
+    Explainer,
+    WeightedMethod,
+    register_method,
+    unregister_method,
+)
 from tscam_widget.models import InceptionTime
 from tscam_widget.widget import CamWidget, cmap_table, pack, unpack
 from tscam_widget.widget import camwidget as camwidget_mod
@@ -479,9 +485,12 @@ def test_precompute_auto_threshold(data, monkeypatch):
 def test_default_methods_and_opt_in(data):
     model, X, y = data
     w = CamWidget(model, X[:3], y[:3], progress=False, precision="float32")
+    # the class attributes decide: every default method (cam is defined for InceptionTime)
+    assert w.methods == [m for m, spec in METHODS.items() if spec.default]
     assert "scorecam" not in w.methods and "ablationcam" not in w.methods
-    assert {"gradcam", "activation", "cam", "eigencam"} <= set(w.methods)
+    assert w.reduction_methods == [m for m, spec in METHODS.items() if spec.reductions]
     assert w.reduction_methods[:2] == ["activation", "gradcam_classic"]
+    assert w.method_labels == {m: spec.display_label for m, spec in METHODS.items()}
     w.methods = ["gradcam", "scorecam"]
     w.method = "scorecam"
     got = w.current_map
@@ -499,6 +508,42 @@ def test_default_methods_and_opt_in(data):
     w.flush()
     assert w.precomputed and w.cube_keys == ["gradcam", "hirescam"]
     assert w.cube_array().shape[:3] == (3, 2, 2)
+
+
+def test_user_method_with_extra_forwards_is_expensive_everywhere(data):
+    """A method registered by a user with ``extra_forwards`` is treated as Score-CAM is: the
+    class attribute alone keeps ``precompute="auto"`` in kernel mode and keeps it out of the
+    kernel's prefetch of the cheap methods; its label comes from the class too."""
+    model, X, y = data
+    calls = []
+
+    class Costly(WeightedMethod):
+        label = "Costly (user)"
+        extra_forwards = True
+        default = False
+
+        def weights(self, ctx):
+            calls.append(ctx.layer)
+            ctx.forward(ctx.x)  # an extra forward, as Score-CAM's
+            return ctx.A.new_ones(ctx.A.shape[:2])
+
+    register_method("_costly", Costly)
+    try:
+        kw = dict(progress=False, precision="float32", background=False)
+        cheap = CamWidget(model, X[:3], y[:3], methods=["gradcam", "hirescam"], **kw)
+        assert cheap.precomputed  # the same widget without it precomputes
+        w = CamWidget(model, X[:3], y[:3], methods=["gradcam", "_costly"], **kw)
+        assert not w.precomputed and w.cube_keys == []
+        assert w.method_labels["_costly"] == "Costly (user)"
+        assert "_costly" in w.target_methods
+        w.method = "gradcam"
+        _ = w.current_map
+        assert calls == []  # not prefetched with gradcam
+        w.method = "_costly"
+        got = w.current_map
+        assert calls and np.isfinite(got).all()
+    finally:
+        unregister_method("_costly")
 
 
 def test_labels_idxs_and_classes(data):

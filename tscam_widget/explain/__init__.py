@@ -10,6 +10,8 @@ from .methods import (
     REDUCTIONS,
     Method,
     MethodContext,
+    WeightedMethod,
+    methods_table,
     register_method,
     unregister_method,
 )
@@ -28,5 +30,7 @@ __all__ = [
     "REDUCTIONS",
     "Method",
     "MethodContext",
+    "WeightedMethod",
+    "methods_table",
     "preserved_state",
 ]

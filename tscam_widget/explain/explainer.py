@@ -4,6 +4,8 @@ as found (see :mod:`.state`)."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from contextlib import ExitStack
 from typing import Any
 
@@ -24,9 +26,10 @@ from .layers import (
     resolve_specs,
 )
 from .layouts import parse_layout
-from .methods import METHODS, REDUCTIONS, Method, MethodContext, default_methods
+from .methods import METHODS, REDUCTIONS, Method, MethodContext, WeightedMethod, default_methods
 from .model_io import ModelIO
 from .state import preserved_state
+from .terms import layer_terms
 from .trace import Trace, trace_model
 
 _SHORT_HINTS = ("size", "kernel", "smaller", "padding", "output", "shape", "length", "dimension")
@@ -51,16 +54,20 @@ def _diagnose(model: nn.Module, x: torch.Tensor, io: ModelIO) -> str | None:
 
         return hook
 
+    handles = []
     with preserved_state(model):
-        for name, m in model.named_modules():
-            if name:
-                m.register_forward_pre_hook(pre(name))
-                m.register_forward_hook(post(name))
         try:
+            for name, m in model.named_modules():
+                if name:
+                    handles.append(m.register_forward_pre_hook(pre(name)))
+                    handles.append(m.register_forward_hook(post(name)))
             with torch.no_grad():
                 model(io.feed(x))
         except Exception:  # noqa: BLE001 - we only locate it
             failed = list(stack)
+        finally:
+            for h in handles:
+                h.remove()
     return failed[-1] if failed else None
 
 
@@ -231,8 +238,8 @@ class Explainer:
 
         ``x``: numpy/tensor ``[N, T]`` (one channel) or ``[N, C, T]``. ``target``: ``"pred"``,
         ``"true"`` (needs ``y``), a class index or ``N`` indices. ``methods``: names (default:
-        every method with ``default=True``, i.e. all but scorecam and ablationcam).
-        ``reductions`` for methods that use one (``activation``, ``gradcam_classic``).
+        every method whose class says ``default = True``; those with extra forwards are opt-in).
+        ``reductions`` for methods that take one (``Method.reductions``).
         ``norm``/``scale_range``: see :meth:`Explanation.get`. ``method_kwargs`` go to the
         methods that accept them (``chunk_size``, ``ablation_value``).
 
@@ -289,7 +296,14 @@ class Explainer:
 
         specs = self._resolve(xt)
         names = [s.name for s in specs]
-        keys = [(m.name, r) for m in ms for r in (reductions if m.uses_reduction else [None])]
+        for m in ms:
+            if not m.keys(reductions) and explicit:
+                raise ValueError(
+                    f"reductions: method {m.name!r} takes {list(m.reductions)}, none of "
+                    f"{reductions}"
+                )
+        ms = [m for m in ms if m.keys(reductions)]
+        keys = [(m.name, r) for m in ms for r in m.keys(reductions)]
         chunks: dict[tuple[str, str | None, str], list[np.ndarray]] = {
             (k[0], k[1], ln): [] for k in keys for ln in names
         }
@@ -323,21 +337,26 @@ class Explainer:
             if k in undefined:
                 arr[:] = np.nan
             raw[k] = arr
-        if any(m.name == "cam" for m in ms):
-            cam_ok = [ln for ln in names if ("cam", None, ln) not in undefined]
-            if not cam_ok:
-                if explicit:
-                    raise ValueError(
-                        "methods: 'cam' needs a chosen layer whose time-mean (global average "
-                        "pooling) is the input of the final nn.Linear; "
-                        + (
-                            f"the last nn.Linear is {head!r}, fed by none of the layers {names}"
-                            if head
-                            else "the model has no nn.Linear head"
-                        )
-                    )
-                ms = [m for m in ms if m.name != "cam"]
-                keys = [k for k in keys if k[0] != "cam"]
+        # a method defined on some layers only (``only_on``) and on none of the chosen ones: an
+        # error when asked for by name, else left out
+        nowhere = {
+            m.name
+            for m in ms
+            if all((m.name, r, ln) in undefined for r in m.keys(reductions) for ln in names)
+        }
+        if nowhere and explicit:
+            m = next(m for m in ms if m.name in nowhere)
+            head_text = (
+                f"the last nn.Linear is {head!r}, fed by none of the layers {names}"
+                if head
+                else "the model has no nn.Linear head"
+            )
+            raise ValueError(
+                f"methods: {m.name!r} needs {m.only_on or 'a layer where it is defined'}; "
+                + (head_text if m.only_on else f"none of the layers {names} is one")
+            )
+        ms = [m for m in ms if m.name not in nowhere]
+        keys = [k for k in keys if k[0] not in nowhere]
         return Explanation(
             raw=raw,
             layers=names,
@@ -375,6 +394,12 @@ class Explainer:
                 xin = xb.detach().clone().requires_grad_(need_grad)
                 try:
                     raw_out = model(self.io.feed(xin))
+                    if cap.modified():
+                        # an in-place op after a captured layer changed what was kept: again,
+                        # with a clone of each captured output passed downstream
+                        cap.clone = True
+                        cap.reset()
+                        raw_out = model(self.io.feed(xin))
                 except RuntimeError as e:
                     raise self._forward_error(xb, e) from e
                 out = self.io.logits(raw_out, xb.shape[0])
@@ -440,39 +465,89 @@ class Explainer:
                     finally:
                         cap.replace = None
 
-                hw = None
-                if (
-                    head_w is not None
-                    and head_in is not None
-                    and head_w.shape[0] == logits.shape[1]
-                    and head_in.shape == A.shape[:2]
-                ):
+                @functools.cache
+                def head_weight(A: torch.Tensor = A) -> torch.Tensor | None:
+                    """The head's weights if this layer's time-mean is the head's input (looked
+                    for only when a method asks)."""
+                    if (
+                        head_w is None
+                        or head_in is None
+                        or head_w.shape[0] != logits.shape[1]
+                        or head_in.shape != A.shape[:2]
+                    ):
+                        return None
                     gap = A.mean(-1)
                     tol = 1e-6 + 1e-4 * float(head_in.abs().max())
-                    if torch.allclose(gap.to(head_in.dtype), head_in, rtol=1e-4, atol=tol):
-                        hw = head_w
-                for m in ms:
-                    for r in reductions if m.uses_reduction else [None]:
-                        ctx = MethodContext(
-                            A=A,
-                            G=G if m.uses_gradients else None,
-                            layer=spec.name,
-                            model=model,
-                            x=xb,
-                            target=tgt,
-                            logits=logits,
-                            reduction=r,
-                            head_weight=hw,
-                            head_name=head_name,
-                            forward=forward,
-                            forward_replacing=forward_replacing,
-                            batch_size=batch_size,
-                            kwargs={k: v for k, v in method_kwargs.items() if k in m.kwargs},
-                        )
-                        res = m.compute(ctx)
-                        key = (m.name, r, spec.name)
-                        if res is None:
-                            undefined.add(key)
-                            res = torch.full(A.shape[::2], float("nan"))
-                        chunks[key].append(res.detach().float().cpu().numpy())
+                    ok = torch.allclose(gap.to(head_in.dtype), head_in, rtol=1e-4, atol=tol)
+                    return head_w if ok else None
+
+                self._layer_maps(
+                    spec.name,
+                    ms,
+                    reductions,
+                    MethodContext(
+                        A=A,
+                        G=G,
+                        layer=spec.name,
+                        model=model,
+                        x=xb,
+                        target=tgt,
+                        logits=logits,
+                        find_head=head_weight,
+                        head_name=head_name,
+                        forward=forward,
+                        forward_replacing=forward_replacing,
+                        batch_size=batch_size,
+                    ),
+                    method_kwargs,
+                    chunks,
+                    undefined,
+                )
         return logits.float().cpu().numpy(), tgt.cpu().numpy(), head_name
+
+    @staticmethod
+    def _layer_maps(
+        layer: str,
+        ms: list[Method],
+        reductions: list[str],
+        base: MethodContext,
+        method_kwargs: dict[str, Any],
+        chunks: dict[tuple[str, str | None, str], list[np.ndarray]],
+        undefined: set[tuple[str, str | None, str]],
+    ) -> None:
+        """Every map of one layer and batch: the shared terms the methods declare, computed once
+        (:func:`.terms.layer_terms`), then each method; the ``sum_k w_k A_k`` maps of all
+        :class:`WeightedMethod` s in one batched product."""
+        A = base.A
+        wanted = [k for m in ms for r in m.keys(reductions) for k in m.needs(r)]
+        terms = layer_terms(A, base.G, wanted)
+        results: dict[tuple[str, str | None], torch.Tensor | None] = {}
+        pending: list[tuple[tuple[str, str | None], torch.Tensor]] = []
+        for m in ms:
+            for r in m.keys(reductions):
+                ctx = dataclasses.replace(
+                    base,
+                    G=base.G if m.uses_gradients else None,
+                    reduction=r,
+                    terms=terms,
+                    kwargs={k: v for k, v in method_kwargs.items() if k in m.kwargs},
+                )
+                if isinstance(m, WeightedMethod):
+                    w = m.weights(ctx)
+                    if w is None:
+                        results[(m.name, r)] = None
+                    else:
+                        pending.append(((m.name, r), w))
+                else:
+                    results[(m.name, r)] = m.compute(ctx)
+        if pending:
+            W = torch.stack([w.to(A.dtype) for _, w in pending], 1)  # [N, M, C]
+            maps = torch.bmm(W, A)  # [N, M, T']: A read once for all of them
+            for j, (key, _) in enumerate(pending):
+                results[key] = maps[:, j]
+        for (name, r), res in results.items():
+            key = (name, r, layer)
+            if res is None:
+                undefined.add(key)
+                res = torch.full((A.shape[0], A.shape[2]), float("nan"))
+            chunks[key].append(res.detach().float().cpu().numpy())

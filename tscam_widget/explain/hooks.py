@@ -2,6 +2,10 @@
 graph so one ``torch.autograd.grad`` reaches all of them), the input of the last ``nn.Linear``
 (for CAM), and optionally replace one layer's output (for ablation).
 
+A captured output is kept as the tensor the layer returned; if an in-place op later changes it
+(its version counter moves, :meth:`LayerCapture.modified`), the explainer runs the forward again
+with ``clone = True``, passing a clone downstream instead.
+
 A layer's output is captured as the tensor its :class:`~.layouts.Layout` reads (an element of a
 tuple output, any axis order); gradients are taken with respect to that tensor and both are
 turned into ``[N, C, T']`` afterwards. Hooks are registered on ``__enter__`` and removed through
@@ -39,6 +43,8 @@ class LayerCapture:
         self.linear_input: torch.Tensor | None = None
         self.replace: tuple[str, Replacer] | None = None
         self.capture = True
+        self.clone = False  # pass a clone of each captured output downstream
+        self._versions: dict[str, int] = {}
         self._calls: dict[str, int] = {}
         self._handles: list[Any] = []
 
@@ -47,6 +53,12 @@ class LayerCapture:
         self.outputs = {}
         self.linear = self.linear_name = self.linear_input = None
         self._calls = {}
+        self._versions = {}
+
+    def modified(self) -> list[str]:
+        """Captured layers whose output an in-place op changed after capture (its version
+        counter moved): their kept tensor no longer holds the layer's output."""
+        return [n for n, t in self.outputs.items() if t._version != self._versions[n]]
 
     def _layer_hook(self, module_name: str, wanted: dict[int, LayerSpec]):
         def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
@@ -70,8 +82,9 @@ class LayerCapture:
                 return lay.put(output, lay.from_nct(self.replace[1](lay.to_nct(t)), t))
             if self.capture:
                 self.outputs[spec.name] = t
-                # a clone downstream, so in-place ops after this layer cannot alter what we keep
-                return lay.put(output, t.clone())
+                self._versions[spec.name] = t._version
+                if self.clone:  # so in-place ops after this layer cannot alter what we keep
+                    return lay.put(output, t.clone())
             return None
 
         return hook

@@ -20,6 +20,7 @@ from typing import Any
 
 from torch import nn
 
+from .inputs import prepare_x
 from .layouts import NCT, Layout
 from .model_io import ModelIO
 from .trace import CallRecord, Trace, trace_model
@@ -165,8 +166,6 @@ def candidate_layers(model: nn.Module, x: Any, **io: Any) -> list[str]:
     ``x`` is an input batch (numpy or tensor, ``[N, T]`` or ``[N, C, T]``); ``io``:
     ``input_layout``/``output`` as for :class:`Explainer`. Returns names (``"name@k"`` for
     modules called repeatedly)."""
-    from .inputs import prepare_x
-
     return [s.name for s in candidate_specs(trace_model(model, prepare_x(x, model), ModelIO(**io)))]
 
 
@@ -177,8 +176,6 @@ def default_layers(model: nn.Module, x: Any, **io: Any) -> list[str]:
 
     ``x``: an input batch ``[N, T]`` or ``[N, C, T]``; ``io``: ``input_layout``/``output``.
     Returns a list of names in execution order."""
-    from .inputs import prepare_x
-
     tr = trace_model(model, prepare_x(x, model), ModelIO(**io))
     return [s.name for s in _default_or_input(tr)]
 

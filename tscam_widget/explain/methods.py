@@ -10,7 +10,8 @@ Notation: ``A`` activations ``[N, C, T']``, ``G = d logit_target / dA`` of the s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -19,25 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-REDUCTIONS = ("mean", "median", "max", "mean_max")
+from .terms import REDUCTIONS, layer_terms, reduce, weighted
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 Replacer = Callable[[torch.Tensor], torch.Tensor]
-
-
-def reduce(t: torch.Tensor, how: str, dim: int) -> torch.Tensor:
-    """Reduce ``t`` over ``dim`` with ``mean``, ``median`` (``torch.median``: the lower of the two
-    middle values for an even count, as the ``timeseries`` package), ``max`` or ``mean_max`` =
-    (mean + max) / 2."""
-    if how == "mean":
-        return t.mean(dim)
-    if how == "max":
-        return t.amax(dim)
-    if how == "mean_max":
-        return (t.mean(dim) + t.amax(dim)) / 2
-    if how == "median":
-        return t.median(dim).values
-    raise ValueError(f"reductions: expected one of {list(REDUCTIONS)}, got {how!r}")
 
 
 @dataclass
@@ -45,10 +31,12 @@ class MethodContext:
     """Everything a method may use for one layer and one batch (all tensors on the model device).
 
     ``A``/``G`` ``[N, C, T']`` (``G`` None unless the method uses gradients), ``x`` the input batch
-    ``[N, C_in, T]``, ``target`` ``[N]`` int64, ``logits`` ``[N, K]``; ``head_weight`` ``[K, C]``
-    when the layer's time-mean feeds the final ``nn.Linear`` (else None); ``forward(xb)`` returns
-    logits without capturing; ``forward_replacing(xb, fn)`` runs a forward with this layer's
-    output replaced by ``fn(output)``.
+    ``[N, C_in, T]``, ``target`` ``[N]`` int64, ``logits`` ``[N, K]``; ``terms``: the shared
+    per-layer terms the method declared (:mod:`.terms`, name -> tensor), computed once for every
+    method of this layer and batch; :attr:`head_weight` ``[K, C]`` when the layer's time-mean
+    feeds the final ``nn.Linear`` (else None); ``forward(xb)`` returns logits without capturing;
+    ``forward_replacing(xb, fn)`` runs a forward with this layer's output replaced by
+    ``fn(output)``.
     """
 
     A: torch.Tensor
@@ -59,24 +47,64 @@ class MethodContext:
     target: torch.Tensor
     logits: torch.Tensor
     reduction: str | None = None
-    head_weight: torch.Tensor | None = None
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
+    find_head: Callable[[], torch.Tensor | None] | None = None
     head_name: str | None = None
     forward: Forward | None = None
     forward_replacing: Callable[[torch.Tensor, Replacer], torch.Tensor] | None = None
     batch_size: int = 256
     kwargs: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def head_weight(self) -> torch.Tensor | None:
+        """``[K, C]``: the final ``nn.Linear``'s weights when this layer's time-mean is its input,
+        else None (looked for on first use)."""
+        return None if self.find_head is None else self.find_head()
+
+    def term(self, name: str) -> torch.Tensor:
+        """A shared term (computed here if the method did not declare it)."""
+        t = self.terms.get(name)
+        if t is None:
+            t = self.terms[name] = layer_terms(self.A, self.G, [name])[name]
+        return t
+
 
 class Method:
-    """Base of all methods. Subclasses set the flags and implement :meth:`compute`."""
+    """Base of all methods: the class attributes below are everything the rest of the package
+    (explainer, widget, ``precompute="auto"``, the README table, the tests) knows about a method.
+    Subclasses set them and implement :meth:`compute` (or, for ``sum_k w_k A_k`` maps,
+    :meth:`WeightedMethod.weights`)."""
 
     name: ClassVar[str] = ""
-    uses_gradients: ClassVar[bool] = False
-    uses_reduction: ClassVar[bool] = False
-    needs_forward: ClassVar[bool] = False  # runs extra forwards (expensive)
+    label: ClassVar[str] = ""  # display label (widget menus, README); empty: the name
+    reference: ClassVar[str] = ""  # where it is defined
+    formula: ClassVar[str] = ""  # the map in words (README)
+    uses_gradients: ClassVar[bool] = False  # asks for G (one shared autograd.grad per batch)
+    reductions: ClassVar[tuple[str, ...]] = ()  # it makes one map per reduction of these
+    # cost class: runs forwards of its own (one per channel per layer): precompute="auto" then
+    # stays in kernel mode and the widget never prefetches it (the built-in ones are also opt-in)
+    extra_forwards: ClassVar[bool] = False
+    default: ClassVar[bool] = True  # in the default (``methods=None``, precomputed) selection
     relu: ClassVar[bool] = False  # the definition ends in a ReLU, applied at normalisation
-    default: ClassVar[bool] = True  # part of the default ``methods=None`` selection
+    uses_target: ClassVar[bool] = True  # the map depends on the explained class
+    only_on: ClassVar[str] = ""  # where it is defined if not on every layer (elsewhere NaN)
+    terms: ClassVar[tuple[str, ...]] = ()  # shared per-layer terms it reads (:mod:`.terms`)
     kwargs: ClassVar[tuple[str, ...]] = ()  # extra keyword arguments it accepts
+
+    @property
+    def display_label(self) -> str:
+        """``label``, or the name where it has none."""
+        return self.label or self.name
+
+    def keys(self, reductions: Sequence[str]) -> list[str | None]:
+        """The reductions of ``reductions`` it makes maps for; ``[None]`` if it takes none."""
+        if not self.reductions:
+            return [None]
+        return [r for r in reductions if r in self.reductions]
+
+    def needs(self, reduction: str | None) -> tuple[str, ...]:
+        """The shared terms it reads for ``reduction`` (default: :attr:`terms`)."""
+        return self.terms
 
     def compute(self, ctx: MethodContext) -> torch.Tensor | None:
         """Return the raw map ``[N, T']`` (pre-ReLU), or None where undefined for this layer."""
@@ -84,6 +112,19 @@ class Method:
 
     def __repr__(self) -> str:
         return f"<method {self.name!r}>"
+
+
+class WeightedMethod(Method):
+    """A map ``sum_k w_k A_k(t)``: subclasses give the channel weights ``w`` ``[N, C]``; the
+    explainer computes the maps of every such method of a layer with one batched product."""
+
+    def weights(self, ctx: MethodContext) -> torch.Tensor | None:
+        """Channel weights ``[N, C]``, or None where undefined for this layer."""
+        raise NotImplementedError
+
+    def compute(self, ctx: MethodContext) -> torch.Tensor | None:
+        w = self.weights(ctx)
+        return None if w is None else weighted(w, ctx.A)
 
 
 DEFAULT_CHUNK = 256
@@ -97,110 +138,139 @@ def _chunk_size(ctx: MethodContext) -> int:
     return int(c)
 
 
-def _weighted(w: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-    """``sum_k w[n, k] A[n, k, t]`` -> ``[N, T']``."""
-    return torch.einsum("nc,nct->nt", w, A)
-
-
 class Activation(Method):
     """The ``timeseries`` package's "CAM": ``reduce_k A_k(t)`` (no ReLU)."""
 
     name = "activation"
-    uses_reduction = True
+    label = "Activation"
+    reference = "`timeseries` for fastai2 (2020)"
+    formula = (
+        'reduce_k A_k(t), reduce = mean, median, max, mean_max (the `timeseries` package\'s "CAM")'
+    )
+    reductions = REDUCTIONS
+    uses_target = False
 
     def compute(self, ctx: MethodContext) -> torch.Tensor:
         return reduce(ctx.A, ctx.reduction or "mean", dim=1)
 
 
-class Cam(Method):
+class Cam(WeightedMethod):
     """Zhou et al. 2016: ``sum_k W[c, k] A_k(t)`` with ``W`` the final linear layer's weights.
 
     Defined only for the layer whose time-mean (global average pooling) is the final
     ``nn.Linear``'s input; NaN elsewhere. No ReLU, no bias."""
 
     name = "cam"
+    label = "CAM"
+    reference = "Zhou et al. 2016"
+    formula = "sum_k W[c, k] A_k(t) at the layer feeding global average pooling + linear head"
+    only_on = "a layer whose time-mean (global average pooling) is the input of the final nn.Linear"
 
-    def compute(self, ctx: MethodContext) -> torch.Tensor | None:
+    def weights(self, ctx: MethodContext) -> torch.Tensor | None:
         if ctx.head_weight is None:
             return None
-        return _weighted(ctx.head_weight[ctx.target], ctx.A)
+        return ctx.head_weight[ctx.target]
 
 
-class GradCam(Method):
+class GradCam(WeightedMethod):
     """Selvaraju et al.: ``ReLU(sum_k w_k A_k)``, ``w_k = mean_t G_k(t)``."""
 
     name = "gradcam"
+    label = "Grad-CAM"
+    reference = "Selvaraju et al. 2017"
+    formula = "ReLU(sum_k mean_t(G_k) A_k(t))"
     uses_gradients = True
     relu = True
+    terms = ("mean_t G",)
 
-    def compute(self, ctx: MethodContext) -> torch.Tensor:
-        return _weighted(ctx.G.mean(-1), ctx.A)
+    def weights(self, ctx: MethodContext) -> torch.Tensor:
+        return ctx.term("mean_t G")
 
 
-class GradCamClassic(Method):
+class GradCamClassic(WeightedMethod):
     """The ``timeseries`` package's "GRAD-CAM": ``mean_k (reduce_t G_k) A_k(t)``, no ReLU."""
 
     name = "gradcam_classic"
+    label = "Grad-CAM (classic)"
+    reference = "`timeseries` for fastai2 (2020)"
+    formula = 'mean_k reduce_t(G_k) A_k(t), no ReLU (the `timeseries` package\'s "GRAD-CAM")'
     uses_gradients = True
-    uses_reduction = True
+    reductions = REDUCTIONS
 
-    def compute(self, ctx: MethodContext) -> torch.Tensor:
-        w = reduce(ctx.G, ctx.reduction or "mean", dim=-1)
-        return (w[:, :, None] * ctx.A).mean(1)
+    def needs(self, reduction: str | None) -> tuple[str, ...]:
+        if reduction == "mean_max":
+            return ("mean_t G", "max_t G")
+        return (f"{reduction or 'mean'}_t G",)
+
+    def weights(self, ctx: MethodContext) -> torch.Tensor:
+        r = ctx.reduction or "mean"
+        if r == "mean_max":
+            w = (ctx.term("mean_t G") + ctx.term("max_t G")) / 2
+        else:
+            w = ctx.term(f"{r}_t G")
+        return w / ctx.A.shape[1]  # the mean over channels
 
 
-class GradCamPlusPlus(Method):
+class GradCamPlusPlus(WeightedMethod):
     """As pytorch-grad-cam's ``GradCAMPlusPlus``: ``a = G^2 / (2 G^2 + sum_t A * G^3 + 1e-6)``,
     ``a = 0`` where ``G == 0``, ``w_k = sum_t ReLU(G_k) a_k``; map ``ReLU(sum_k w_k A_k)``."""
 
     name = "gradcam++"
+    label = "Grad-CAM++"
+    reference = "Chattopadhay et al. 2018"
+    formula = "ReLU(sum_k w_k A_k), w from 2nd/3rd powers of G"
     uses_gradients = True
     relu = True
+    terms = ("gradcam++ weights",)
 
-    def compute(self, ctx: MethodContext) -> torch.Tensor:
-        G, A = ctx.G, ctx.A
-        g2 = G**2
-        g3 = g2 * G
-        sum_a = A.sum(-1, keepdim=True)
-        aij = g2 / (2 * g2 + sum_a * g3 + 1e-6)  # exactly 0 where G == 0 (g2 = 0)
-        w = torch.einsum("nct,nct->nc", G.clamp_min(0), aij)
-        return _weighted(w, A)
+    def weights(self, ctx: MethodContext) -> torch.Tensor:
+        return ctx.term("gradcam++ weights")
 
 
-class XGradCam(Method):
+class XGradCam(WeightedMethod):
     """Fu et al. 2020 (as pytorch-grad-cam): ``w_k = sum_t G_k A_k / (sum_t A_k + 1e-7)``."""
 
     name = "xgradcam"
+    label = "XGrad-CAM"
+    reference = "Fu et al. 2020"
+    formula = "ReLU(sum_k w_k A_k), w_k = sum_t G_k A_k / sum_t A_k"
     uses_gradients = True
     relu = True
+    terms = ("sum_t G x A", "sum_t A")
 
-    def compute(self, ctx: MethodContext) -> torch.Tensor:
-        G, A = ctx.G, ctx.A
+    def weights(self, ctx: MethodContext) -> torch.Tensor:
         # the denominator is constant over time, so divide after summing G * A
-        w = torch.einsum("nct,nct->nc", G, A) / (A.sum(-1) + 1e-7)
-        return _weighted(w, A)
+        return ctx.term("sum_t G x A") / (ctx.term("sum_t A") + 1e-7)
 
 
 class HiResCam(Method):
     """Draelos & Carin 2020: ``ReLU(sum_k G_k(t) A_k(t))``."""
 
     name = "hirescam"
+    label = "HiResCAM"
+    reference = "Draelos & Carin 2020"
+    formula = "ReLU(sum_k G_k(t) A_k(t))"
     uses_gradients = True
     relu = True
+    terms = ("sum_c G x A",)
 
     def compute(self, ctx: MethodContext) -> torch.Tensor:
-        return torch.einsum("nct,nct->nt", ctx.G, ctx.A)
+        return ctx.term("sum_c G x A")
 
 
 class LayerCam(Method):
     """Jiang et al. 2021: ``ReLU(sum_k ReLU(G_k(t)) A_k(t))``."""
 
     name = "layercam"
+    label = "LayerCAM"
+    reference = "Jiang et al. 2021"
+    formula = "ReLU(sum_k ReLU(G_k(t)) A_k(t))"
     uses_gradients = True
     relu = True
+    terms = ("sum_c ReLU(G) x A",)
 
     def compute(self, ctx: MethodContext) -> torch.Tensor:
-        return torch.einsum("nct,nct->nt", ctx.G.clamp_min(0), ctx.A)
+        return ctx.term("sum_c ReLU(G) x A")
 
 
 class EigenCam(Method):
@@ -211,6 +281,10 @@ class EigenCam(Method):
     out negated; no ReLU is applied (a ReLU would keep an arbitrary half)."""
 
     name = "eigencam"
+    label = "Eigen-CAM"
+    reference = "Muhammad & Yeasin 2020"
+    formula = "projection of A on its first principal component (sign arbitrary)"
+    uses_target = False
 
     def compute(self, ctx: MethodContext) -> torch.Tensor:
         M = ctx.A.transpose(1, 2).double()  # [N, T', C]
@@ -226,7 +300,7 @@ class EigenCam(Method):
         return proj.to(ctx.A.dtype)
 
 
-class ScoreCam(Method):
+class ScoreCam(WeightedMethod):
     """Wang et al. 2020, with pytorch-grad-cam's ``ScoreCAM`` conventions: each channel ``A_k`` is
     upsampled to the input length (linear, ``align_corners=True`` like its
     ``UpsamplingBilinear2d``), min-max normalised per sample (``/(max - min + 1e-8)``), multiplied
@@ -235,12 +309,15 @@ class ScoreCam(Method):
     ``ReLU(sum_k w_k A_k)``. ``chunk_size`` (default 256) masked inputs per forward."""
 
     name = "scorecam"
-    needs_forward = True
+    label = "Score-CAM"
+    reference = "Wang et al. 2020"
+    formula = "softmax of target logits of inputs masked by each upsampled A_k"
+    extra_forwards = True
     relu = True
     default = False
     kwargs = ("chunk_size",)
 
-    def compute(self, ctx: MethodContext) -> torch.Tensor:
+    def weights(self, ctx: MethodContext) -> torch.Tensor:
         A, x = ctx.A, ctx.x
         n, c, _ = A.shape
         chunk = _chunk_size(ctx)
@@ -256,11 +333,10 @@ class ScoreCam(Method):
                 masked = x[ni] * up[ni, ki][:, None, :]
                 out = ctx.forward(masked)
                 scores[rows] = out[torch.arange(len(rows)), ctx.target[ni]].to(A.dtype)
-            w = torch.softmax(scores.view(n, c), dim=1)
-        return _weighted(w, A)
+            return torch.softmax(scores.view(n, c), dim=1)
 
 
-class AblationCam(Method):
+class AblationCam(WeightedMethod):
     """Desai & Ramaswamy 2020, with pytorch-grad-cam's ``AblationCAM`` formula: channel ``k`` of
     the layer output is set to ``ablation_value`` (default 0.0; ``"auto"`` mirrors
     pytorch-grad-cam: 0 if the sample's minimum activation is 0 else that minimum - 1e7), one
@@ -269,12 +345,15 @@ class AblationCam(Method):
     ``k`` ablated. Map ``ReLU(sum_k w_k A_k)``."""
 
     name = "ablationcam"
-    needs_forward = True
+    label = "Ablation-CAM"
+    reference = "Desai & Ramaswamy 2020"
+    formula = "drop in the target logit when channel k is zeroed"
+    extra_forwards = True
     relu = True
     default = False
     kwargs = ("chunk_size", "ablation_value")
 
-    def compute(self, ctx: MethodContext) -> torch.Tensor:
+    def weights(self, ctx: MethodContext) -> torch.Tensor:
         A, x = ctx.A, ctx.x
         n, c, _ = A.shape
         chunk = _chunk_size(ctx)
@@ -301,28 +380,38 @@ class AblationCam(Method):
 
                 out = ctx.forward_replacing(x[ni], ablate)
                 scores[rows] = out[r, ctx.target[ni]].to(A.dtype)
-            w = (y[:, None] - scores.view(n, c)) / y[:, None]
-        return _weighted(w, A)
+            return (y[:, None] - scores.view(n, c)) / y[:, None]
 
 
 class FunctionMethod(Method):
-    """A user method from :func:`register_method`: ``fn(A, G or None, reduction) -> [N, T']``."""
+    """A user method from :func:`register_method`: ``fn(A, G or None, reduction) -> [N, T']``.
+    Its attributes are set per instance (from :func:`register_method`'s arguments)."""
 
     def __init__(
         self,
         name: str,
         fn: Callable[..., Any],
-        uses_gradients: bool,
-        uses_reduction: bool,
-        relu: bool,
-        default: bool,
+        *,
+        uses_gradients: bool = False,
+        reductions: Sequence[str] = (),
+        relu: bool = False,
+        default: bool = False,
+        extra_forwards: bool = False,
+        label: str = "",
+        reference: str = "",
+        formula: str = "",
     ):
         self.name = name  # type: ignore[misc]
         self.fn = fn
         self.uses_gradients = uses_gradients  # type: ignore[misc]
-        self.uses_reduction = uses_reduction  # type: ignore[misc]
+        self.reductions = tuple(reductions)  # type: ignore[misc]
         self.relu = relu  # type: ignore[misc]
         self.default = default  # type: ignore[misc]
+        self.extra_forwards = extra_forwards  # type: ignore[misc]
+        self.uses_target = uses_gradients or extra_forwards  # type: ignore[misc]
+        self.label = label  # type: ignore[misc]
+        self.reference = reference  # type: ignore[misc]
+        self.formula = formula  # type: ignore[misc]
 
     def compute(self, ctx: MethodContext) -> torch.Tensor:
         out = self.fn(ctx.A, ctx.G, ctx.reduction)
@@ -357,29 +446,54 @@ METHODS: dict[str, Method] = {
 
 def register_method(
     name: str,
-    fn: Callable[..., Any] | Method,
+    fn: Callable[..., Any] | Method | type[Method],
     uses_gradients: bool = False,
     uses_reduction: bool = False,
     relu: bool = False,
     default: bool = False,
     overwrite: bool = False,
+    *,
+    extra_forwards: bool = False,
+    label: str = "",
+    reference: str = "",
+    formula: str = "",
 ) -> Method:
-    """Add a method to :data:`METHODS` and return it.
+    """Add a method to :data:`METHODS` and return the registered object.
 
-    ``fn`` is a :class:`Method` instance, or a function ``fn(activations [N, C, T'], gradients
-    [N, C, T'] or None, reduction or None) -> [N, T']`` (tensor or array). ``uses_gradients``
-    asks for ``G``; ``uses_reduction`` makes one map per reduction; ``relu`` applies a ReLU
-    before normalisation; ``default`` adds it to the ``methods=None`` selection."""
+    ``fn`` is a :class:`Method` (an instance or a subclass; its class attributes describe it and
+    the flag arguments are ignored), or a function ``fn(activations [N, C, T'], gradients
+    [N, C, T'] or None, reduction or None) -> [N, T']`` (tensor or array) described by the
+    arguments: ``uses_gradients`` asks for ``G``; ``uses_reduction`` makes one map per
+    reduction; ``relu`` applies a ReLU before normalisation; ``default`` adds it to the
+    ``methods=None`` selection; ``extra_forwards`` marks it expensive (never precomputed by
+    ``precompute="auto"``, never prefetched); ``label``/``reference``/``formula`` describe it.
+
+    An instance passed in is never changed: when its name differs from ``name``, a shallow copy
+    registered under ``name`` is returned."""
     if not isinstance(name, str) or not name or "/" in name:
         raise ValueError(f"name: expected a non-empty string without '/', got {name!r}")
     if name in METHODS and not overwrite:
         raise ValueError(f"name: method {name!r} already exists; pass overwrite=True to replace it")
+    if isinstance(fn, type) and issubclass(fn, Method):
+        fn = fn()
     if isinstance(fn, Method):
         method = fn
         if method.name != name:
-            method.name = name  # type: ignore[misc]
+            method = copy.copy(fn)
+            method.name = name  # type: ignore[misc]  # an instance attribute of the copy
     elif callable(fn):
-        method = FunctionMethod(name, fn, uses_gradients, uses_reduction, relu, default)
+        method = FunctionMethod(
+            name,
+            fn,
+            uses_gradients=uses_gradients,
+            reductions=REDUCTIONS if uses_reduction else (),
+            relu=relu,
+            default=default,
+            extra_forwards=extra_forwards,
+            label=label,
+            reference=reference,
+            formula=formula,
+        )
     else:
         raise TypeError(f"fn: expected a callable or a Method, got {type(fn).__name__}")
     METHODS[name] = method
@@ -396,3 +510,17 @@ def unregister_method(name: str) -> None:
 def default_methods() -> list[str]:
     """The ``methods=None`` selection: every registered method with ``default = True``."""
     return [n for n, m in METHODS.items() if m.default]
+
+
+def methods_table(methods: dict[str, Method] | None = None) -> str:
+    """The README's methods table (markdown), from the methods' class attributes."""
+    rows = [
+        "| method | label | map | selection | reference |",
+        "|---|---|---|---|---|",
+    ]
+    for n, m in (METHODS if methods is None else methods).items():
+        cost = "default" if m.default else "opt-in"
+        if m.extra_forwards:
+            cost += ": a forward per channel"
+        rows.append(f"| `{n}` | {m.display_label} | {m.formula} | {cost} | {m.reference} |")
+    return "\n".join(rows)

@@ -1,42 +1,28 @@
 """A context manager that snapshots a model's mutable state and restores it on exit, also when the
-body raises: training flags, ``requires_grad`` and ``.grad`` of every parameter, buffers (BatchNorm
-running statistics), and every hook dictionary of every submodule."""
+body raises: training flags, ``requires_grad`` and ``.grad`` of every parameter, and buffers
+(BatchNorm running statistics).
+
+Hooks are not its business: every hook this package registers is removed through the
+``RemovableHandle`` torch returned for it (``try``/``finally`` or a context manager), so the
+model's hooks are exactly the user's, and torch's private hook dictionaries are never touched.
+"""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 
-_HOOK_DICTS = (
-    "_forward_hooks",
-    "_forward_hooks_with_kwargs",
-    "_forward_hooks_always_called",
-    "_forward_pre_hooks",
-    "_forward_pre_hooks_with_kwargs",
-    "_backward_hooks",
-    "_backward_pre_hooks",
-)
-
 
 @contextmanager
 def preserved_state(model: nn.Module) -> Iterator[nn.Module]:
-    """Yield ``model``; on exit restore each submodule's ``training`` flag and hook dicts, each
-    parameter's ``requires_grad`` and ``.grad`` (the same object, ``None`` stays ``None``), and the
-    values of every buffer."""
+    """Yield ``model``; on exit restore each submodule's ``training`` flag, each parameter's
+    ``requires_grad`` and ``.grad`` (the same object, ``None`` stays ``None``), and the values of
+    every buffer."""
     modules = list(model.modules())
     training = [m.training for m in modules]
-    hooks = [
-        {
-            k: OrderedDict(getattr(m, k))
-            for k in _HOOK_DICTS
-            if isinstance(getattr(m, k, None), dict)
-        }
-        for m in modules
-    ]
     params = list(model.parameters())
     requires = [p.requires_grad for p in params]
     grads = [p.grad for p in params]
@@ -45,12 +31,8 @@ def preserved_state(model: nn.Module) -> Iterator[nn.Module]:
     try:
         yield model
     finally:
-        for m, flag, saved in zip(modules, training, hooks):
+        for m, flag in zip(modules, training):
             m.training = flag
-            for k, d in saved.items():
-                current = getattr(m, k)
-                current.clear()
-                current.update(d)
         with torch.no_grad():
             for p, req, g, gv in zip(params, requires, grads, grad_values):
                 if p.requires_grad != req:

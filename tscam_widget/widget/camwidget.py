@@ -30,8 +30,6 @@ from .trust import TrustMixin, check_mask
 _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 VIEWS = ("single", "grid", "overlay", "trust")
 MARKS = ("line", "scatter")
-#: methods so slow (one forward per channel) that precompute="auto" stays in kernel mode
-EXPENSIVE_METHODS = ("scorecam", "ablationcam")
 LINESTYLES = ("solid", "dashed", "dashdot", "dotted")
 AUTO_LIMIT_BYTES = 64 * 10**6
 #: above this many bytes of series, only the visible samples' series travel (``series_samples``)
@@ -157,7 +155,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
     ``precompute``: True ships the whole cube ``[N, L, M, T]`` once (per class explained: the
     predicted and the true one, one row when they are equal); False computes maps on demand
     (LRU cache of ``cache_mb`` MB); ``"auto"`` precomputes when the cube is at most 64 MB and no
-    method costs a forward per channel (scorecam, ablationcam).
+    method runs forwards of its own (``Method.extra_forwards``: scorecam, ablationcam).
 
     ``precision``: how maps are stored and sent: ``"uint8"`` (default; values quantised to 1/255
     of each map's range, the colour table has 256 entries so the picture is the same),
@@ -591,7 +589,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         if self._windowed:  # the series themselves travel on demand: so do the maps
             return False
         if self._precompute_arg == "auto":
-            if any(m in EXPENSIVE_METHODS for m in self._comp.methods):
+            if self._comp.expensive:  # a method with extra forwards (Method.extra_forwards)
                 return False
             return self._comp.cube_nbytes() <= AUTO_LIMIT_BYTES
         return bool(self._precompute_arg)

@@ -12,62 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from tscam_widget.explain import METHODS, REDUCTIONS, Explainer, Method
+
 from .cache import LRUCache
 
-EXPENSIVE = ("scorecam", "ablationcam")
-REDUCTION_METHODS_FALLBACK = ("activation", "gradcam_classic")
-ALL_REDUCTIONS = ("mean", "median", "max", "mean_max")
+ALL_REDUCTIONS = REDUCTIONS
 NORMS = ("none", "sample", "layer")
-LABELS = {
-    "activation": "Activation",
-    "cam": "CAM",
-    "gradcam": "Grad-CAM",
-    "gradcam_classic": "Grad-CAM (classic)",
-    "gradcam++": "Grad-CAM++",
-    "xgradcam": "XGrad-CAM",
-    "hirescam": "HiResCAM",
-    "layercam": "LayerCAM",
-    "eigencam": "Eigen-CAM",
-    "scorecam": "Score-CAM",
-    "ablationcam": "Ablation-CAM",
-}
 
 Target = str | int
-
-
-def registry() -> dict[str, Any]:
-    """The explainer's ``METHODS`` registry (name -> spec)."""
-    from tscam_widget.explain import METHODS
-
-    return dict(METHODS)
-
-
-def uses_reduction(name: str, spec: Any = None) -> bool:
-    """Whether method ``name`` takes a reduction (mean/median/max/mean_max)."""
-    for attr in ("uses_reduction", "reduction", "reductions", "takes_reduction"):
-        v = getattr(spec, attr, None) if spec is not None else None
-        if isinstance(v, bool):
-            return v
-        if isinstance(v, (tuple, list)):
-            return len(v) > 0
-    return name in REDUCTION_METHODS_FALLBACK
-
-
-def uses_target(name: str, spec: Any = None) -> bool:
-    """Whether method ``name``'s map depends on the target class (gradients, the head's weights
-    or extra forwards); ``activation`` and ``eigencam`` read the activations only."""
-    if name == "cam":
-        return True
-    flags = [getattr(spec, f, None) for f in ("uses_gradients", "needs_forward")]
-    if any(isinstance(f, bool) for f in flags):
-        return any(f is True for f in flags)
-    return name not in ("activation", "eigencam")
-
-
-def method_label(name: str, spec: Any = None) -> str:
-    """Display label of a method (``gradcam`` -> ``Grad-CAM``)."""
-    label = getattr(spec, "label", None) if spec is not None else None
-    return str(label) if isinstance(label, str) and label else LABELS.get(name, name)
 
 
 def key_str(method: str, reduction: str | None) -> str:
@@ -86,18 +38,6 @@ def scale_to(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, scale_range: tuple[f
     unit = np.where(ok, (x - lo) / np.where(ok, span, 1.0), x * 0.0)  # x * 0 keeps NaN
     a, b = scale_range
     return (a + unit * (b - a)).astype(np.float32)
-
-
-def is_default(name: str, spec: Any = None) -> bool:
-    """Part of the widget's default selection (the registry's ``default`` flag)."""
-    v = getattr(spec, "default", None)
-    return v if isinstance(v, bool) else name not in EXPENSIVE
-
-
-def is_expensive(name: str, spec: Any = None) -> bool:
-    """Runs extra forwards (Score-CAM, Ablation-CAM): never prefetched."""
-    v = getattr(spec, "needs_forward", None)
-    return v if isinstance(v, bool) else name in EXPENSIVE
 
 
 class MapComputer:
@@ -125,8 +65,6 @@ class MapComputer:
         explainer_kwargs: dict[str, Any] | None = None,
         predict: bool = True,
     ) -> None:
-        from tscam_widget.explain import Explainer
-
         self.model = model
         self.X = X
         self.y = y
@@ -140,7 +78,7 @@ class MapComputer:
             with_input=layers is None,
             **self.explainer_kwargs,
         )
-        self._specs = registry()
+        self._specs: dict[str, Method] = dict(METHODS)  # the registry when the widget was made
         self.finite = _finite_rows(X)
         if not self.finite.any():
             raise ValueError("X: every sample contains NaN or inf values; nothing to explain")
@@ -208,21 +146,23 @@ class MapComputer:
     def _check_methods(self, methods: Sequence[str] | None) -> list[str]:
         known = list(self._specs)
         if methods is None:
-            chosen = [m for m in known if is_default(m, self._specs[m])]
-            if "cam" in chosen and not self._cam_defined():
-                chosen.remove("cam")
-            return chosen
+            return [
+                m
+                for m, spec in self._specs.items()
+                if spec.default and (not spec.only_on or self._defined(m))
+            ]
         ms = [methods] if isinstance(methods, str) else list(methods)
         bad = [m for m in ms if m not in known]
         if bad or not ms:
             raise ValueError(f"methods: expected a non-empty list of {known}, got {ms!r}")
         return list(dict.fromkeys(ms))
 
-    def _cam_defined(self) -> bool:
-        """Whether ``cam`` gives a finite map for at least one chosen layer."""
+    def _defined(self, method: str) -> bool:
+        """Whether ``method`` (one defined on some layers only) gives a finite map for at least
+        one chosen layer."""
         first = np.flatnonzero(self.finite)[:1]
         try:
-            cube, _ = self._explain(first, ["cam"], "pred", "none").to_array()
+            cube, _ = self._explain(first, [method], "pred", "none").to_array()
         except Exception:  # noqa: BLE001 - undefined for this model
             return False
         return bool(np.isfinite(np.asarray(cube)).any())
@@ -234,8 +174,6 @@ class MapComputer:
 
     def set_layers(self, layers: Sequence[Any]) -> list[str]:
         """Explain ``layers`` from now on (a new explainer); clears cache and ranges."""
-        from tscam_widget.explain import Explainer
-
         explainer = Explainer(self.model, layers=list(layers), **self.explainer_kwargs)
         first = np.flatnonzero(self.finite)[:1]
         names = [str(n) for n in explainer.resolve(self.X[first])]
@@ -264,29 +202,33 @@ class MapComputer:
     @property
     def reduction_methods(self) -> list[str]:
         """Methods (of the registry) that take a reduction."""
-        return [m for m, s in self._specs.items() if uses_reduction(m, s)]
+        return [m for m, s in self._specs.items() if s.reductions]
 
     @property
     def target_methods(self) -> list[str]:
         """Methods (of the registry) whose maps depend on the target class."""
-        return [m for m, s in self._specs.items() if uses_target(m, s)]
+        return [m for m, s in self._specs.items() if s.uses_target]
+
+    @property
+    def expensive(self) -> list[str]:
+        """The offered methods that run forwards of their own (``Method.extra_forwards``): never
+        prefetched, and ``precompute="auto"`` stays in kernel mode when one is offered."""
+        return [m for m in self.methods if self._specs[m].extra_forwards]
 
     def method_labels(self) -> dict[str, str]:
-        return {m: method_label(m, self._specs.get(m)) for m in self._specs}
+        return {m: s.display_label for m, s in self._specs.items()}
 
     def keys(self, methods: Sequence[str] | None = None) -> list[tuple[str, str | None]]:
         """(method, reduction or None) for every map kind of ``methods`` (default: all)."""
         out: list[tuple[str, str | None]] = []
         for m in self.methods if methods is None else methods:
-            if uses_reduction(m, self._specs.get(m)):
-                out.extend((m, r) for r in self.reductions)
-            else:
-                out.append((m, None))
+            out.extend((m, r) for r in self._specs[m].keys(self.reductions))
         return out
 
     def key_of(self, method: str, reduction: str | None) -> tuple[str, str | None]:
         """The normalised key: the reduction only for methods that take one."""
-        return (method, reduction if uses_reduction(method, self._specs.get(method)) else None)
+        spec = self._specs.get(method)
+        return (method, reduction if spec is not None and spec.reductions else None)
 
     def targets(self, target: Target) -> np.ndarray:
         """The class each map explains under ``target``: int32 ``[N]`` (-1 where unknown)."""
@@ -388,7 +330,7 @@ class MapComputer:
             else:
                 found[s] = hit
         if missing:
-            cheap = [m for m in self.methods if not is_expensive(m, self._specs.get(m))]
+            cheap = [m for m in self.methods if m not in self.expensive]
             keys = self.keys(cheap)
             if key not in keys:
                 keys = [key]
