@@ -374,9 +374,9 @@ def test_views_and_nan_screenshots(uni_page):
         ".getImageData(2, 2, 1, 1).data)"
     )
     assert bg[:3] == [17, 17, 17]
-    select(page, "style", "scatter")
+    select(page, "mark", "scatter")
     shot(page, "scatter-dark")
-    select(page, "style", "line")
+    select(page, "mark", "line")
     select(page, "view", "grid")
     shot(page, "grid-dark")
     select(page, "view", "overlay")

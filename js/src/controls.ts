@@ -46,13 +46,14 @@ function setOptions(s: HTMLSelectElement, opts: Option[], value: string): void {
   if (s.value !== value) s.value = value;
 }
 
-export const NORMS: Option[] = [["none", "none"], ["sample", "per sample"], ["layer", "per layer"]];
-export const VIEWS: Option[] = [["single", "single"], ["grid", "grid"], ["overlay", "overlay"], ["trust", "trust"]];
-export const STYLES: Option[] = [["line", "line"], ["scatter", "scatter"]];
-export const SERIES_VIEWS: Option[] = [["original", "original"], ["input", "model input"]];
+/** The menu of a control as Python defines it (the `options` trait, widget/options.py). */
+export function menu(m: TraitReader, control: string): Option[] {
+  return ((m.get("options") ?? {})[control] ?? []).map(([v, l]): Option => [v, l]);
+}
 
-export function targetOptions(classes: string[]): Option[] {
-  return [["pred", "predicted"], ["true", "true"], ...classes.map((c, i): Option => [String(i), c])];
+/** The target menu: Python's named targets, then one entry per class. */
+export function targetOptions(m: TraitReader, classes: string[]): Option[] {
+  return [...menu(m, "target"), ...classes.map((c, i): Option => [String(i), c])];
 }
 
 /** Offline (no kernel to compute more): which class targets have a map for every sample that
@@ -92,7 +93,7 @@ export function createControls(ev: ControlEvents): Controls {
   const norm = el("select");
   const view = el("select");
   const viewCount = Object.assign(el("input"), { type: "number", min: "1", max: "64", step: "1" });
-  const style = el("select");
+  const mark = el("select");
   const seriesView = el("select");
   seriesView.title = "draw the data in its own units, or the model's input (after the Learner's batch transforms)";
   const sample = Object.assign(el("input"), { type: "range", min: "0", step: "1" });
@@ -113,7 +114,7 @@ export function createControls(ev: ControlEvents): Controls {
   root.append(
     nav,
     labelled("method", method), reductionLabel, labelled("target", target), labelled("colours", cmap),
-    labelled("norm", norm), labelled("view", view), countLabel, labelled("style", style), seriesLabel,
+    labelled("norm", norm), labelled("view", view), countLabel, labelled("mark", mark), seriesLabel,
   );
 
   const int = (s: string) => Math.floor(Number(s));
@@ -143,13 +144,13 @@ export function createControls(ev: ControlEvents): Controls {
     const n = int(viewCount.value);
     if (n >= 1) ev.change({ view_count: n });
   });
-  style.addEventListener("change", () => ev.change({ mark: style.value }));
+  mark.addEventListener("change", () => ev.change({ mark: mark.value }));
   seriesView.addEventListener("change", () => ev.change({ series_view: seriesView.value }));
   png.addEventListener("click", () => ev.png());
   const named: [string, HTMLElement][] = [
     ["play", play], ["layer", layer], ["sample", sample], ["sample-box", sampleBox], ["method", method],
     ["reduction", reduction], ["target", target], ["cmap", cmap], ["norm", norm], ["view", view],
-    ["view_count", viewCount], ["style", style], ["series_view", seriesView], ["png", png],
+    ["view_count", viewCount], ["mark", mark], ["series_view", seriesView], ["png", png],
   ];
   for (const [name, node] of named) node.dataset.control = name; // stable hooks for tests
 
@@ -173,7 +174,7 @@ export function createControls(ev: ControlEvents): Controls {
     setOptions(reduction, (m.get("reductions") ?? []).map((r): Option => [r, r]), m.get("reduction"));
     reductionLabel.classList.toggle("tscam-hidden", !(m.get("reduction_methods") ?? []).includes(m.get("method")));
     const avail = classesAvailable(m);
-    const topts = targetOptions(m.get("classes") ?? []).map(([v, l], i): Option =>
+    const topts = targetOptions(m, m.get("classes") ?? []).map(([v, l], i): Option =>
       avail && i >= 2 && !avail[i - 2] ? [v, `${l} (needs a kernel)`, true] : [v, l]);
     setOptions(target, topts, String(m.get("target")));
     target.title = avail && avail.some((a) => !a)
@@ -181,14 +182,14 @@ export function createControls(ev: ControlEvents): Controls {
     const cmaps = m.get("cmaps") ?? [];
     const cur = m.get("cmap");
     setOptions(cmap, (cmaps.includes(cur) || !cur ? cmaps : [cur, ...cmaps]).map((c): Option => [c, c]), cur);
-    setOptions(norm, NORMS, m.get("norm"));
-    setOptions(view, VIEWS, m.get("view"));
+    setOptions(norm, menu(m, "norm"), m.get("norm"));
+    setOptions(view, menu(m, "view"), m.get("view"));
     countLabel.classList.toggle("tscam-hidden", m.get("view") === "single");
     if (!editing.has(viewCount)) viewCount.value = String(m.get("view_count") ?? 4);
-    setOptions(style, STYLES, m.get("mark"));
+    setOptions(mark, menu(m, "mark"), m.get("mark"));
     const inp = m.get("input_series");
     seriesLabel.classList.toggle("tscam-hidden", !inp || !(inp.shape?.[0] > 0));
-    setOptions(seriesView, SERIES_VIEWS, m.get("series_view") ?? "original");
+    setOptions(seriesView, menu(m, "series_view"), m.get("series_view"));
     const N = m.get("n_samples") ?? 0;
     const s = m.get("sample") | 0;
     sample.max = String(Math.max(0, N - 1));

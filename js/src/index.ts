@@ -184,7 +184,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
             table,
             notes,
             mask: (n) => maskRow(m, n),
-            style: { style: m.get("mark"), linewidth: m.get("linewidth"), linestyle: m.get("linestyle"), alpha: m.get("alpha") },
+            style: { mark: m.get("mark"), linewidth: m.get("linewidth"), linestyle: m.get("linestyle"), alpha: m.get("alpha") },
           });
           // test hooks: plot areas and the colour bar in css px of the canvas
           const r1 = (v: number) => Math.round(v * 10) / 10;

@@ -22,7 +22,7 @@ export function startPlayer(model: AnyModel<CamTraits>): () => void {
   };
   const schedule = () => {
     stop();
-    if (model.get("playing")) timer = setTimeout(tick, Math.max(50, model.get("play_interval_ms") || 700));
+    if (model.get("playing")) timer = setTimeout(tick, Math.max(50, model.get("play_interval_ms")));
   };
   model.on("change:playing", schedule);
   schedule();

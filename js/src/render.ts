@@ -9,7 +9,7 @@ import { drawMaskBand } from "./band";
 import type { Theme } from "./theme";
 
 export interface DrawStyle {
-  style: string; // "line" | "scatter"
+  mark: string; // "line" | "scatter"
   linewidth: number;
   linestyle: string; // solid | dashed | dashdot | dotted
   alpha: number;
@@ -158,7 +158,7 @@ function drawSeries(d: Ctx, r: Rect, T: number, y: [number, number], values: Flo
   // Spectral_r on white, dark ends of a map on a dark theme) visible on any background
   const casing = new Path2D();
   const caseAlpha = ctx.globalAlpha * CASING_ALPHA;
-  if (st.style === "scatter") {
+  if (st.mark === "scatter") {
     const rad = Math.max(1.5, lw / 2);
     const paths = new Map<number, Path2D>();
     for (let i = 0; i < n; i++) {

@@ -35,6 +35,7 @@ export interface CamTraits {
   alpha: number;
   playing: boolean;
   play_interval_ms: number;
+  options: Record<string, [string, string][]>; // menus: control -> [value, label][] (widget/options.py)
   request_id: number;
   series_view: string; // "data" | "input"
   // information

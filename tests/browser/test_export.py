@@ -184,8 +184,8 @@ def test_offline_page_every_control_without_a_kernel(
     assert disabled[:2] == [["pred", False], ["true", False]]
     assert all(d for _, d in disabled[2:]), disabled
     p.changes(lambda: p.control("cmap").select_option("viridis"), "the colour map menu")
-    p.changes(lambda: p.control("style").select_option("scatter"), "the style menu")
-    p.paint(lambda: p.control("style").select_option("line"))
+    p.changes(lambda: p.control("mark").select_option("scatter"), "the mark menu")
+    p.paint(lambda: p.control("mark").select_option("line"))
     for view in ("grid", "overlay"):
         p.changes(lambda view=view: p.control("view").select_option(view), f"view {view}")
         page.screenshot(path=str(artifacts / f"export-{view}.png"))

@@ -22,15 +22,13 @@ from . import buffers
 from .background import Apply, Background, running_loop
 from .colormaps import cmap_names, cmap_table, resolve_cmap
 from .compact import MapStore, check_precision, dequantise, quantise
-from .compute import ALL_REDUCTIONS, NORMS, MapComputer
+from .compute import ALL_REDUCTIONS, MapComputer
 from .export import export_html
+from .options import LINESTYLES, MARKS, NORMS, OPTIONS, SERIES_VIEWS, VIEWS
 from .source import LabelDecoder, decode_labels, resolve_source
 from .trust import TrustMixin, check_mask
 
 _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
-VIEWS = ("single", "grid", "overlay", "trust")
-MARKS = ("line", "scatter")
-LINESTYLES = ("solid", "dashed", "dashdot", "dotted")
 AUTO_LIMIT_BYTES = 64 * 10**6
 #: above this many bytes of series, only the visible samples' series travel (``series_samples``)
 SERIES_LIMIT_BYTES = 32 * 10**6
@@ -49,7 +47,6 @@ INIT_CONTROLS = (
     "playing",
     "series_view",
 )
-SERIES_VIEWS = ("original", "input")
 
 
 def _call(ref: Any, name: str, *args: Any) -> None:
@@ -200,6 +197,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
     series_view = t.Unicode("original").tag(sync=True)
 
     # ---- information (Python writes) ---------------------------------------------------
+    options = t.Dict(OPTIONS).tag(sync=True)  # the menus' values and labels (widget/options.py)
     layers = t.List(t.Unicode()).tag(sync=True)
     layer_layouts = t.List(t.Unicode()).tag(sync=True)
     methods = t.List(t.Unicode()).tag(sync=True)

@@ -17,7 +17,6 @@ from tscam_widget.explain import METHODS, REDUCTIONS, Explainer, Method
 from .cache import LRUCache
 
 ALL_REDUCTIONS = REDUCTIONS
-NORMS = ("none", "sample", "layer")
 
 Target = str | int
 
