@@ -6,6 +6,7 @@ import { formatTick, niceTicks } from "./axes";
 import { decodeCached, type Decoded } from "./buffers";
 import { halfTable } from "./compact";
 import { memo } from "./memo";
+import { mapKey } from "./state";
 import type { Rect } from "./layout";
 import type { Theme } from "./theme";
 import type { CamTraits, Packed, TraitReader } from "./types";
@@ -181,7 +182,7 @@ export function selectedCell(m: TraitReader): { layer: number; col: number } {
   const keys = ((get(m, "trust_meta") ?? {}) as TrustMeta).keys ?? [];
   const method = m.get("method");
   const red = m.get("reduction");
-  let col = keys.indexOf(`${method}/${red}`);
+  let col = keys.indexOf(mapKey(method, red, m.get("reduction_methods") ?? []));
   if (col < 0) col = keys.findIndex((k) => k === method || k.split("/")[0] === method);
   return { layer: m.get("layer") | 0, col };
 }

@@ -25,14 +25,15 @@ from tscam_widget.explain import Explainer
 from tscam_widget.explain.explanation import upsample
 from tscam_widget.explain.inputs import prepare_x
 from tscam_widget.explain.methods import REDUCTIONS
+from tscam_widget.explain.terms import check_reductions
 
 from .batch import Items, to_items
 
 
 def _check_reduction(reduction: Any) -> str:
-    if reduction not in REDUCTIONS:
+    if not isinstance(reduction, str):
         raise ValueError(f"reduction: expected one of {list(REDUCTIONS)}, got {reduction!r}")
-    return reduction
+    return check_reductions(reduction, "reduction")[0]
 
 
 def _check_range(scale_range: Any) -> tuple[float, float]:

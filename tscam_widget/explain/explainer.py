@@ -26,10 +26,10 @@ from .layers import (
     resolve_specs,
 )
 from .layouts import parse_layout
-from .methods import METHODS, REDUCTIONS, Method, MethodContext, WeightedMethod, default_methods
+from .methods import METHODS, Method, MethodContext, WeightedMethod, default_methods
 from .model_io import ModelIO
 from .state import preserved_state
-from .terms import layer_terms
+from .terms import check_reductions, layer_terms
 from .trace import Trace, trace_model
 
 _SHORT_HINTS = ("size", "kernel", "smaller", "padding", "output", "shape", "length", "dimension")
@@ -269,14 +269,7 @@ class Explainer:
         xt = prepare_x(x, self.model).clone()
         n = xt.shape[0]
         norm, scale_range = check_norm(norm, scale_range)
-        if isinstance(reductions, str):
-            reductions = [reductions]
-        reductions = list(reductions)
-        for r in reductions:
-            if r not in REDUCTIONS:
-                raise ValueError(f"reductions: expected a subset of {list(REDUCTIONS)}, got {r!r}")
-        if not reductions:
-            raise ValueError(f"reductions: expected at least one of {list(REDUCTIONS)}, got []")
+        reductions = check_reductions(reductions)
         if (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, (int, np.integer))

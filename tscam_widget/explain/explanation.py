@@ -22,17 +22,32 @@ def upsample(m: np.ndarray, length: int) -> np.ndarray:
     return F.interpolate(t, size=length, mode="linear", align_corners=False)[:, 0].numpy()
 
 
-def minmax(m: np.ndarray, axis: Any, scale_range: tuple[float, float]) -> np.ndarray:
-    """Min-max scale ``m`` over ``axis`` into ``scale_range``: ``(m - min) / (max - min)`` where
-    ``max - min > 1e-12 * max(1, |max|, |min|)``, else zeros (then mapped to ``scale_range[0]``).
-    Never NaN for finite input. Returns float32 of ``m``'s shape."""
-    lo = np.min(m, axis=axis, keepdims=True).astype(np.float64)
-    hi = np.max(m, axis=axis, keepdims=True).astype(np.float64)
+def map_key(method: str, reduction: str | None) -> str:
+    """The name of a map kind: ``"gradcam"``, or ``"activation/mean"`` for a method that takes
+    a reduction (the widget's ``cube_keys``; ``mapKey`` in ``js/src/state.ts``)."""
+    return method if reduction is None else f"{method}/{reduction}"
+
+
+def scale_to(x: np.ndarray, lo: Any, hi: Any, scale_range: tuple[float, float]) -> np.ndarray:
+    """Min-max scale ``x`` with bounds ``lo``/``hi`` (broadcast) into ``scale_range``: where
+    ``hi - lo <= 1e-12 * max(1, |hi|, |lo|)`` (a flat map) the result is ``scale_range[0]``.
+    NaN stays NaN. Returns float32 of the broadcast shape. The one min-max rule of the package
+    (``js/src/compact.ts`` repeats it for the frontend)."""
+    lo = np.asarray(lo, np.float64)
+    hi = np.asarray(hi, np.float64)
     span = hi - lo
     ok = span > EPS * np.maximum(1.0, np.maximum(np.abs(hi), np.abs(lo)))
-    unit = np.where(ok, (m - lo) / np.where(ok, span, 1.0), 0.0)
+    unit = np.where(ok, (x - lo) / np.where(ok, span, 1.0), x * 0.0)  # x * 0 keeps NaN
     a, b = scale_range
     return (a + unit * (b - a)).astype(np.float32)
+
+
+def minmax(m: np.ndarray, axis: Any, scale_range: tuple[float, float]) -> np.ndarray:
+    """Min-max scale ``m`` over ``axis`` into ``scale_range`` (:func:`scale_to` with the min and
+    max over ``axis``). Never NaN for finite input. Returns float32 of ``m``'s shape."""
+    lo = np.min(m, axis=axis, keepdims=True)
+    hi = np.max(m, axis=axis, keepdims=True)
+    return scale_to(m, lo, hi, scale_range)
 
 
 def check_norm(norm: str, scale_range: Any) -> tuple[str, tuple[float, float]]:
@@ -94,12 +109,8 @@ class Explanation:
     def __repr__(self) -> str:
         return (
             f"Explanation(n={len(self.target)}, length={self.length}, layers={self.layers}, "
-            f"keys={[self._key_str(k) for k in self.keys]}, norm={self.norm!r})"
+            f"keys={[map_key(*k) for k in self.keys]}, norm={self.norm!r})"
         )
-
-    @staticmethod
-    def _key_str(key: tuple[str, str | None]) -> str:
-        return key[0] if key[1] is None else f"{key[0]}/{key[1]}"
 
     def _layer_name(self, layer: str | int) -> str:
         if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
@@ -197,4 +208,4 @@ class Explanation:
             for mi, key in enumerate(self.keys):
                 if not np.isnan(self._raw[(key[0], key[1], layer)]).any():
                     cube[li, mi] = self._normalised(key, layer, norm_, range_)
-        return cube, [self._key_str(k) for k in self.keys]
+        return cube, [map_key(*k) for k in self.keys]

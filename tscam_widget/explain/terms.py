@@ -15,10 +15,22 @@ To add a term: one function decorated with ``@term("name")`` taking a :class:`Ch
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 
 REDUCTIONS = ("mean", "median", "max", "mean_max")
+
+
+def check_reductions(reductions: Any, name: str = "reductions") -> list[str]:
+    """``reductions`` (one name or a sequence) as a non-empty list of :data:`REDUCTIONS`, else a
+    ValueError naming the argument ``name``, what it takes and what it got."""
+    reds = [reductions] if isinstance(reductions, str) else list(reductions)
+    bad = [r for r in reds if r not in REDUCTIONS]
+    if bad or not reds:
+        raise ValueError(f"{name}: expected one or more of {list(REDUCTIONS)}, got {reds!r}")
+    return reds
+
 
 #: elements of ``A`` per chunk (float32: 256 KiB, so a chunk's handful of products stay in L2)
 CHUNK_ELEMENTS = 1 << 16

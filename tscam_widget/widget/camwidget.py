@@ -18,6 +18,8 @@ import anywidget
 import numpy as np
 import traitlets as t
 
+from tscam_widget.explain.explanation import map_key
+
 from . import buffers
 from .background import Apply, Background, running_loop
 from .colormaps import cmap_names, cmap_table, resolve_cmap
@@ -575,8 +577,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         loop.call_soon(self.flush)
 
     def _key_str(self) -> str:
-        method, reduction = self._comp.key_of(self.method, self.reduction)
-        return method if reduction is None else f"{method}/{reduction}"
+        return map_key(*self._comp.key_of(self.method, self.reduction))
 
     def _visible_samples(self) -> list[int]:
         if self.view == "single":
@@ -648,7 +649,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
                 self.cube = buffers.pack(store.u, self.precision, deflate=True)
                 self.cube_scale = buffers.pack(store.scale, "float32", deflate=True)
                 self.cube_rows = buffers.pack(store.rows, "int32")
-                self.cube_keys = [k if r is None else f"{k}/{r}" for k, r in self._comp.keys()]
+                self.cube_keys = [map_key(*k) for k in self._comp.keys()]
                 self.cube_meta = {"scale_range": [float(v) for v in self._comp.scale_range]}
             self.targets = buffers.pack(classes, "int32")
             if self.norm == "none":

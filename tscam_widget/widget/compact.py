@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from tscam_widget.explain.explanation import EPS, scale_to  # the one flat-map rule
+
 PRECISIONS: tuple[str, ...] = ("uint8", "float16", "float32")
-EPS = 1e-12  # the explainer's flat-map rule (tscam_widget.explain.explanation.EPS)
 
 
 def check_precision(precision: Any) -> str:
@@ -124,11 +125,7 @@ def normalise(
         if layer_range is None:
             raise ValueError("normalise: norm='layer' needs layer_range")
         x = dequantise(u, scale).astype(np.float64)
-        lo = layer_range[..., 0:1].astype(np.float64)
-        hi = layer_range[..., 1:2].astype(np.float64)
-        flat = _flat(lo, hi)
-        unit = np.where(flat, x * 0.0, (x - lo) / np.where(flat, 1.0, hi - lo))
-        return (a + unit * (b - a)).astype(np.float32)
+        return scale_to(x, layer_range[..., 0:1], layer_range[..., 1:2], (a, b))
     raise ValueError(f"norm: expected one of ['none', 'sample', 'layer'], got {norm!r}")
 
 

@@ -13,30 +13,14 @@ from typing import Any
 import numpy as np
 
 from tscam_widget.explain import METHODS, REDUCTIONS, Explainer, Method
+from tscam_widget.explain.explanation import map_key, scale_to
+from tscam_widget.explain.terms import check_reductions
 
 from .cache import LRUCache
 
 ALL_REDUCTIONS = REDUCTIONS
 
 Target = str | int
-
-
-def key_str(method: str, reduction: str | None) -> str:
-    """``"gradcam"`` or ``"activation/mean"``."""
-    return method if reduction is None else f"{method}/{reduction}"
-
-
-def scale_to(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, scale_range: tuple[float, float]):
-    """Min-max scale ``x`` with bounds ``lo``/``hi`` (broadcast) into ``scale_range``, with the
-    explainer's convention: where ``hi - lo <= 1e-12 * max(1, |hi|, |lo|)`` the result is
-    ``scale_range[0]``. NaN stays NaN. Returns float32."""
-    lo = np.asarray(lo, np.float64)
-    hi = np.asarray(hi, np.float64)
-    span = hi - lo
-    ok = span > 1e-12 * np.maximum(1.0, np.maximum(np.abs(hi), np.abs(lo)))
-    unit = np.where(ok, (x - lo) / np.where(ok, span, 1.0), x * 0.0)  # x * 0 keeps NaN
-    a, b = scale_range
-    return (a + unit * (b - a)).astype(np.float32)
 
 
 class MapComputer:
@@ -134,13 +118,7 @@ class MapComputer:
         return w
 
     def _check_reductions(self, reductions: Sequence[str]) -> list[str]:
-        reds = [reductions] if isinstance(reductions, str) else list(reductions)
-        bad = [r for r in reds if r not in ALL_REDUCTIONS]
-        if bad or not reds:
-            raise ValueError(
-                f"reductions: expected a non-empty subset of {list(ALL_REDUCTIONS)}, got {reds!r}"
-            )
-        return reds
+        return check_reductions(reductions)
 
     def _check_methods(self, methods: Sequence[str] | None) -> list[str]:
         known = list(self._specs)
@@ -278,7 +256,7 @@ class MapComputer:
         arr = np.asarray(arr, dtype=np.float32)  # [L, M', S, T]
         pos = {str(k): i for i, k in enumerate(names)}
         try:
-            order = [pos[key_str(m, r)] for m, r in keys]
+            order = [pos[map_key(m, r)] for m, r in keys]
         except KeyError as e:
             raise RuntimeError(f"explainer returned keys {list(names)}, missing {e}") from None
         return np.ascontiguousarray(arr[:, order].transpose(2, 0, 1, 3))
@@ -286,7 +264,7 @@ class MapComputer:
     def layer_ranges(self, key: tuple[str, str | None], target: Target) -> np.ndarray:
         """Dataset-wide ``[L, 2]`` (min, max) of the raw maps of ``key``; computed once per
         (key, target) over all finite samples in batches, then cached."""
-        rkey = (key_str(*key), target)
+        rkey = (map_key(*key), target)
         if rkey not in self._ranges:
             keys = self.keys() if key in self.keys() else [key]
             self._ranges.update(self._compute_ranges(keys, target))
@@ -304,7 +282,7 @@ class MapComputer:
             hi = bhi if hi is None else np.fmax(hi, bhi)
         assert lo is not None and hi is not None
         return {
-            (key_str(*k), target): np.stack([lo[:, j], hi[:, j]], 1) for j, k in enumerate(keys)
+            (map_key(*k), target): np.stack([lo[:, j], hi[:, j]], 1) for j, k in enumerate(keys)
         }
 
     # ---- kernel mode ---------------------------------------------------------------------
@@ -377,7 +355,7 @@ class MapComputer:
         if norm == "layer":
             lo, hi = _nanminmax(out, axis=(0, 3))  # [L, M]
             for j, k in enumerate(keys):
-                self._ranges[(key_str(*k), target)] = np.stack([lo[:, j], hi[:, j]], 1)
+                self._ranges[(map_key(*k), target)] = np.stack([lo[:, j], hi[:, j]], 1)
             out = scale_to(out, lo[None, :, :, None], hi[None, :, :, None], self.scale_range)
         return out
 
