@@ -80,7 +80,7 @@ def _predict_job(ref: Any, worker: MapComputer) -> Iterator[Apply]:
     todo = np.flatnonzero(worker.finite & ~worker.predicted)
 
     def step(idx: np.ndarray) -> Apply:
-        probs = worker.explainer.probs(worker.X[idx])
+        idx, probs = worker.probs_of(idx)
 
         def apply() -> None:
             w = ref()
@@ -256,6 +256,8 @@ class CamWidget(anywidget.AnyWidget):
         input_layout: str = "NCT",
         output: Any = None,
         background: bool | str = "auto",
+        lazy: bool | str = "auto",
+        memory_mb: float = 2048,
         **controls: Any,
     ) -> None:
         unknown = sorted(set(controls) - set(INIT_CONTROLS))
@@ -290,6 +292,8 @@ class CamWidget(anywidget.AnyWidget):
             ds_idx=ds_idx,
             idxs=idxs,
             labels=labels,
+            lazy=lazy,
+            lazy_bytes=SERIES_LIMIT_BYTES,
         )
         comp = MapComputer(
             src.model,
@@ -329,7 +333,8 @@ class CamWidget(anywidget.AnyWidget):
         self.background_error: BaseException | None = None
         first_method = "gradcam" if "gradcam" in comp.methods else comp.methods[0]
         first_sample = int(np.flatnonzero(comp.finite)[0])
-        windowed = src.display.nbytes > SERIES_LIMIT_BYTES
+        # a large data set, or one read on demand: only the visible samples' series travel
+        windowed = src.display.nbytes > SERIES_LIMIT_BYTES or getattr(src.X, "lazy", False)
         self._windowed = windowed
         init = dict(
             layers=comp.layers,
@@ -732,7 +737,7 @@ class CamWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the widget and stop its background work."""
-        for b in (self._bg, self._bg_cube):
+        for b in (getattr(self, "_bg", None), getattr(self, "_bg_cube", None)):
             if b is not None:
                 b.cancel()
         super().close()
@@ -811,6 +816,8 @@ class CamWidget(anywidget.AnyWidget):
         comp = self._comp
         done = int(comp.predicted.sum())
         with self.hold_sync():
+            if getattr(self._src.X, "lazy", False):  # labels read with the data fill in too
+                self.y_true = buffers.pack(self._src.y, "int32")
             self.y_pred = buffers.pack(comp.pred, "int32")
             self.probs = buffers.pack(comp.probs, "float32")
             self.targets = buffers.pack(comp.targets(self.target), "int32")

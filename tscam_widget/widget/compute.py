@@ -170,8 +170,26 @@ class MapComputer:
         from plain batched forwards (no hooks, no gradients), ``batch`` samples at a time."""
         todo = np.flatnonzero(self.finite & ~self.predicted)
         for start in range(0, todo.size, batch):
-            idx = todo[start : start + batch]
-            yield idx, self.explainer.probs(self.X[idx])
+            yield self.probs_of(todo[start : start + batch])
+
+    def read(self, idx: np.ndarray) -> np.ndarray:
+        """float32 ``[len(idx), C, T]``: samples ``idx``; data read on demand has its samples'
+        finiteness recorded here (the non-finite ones get no map, no prediction)."""
+        x = self.X[idx]
+        if getattr(self.X, "lazy", False):
+            ok = np.isfinite(x).reshape(len(idx), -1).all(axis=1)
+            self.finite[idx] = ok
+        return x
+
+    def probs_of(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(idx', softmax [len(idx'), K])``: the finite ones of samples ``idx``, predicted."""
+        x = self.read(idx)
+        ok = self.finite[idx]
+        if not ok.all():
+            idx, x = idx[ok], x[ok]
+        if not len(idx):
+            return idx, np.zeros((0, self.probs.shape[1]), np.float32)
+        return idx, self.explainer.probs(x)
 
     def set_probs(self, idx: np.ndarray, probs: np.ndarray) -> None:
         """Record the softmax ``probs`` ``[len(idx), K]`` of samples ``idx``."""
@@ -306,6 +324,7 @@ class MapComputer:
         reductions: Sequence[str] | None = None,
     ) -> Any:
         idx = np.asarray(idx, dtype=np.int64)
+        x = self.read(idx)
         bad = idx[~self.finite[idx]]
         if bad.size:
             raise ValueError(
@@ -315,7 +334,7 @@ class MapComputer:
         if target == "true" and y is None:
             raise ValueError("target='true' needs the true labels, but some samples have none")
         return self.explainer.explain(
-            self.X[idx],
+            x,
             target=target,
             y=y,
             methods=list(methods),
@@ -445,6 +464,8 @@ def _finite_rows(X: Any, chunk: int = 1024) -> np.ndarray:
     """bool ``[N]``: rows of ``X`` ``[N, ...]`` without NaN or inf, read ``chunk`` rows at a time
     (a memmap is never loaded whole)."""
     n = X.shape[0]
+    if getattr(X, "lazy", False):  # read on demand: checked as samples are read
+        return np.ones(n, bool)
     out = np.empty(n, bool)
     for start in range(0, n, chunk):
         part = np.asarray(X[start : start + chunk])
