@@ -35,6 +35,11 @@ export interface CamTraits {
   play_interval_ms: number;
   request_id: number;
   series_view: string; // "data" | "input"
+  // the sample menu (samples.ts)
+  sample_filter: string; // "all" | "mistakes" | "correct"
+  filter_true: number; // class index, -1 any
+  filter_pred: number;
+  sample_sort: string; // "index" | "confidence" | "-confidence"
   // information
   layers: string[];
   methods: string[];

@@ -24,6 +24,7 @@ from .colormaps import cmap_names, cmap_table, resolve_cmap
 from .compact import MapStore, check_precision, dequantise, quantise
 from .compute import ALL_REDUCTIONS, NORMS, MapComputer
 from .export import export_html
+from .samples import SAMPLE_FILTERS, SAMPLE_SORTS, sample_list
 from .source import LabelDecoder, decode_labels, resolve_source
 
 _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
@@ -49,6 +50,10 @@ INIT_CONTROLS = (
     "play_interval_ms",
     "playing",
     "series_view",
+    "sample_filter",
+    "filter_true",
+    "filter_pred",
+    "sample_sort",
 )
 SERIES_VIEWS = ("original", "input")
 
@@ -193,6 +198,12 @@ class CamWidget(anywidget.AnyWidget):
     # batch transforms applied). Both arrays travel, so the switch works offline too.
     series_view = t.Unicode("original").tag(sync=True)
 
+    # the sample menu's filters and sort (see .samples): synced so Python and the menu agree
+    sample_filter = t.Unicode("all").tag(sync=True)
+    filter_true = _Int(-1).tag(sync=True)
+    filter_pred = _Int(-1).tag(sync=True)
+    sample_sort = t.Unicode("index").tag(sync=True)
+
     # ---- information (Python writes) ---------------------------------------------------
     layers = t.List(t.Unicode()).tag(sync=True)
     layer_layouts = t.List(t.Unicode()).tag(sync=True)
@@ -269,6 +280,8 @@ class CamWidget(anywidget.AnyWidget):
         if precompute not in (True, False, "auto"):
             raise ValueError(f"precompute: expected True, False or 'auto', got {precompute!r}")
         precision = check_precision(precision)
+        if isinstance(memory_mb, bool) or not isinstance(memory_mb, (int, float)) or memory_mb <= 0:
+            raise ValueError(f"memory_mb: expected a number of MB > 0, got {memory_mb!r}")
         if background not in (True, False, "auto"):
             raise ValueError(f"background: expected True, False or 'auto', got {background!r}")
         loop = running_loop()
@@ -302,7 +315,7 @@ class CamWidget(anywidget.AnyWidget):
             layers=layers,
             methods=methods,
             reductions=reductions,
-            cache_mb=cache_mb,
+            cache_mb=min(cache_mb, memory_mb / 4),  # the rest of the budget: cube, predictions
             batch_size=batch_size,
             scale_range=scale_range,
             method_kwargs=method_kwargs,
@@ -317,6 +330,8 @@ class CamWidget(anywidget.AnyWidget):
             )
         self._src, self._comp = src, comp
         self._precompute_arg = precompute
+        self._memory_bytes = int(memory_mb * 1e6)
+        self._budget_note = ""
         self._progress = bool(progress)
         self._ready = False
         self._dirty: set[str] = set()
@@ -336,6 +351,8 @@ class CamWidget(anywidget.AnyWidget):
         # a large data set, or one read on demand: only the visible samples' series travel
         windowed = src.display.nbytes > SERIES_LIMIT_BYTES or getattr(src.X, "lazy", False)
         self._windowed = windowed
+        self._itemsize = np.dtype(precision).itemsize
+        self._check_budget()
         init = dict(
             layers=comp.layers,
             layer_layouts=comp.layer_layouts(),
@@ -366,6 +383,7 @@ class CamWidget(anywidget.AnyWidget):
         )
         if "style" in controls:
             controls["mark"] = controls.pop("style")
+
         init.update(controls)
         super().__init__(**init)
         self.targets = buffers.pack(comp.targets(self.target), "int32")
@@ -429,6 +447,27 @@ class CamWidget(anywidget.AnyWidget):
         """float32 ``[C, T]``: the series of ``sample`` as drawn (``series_view``)."""
         src = self._src.X if self.series_view == "input" else self._src.display
         return src[self.sample].copy()
+
+    @property
+    def sample_list(self) -> np.ndarray:
+        """int64: the samples the menu lists under ``sample_filter``, ``filter_true``,
+        ``filter_pred`` and ``sample_sort``, from the predictions known so far (``w.sample_filter
+        = "mistakes"`` then ``w.sample_list``: the misclassified samples)."""
+        comp = self._comp
+        return sample_list(
+            self._src.y,
+            comp.pred,
+            comp.probs,
+            self.sample_filter,
+            self.filter_true,
+            self.filter_pred,
+            self.sample_sort,
+        )
+
+    @property
+    def predictions_complete(self) -> bool:
+        """Whether every sample's prediction is in (filters and sorts are final)."""
+        return self._comp.all_predicted
 
     @property
     def layouts(self) -> dict[str, str]:
@@ -560,8 +599,48 @@ class CamWidget(anywidget.AnyWidget):
             return [self.sample]
         return list(range(self.sample, min(self.n_samples, self.sample + self.view_count)))
 
+    def _cube_estimate(self) -> int:
+        """Bytes the precomputed maps would take in the kernel: a row per sample for its
+        predicted class and one for its true class where that differs (at most 2 x N rows)."""
+        comp = self._comp
+        n = int(comp.finite.sum())
+        rows = n * (2 if (self._src.y >= 0).any() else 1)
+        per_map = self._src.X.shape[-1] * self._itemsize + 8
+        return rows * len(comp.layers) * len(comp.keys()) * per_map
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes the widget holds in the kernel (maps cache, precomputed maps, predictions); kept
+        below ``memory_mb`` (the data itself stays the user's: a memmap or a Dataset is read)."""
+        comp = self._comp
+        n = comp.probs.nbytes + comp.pred.nbytes + comp.predicted.nbytes + comp.finite.nbytes
+        n += comp.cache.nbytes + (self._store.nbytes if self._store is not None else 0)
+        return int(n)
+
+    def _check_budget(self) -> None:
+        """Precompute wanted but the maps would pass the memory budget: maps on demand instead,
+        said in the status line and as a warning."""
+        self._budget_note = ""
+        if self._windowed or self._precompute_arg is False:
+            return
+        if self._precompute_arg == "auto" and (
+            any(m in EXPENSIVE_METHODS for m in self._comp.methods)
+            or self._comp.cube_nbytes() > AUTO_LIMIT_BYTES
+        ):
+            return
+        need = self._cube_estimate()
+        room = self._memory_bytes - self._comp.cache.max_bytes - self._comp.probs.nbytes * 2
+        if need > room:
+            self._budget_note = (
+                f"maps computed on demand: precomputed they would take {need / 1e6:.1f} MB, over "
+                f"the memory budget (memory_mb={self._memory_bytes / 1e6:g})"
+            )
+            warnings.warn(f"tscam-widget: {self._budget_note}", ResourceWarning, stacklevel=3)
+
     def _want_precompute(self) -> bool:
         if self._windowed:  # the series themselves travel on demand: so do the maps
+            return False
+        if self._budget_note:
             return False
         if self._precompute_arg == "auto":
             if any(m in EXPENSIVE_METHODS for m in self._comp.methods):
@@ -693,7 +772,8 @@ class CamWidget(anywidget.AnyWidget):
             }
             self.targets = buffers.pack(self._comp.targets(self.target), "int32")
             self.value_range = self._value_range(maps)
-            self.status = f"{self.method_labels.get(self.method, self.method)}: samples {samples}"
+            status = f"{self.method_labels.get(self.method, self.method)}: samples {samples}"
+            self.status = " · ".join(s for s in (status, self._budget_note) if s)
 
     def _value_range(self, arr: np.ndarray) -> list[float]:
         if self.norm != "none":
@@ -822,9 +902,10 @@ class CamWidget(anywidget.AnyWidget):
             self.probs = buffers.pack(comp.probs, "float32")
             self.targets = buffers.pack(comp.targets(self.target), "int32")
             if final:
-                self.status = f"predicted {done} samples"
+                status = f"predicted {done} samples"
             else:
-                self.status = f"predicting: {done} / {self.n_samples} samples"
+                status = f"predicting: {done} / {self.n_samples} samples"
+            self.status = " · ".join(s for s in (status, self._budget_note) if s)
 
     def _predictions_done(self) -> None:
         self._push_predictions(final=True)
@@ -877,6 +958,34 @@ class CamWidget(anywidget.AnyWidget):
     @t.validate("view")
     def _v_view(self, proposal: Any) -> str:
         return self._one_of("view", proposal["value"], VIEWS)
+
+    @t.validate("sample_filter")
+    def _v_sample_filter(self, proposal: Any) -> str:
+        return self._one_of("sample_filter", proposal["value"], SAMPLE_FILTERS)
+
+    @t.validate("sample_sort")
+    def _v_sample_sort(self, proposal: Any) -> str:
+        return self._one_of("sample_sort", proposal["value"], SAMPLE_SORTS)
+
+    @t.validate("filter_true", "filter_pred")
+    def _v_filter_class(self, proposal: Any) -> int:
+        v = proposal["value"]
+        k = len(self.classes) if self.classes else self._comp.probs.shape[1]
+        if not -1 <= v < k:
+            raise t.TraitError(
+                f"{proposal['trait'].name}: expected a class index 0..{k - 1} or -1 (any), "
+                f"got {v!r}"
+            )
+        return v
+
+    @t.observe("sample_filter", "filter_true", "filter_pred", "sample_sort")
+    def _o_sample_filter(self, change: Any) -> None:
+        """A new filter: show its first sample unless the current one is listed."""
+        if not self._ready:
+            return
+        shown = self.sample_list
+        if len(shown) and self.sample not in set(shown.tolist()):
+            self.sample = int(shown[0])
 
     @t.validate("series_view")
     def _v_series_view(self, proposal: Any) -> str:
@@ -1011,6 +1120,7 @@ class CamWidget(anywidget.AnyWidget):
     def _o_structure(self, change: Any) -> None:
         if not self._ready:
             return
+        self._check_budget()
         with self.hold_sync():
             self.layer_layouts = self._comp.layer_layouts()
             if self.layer >= len(self.layers):

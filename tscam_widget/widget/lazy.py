@@ -192,9 +192,12 @@ def dataset_reader(ds: Any, what: str = "X") -> Callable[[np.ndarray], tuple[np.
             else:
                 xs.append(_item_array(item, i, what))
                 ys.append(None)
-        shapes = {a.shape for a in xs}
-        if len(shapes) > 1:
-            raise ValueError(f"{what}: dataset items {idx[:5].tolist()} differ in shape {shapes}")
+        for i, a in zip(idx.tolist(), xs):
+            if a.shape != xs[0].shape:
+                raise ValueError(
+                    f"{what}: item {i} has shape {list(a.shape)}, item {int(idx[0])} "
+                    f"{list(xs[0].shape)}; expected items of one shape [C, T]"
+                )
         labels = None if any(y is None for y in ys) else ys
         return np.stack(xs), labels
 
@@ -244,6 +247,8 @@ class LearnerReader:
         self.dl = dl
         self.index = np.asarray(index, np.int64)
         self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        #: ``on_labels(idx, labels)``: the labels of the items read (positions in ``index``)
+        self.on_labels: Callable[[np.ndarray, Any], None] | None = None
 
     def _batch(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
         from tscam_widget.explain.inputs import to_plain_tensor
@@ -263,7 +268,9 @@ class LearnerReader:
         xi = b[0] if isinstance(b, (tuple, list)) else b
         x = _as3d(to_plain_tensor(xi).detach().float().cpu().numpy())  # to numpy: frontend's
         labels = None if yb is None else list(np.asarray(_item_label(yb)).reshape(-1))
-        return x, series, labels
+        if labels is not None and self.on_labels is not None:
+            self.on_labels(idx, labels)
+        return x, series, None
 
     def _get(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
         keys = idx.tolist()

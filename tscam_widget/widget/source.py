@@ -283,14 +283,18 @@ def _lazy_learner(
         if lazy is True:
             raise
         return None
-    x0, y0 = reader.read_input(np.array([0]))
-    if lazy == "auto" and x0.nbytes * len(index) <= lazy_bytes:
-        return None
-    s0, _ = reader.read_series(np.array([0]))
     n = len(index)
     cls = list(classes) if classes is not None else _vocab(dls, ds)
     yv = np.full(n, -1, np.int32)
     cheap = cheap_labels(ds, index)
+    if cheap is not None:
+        label_sink(yv, cls)(np.arange(n), cheap)
+    else:
+        reader.on_labels = label_sink(yv, cls)
+    x0, _ = reader.read_input(np.array([0]))
+    if lazy == "auto" and x0.nbytes * len(index) <= lazy_bytes:
+        return None
+    s0, _ = reader.read_series(np.array([0]))
     import threading
 
     lock = threading.RLock()  # one DataLoader behind both: one reader at a time
@@ -298,12 +302,6 @@ def _lazy_learner(
     series = None
     if s0.shape == x0.shape:
         series = LazySeries(n, reader.read_series, s0[0], what="dls (items)", lock=lock)
-    if cheap is not None:
-        label_sink(yv, cls)(np.arange(n), cheap)
-    else:
-        X.on_labels = label_sink(yv, cls)
-        if y0 is not None:
-            X.on_labels(np.array([0]), y0)
     if cls is None:
         cls = []
     return Source(
