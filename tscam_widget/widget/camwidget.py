@@ -67,21 +67,26 @@ def _call(ref: Any, name: str, *args: Any) -> None:
 BACKGROUND_BATCH_S = 0.1  # aim of one background batch: a user's request waits at most this
 
 
-def _adaptive(todo: np.ndarray, step: Any, start: int = 4, most: int = 256) -> Iterator[Any]:
-    """Run ``step(idx)`` over ``todo`` in batches sized so each takes about
-    ``BACKGROUND_BATCH_S``; yields what each step returns."""
-    i, b = 0, start
+def _adaptive(
+    todo: np.ndarray, step: Any, start: int = 4, most: int = 256, aim: Any = None
+) -> Iterator[Any]:
+    """Run ``step(idx)`` over ``todo`` in batches sized so each takes about ``aim()`` seconds
+    (default ``BACKGROUND_BATCH_S``); yields what each step returns."""
+    i, b, rate = 0, start, 0.0
     while i < todo.size:
+        target = BACKGROUND_BATCH_S if aim is None else aim()
+        if rate > 0:
+            b = int(np.clip(rate * target, 1, most))
         idx = todo[i : i + b]
         t0 = time.perf_counter()
         out = step(idx)
         dt = max(time.perf_counter() - t0, 1e-4)
         i += idx.size
+        rate = idx.size / dt if rate == 0 else 0.5 * rate + 0.5 * idx.size / dt
         yield out
-        b = int(np.clip(b * BACKGROUND_BATCH_S / dt, 1, most))
 
 
-def _predict_job(ref: Any, worker: MapComputer) -> Iterator[Apply]:
+def _predict_job(ref: Any, worker: MapComputer, aim: Any = None) -> Iterator[Apply]:
     todo = np.flatnonzero(worker.finite & ~worker.predicted)
 
     def step(idx: np.ndarray) -> Apply:
@@ -95,11 +100,11 @@ def _predict_job(ref: Any, worker: MapComputer) -> Iterator[Apply]:
 
         return apply
 
-    yield from _adaptive(todo, step, most=worker.batch_size)
+    yield from _adaptive(todo, step, most=worker.batch_size, aim=aim)
     yield lambda: _call(ref, "_predictions_done")
 
 
-def _rows_job(ref: Any, worker: MapComputer, todo: np.ndarray) -> Iterator[Apply]:
+def _rows_job(ref: Any, worker: MapComputer, todo: np.ndarray, aim: Any = None) -> Iterator[Apply]:
     """Raw maps of the (sample, class) pairs ``todo`` ``[P, 2]`` for the widget's map store."""
     keys = worker.keys()
     done = [0]
@@ -118,7 +123,7 @@ def _rows_job(ref: Any, worker: MapComputer, todo: np.ndarray) -> Iterator[Apply
 
         return apply
 
-    yield from _adaptive(np.arange(len(todo)), step, most=worker.batch_size)
+    yield from _adaptive(np.arange(len(todo)), step, most=worker.batch_size, aim=aim)
     yield lambda: _call(ref, "_rows_done")
 
 
@@ -756,7 +761,11 @@ class CamWidget(anywidget.AnyWidget):
     def _send_maps(self) -> None:
         samples = self._visible_samples()
         self._sample_error = ""
-        maps = self._comp.maps(samples, self.method, self.reduction, self.target, self.norm)
+        # while background work runs, the asked-for method alone: the answer comes sooner
+        only = self.background_running
+        maps = self._comp.maps(
+            samples, self.method, self.reduction, self.target, self.norm, only=only
+        )
         self._counts["map_updates"] += 1
         u, scale = quantise(maps, self.precision)
         with self.hold_sync():
@@ -839,7 +848,8 @@ class CamWidget(anywidget.AnyWidget):
             return
         ref, worker = weakref.ref(self), self._worker  # the worker holds no reference to self
         self._bg = Background(loop, lambda e: _call(ref, "_background_failed", e))
-        self._bg.start([lambda: _predict_job(ref, worker)])
+        bg = self._bg
+        self._bg.start([lambda: _predict_job(ref, worker, bg.aim)])
         weakref.finalize(self, self._bg.cancel)
         self.status = f"predicting: {int(self._comp.predicted.sum())} / {self.n_samples} samples"
 
@@ -856,7 +866,8 @@ class CamWidget(anywidget.AnyWidget):
         worker = self._comp.for_worker()
         ref = weakref.ref(self)
         self._bg_cube = Background(loop, lambda e: _call(ref, "_background_failed", e))
-        self._bg_cube.start([lambda: _rows_job(ref, worker, todo)])
+        bg = self._bg_cube
+        self._bg_cube.start([lambda: _rows_job(ref, worker, todo, bg.aim)])
         weakref.finalize(self, self._bg_cube.cancel)
 
     def _missing_rows(self, wanted: Sequence[np.ndarray] | None = None) -> np.ndarray:

@@ -387,13 +387,20 @@ class MapComputer:
 
     # ---- kernel mode ---------------------------------------------------------------------
     def maps(
-        self, samples: Sequence[int], method: str, reduction: str | None, target: Target, norm: str
+        self,
+        samples: Sequence[int],
+        method: str,
+        reduction: str | None,
+        target: Target,
+        norm: str,
+        only: bool = False,
     ) -> np.ndarray:
         """float32 ``[S, L, T]``: the maps of ``samples`` for one method (+ reduction), all layers.
 
         Served from the LRU cache keyed by (sample, method, reduction, target, norm); on a miss
         the missing samples are explained in one call, for every cheap method at once (so
-        switching methods afterwards is a hit too).
+        switching methods afterwards is a hit too), or for this one only (``only``: the fastest
+        answer, while background work shares the processor).
         """
         key = self.key_of(method, reduction)
         if key[0] not in self.methods:
@@ -408,7 +415,7 @@ class MapComputer:
                 found[s] = hit
         if missing:
             cheap = [m for m in self.methods if not is_expensive(m, self._specs.get(m))]
-            keys = self.keys(cheap)
+            keys = [key] if only else self.keys(cheap)
             if key not in keys:
                 keys = [key]
             explainer_norm = "sample" if norm == "sample" else "none"
