@@ -223,3 +223,26 @@ def test_memory_budget_switches_to_on_demand_and_says_so(data):
     assert full.precomputed and full.memory_bytes <= 2048e6
     with pytest.raises(ValueError, match="memory_mb: expected a number of MB > 0, got 0"):
         CamWidget(model, X, y, memory_mb=0)
+
+
+def test_layer_norm_range_fills_in_behind(data):
+    model, X, y = data
+
+    async def main():
+        w = CamWidget(model, X, y, progress=False, background=True, precompute=False)
+        w.norm = "layer"
+        await asyncio.sleep(0)
+        w.flush()
+        early = w.status
+        assert "per-layer colour range filling in" in early
+        assert np.isfinite(w.current_map).all()  # drawn meanwhile with the range seen so far
+        await w.ready()
+        await asyncio.sleep(0.05)
+        return w, early
+
+    w, early = asyncio.run(main())
+    assert "filling in" not in w.status
+    sync = CamWidget(model, X, y, progress=False, precompute=False, norm="layer")
+    for s in (0, 17):
+        w.sample = sync.sample = s
+        np.testing.assert_allclose(w.current_map, sync.current_map, atol=2 / 255 + 1e-5)

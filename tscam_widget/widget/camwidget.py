@@ -22,7 +22,7 @@ from . import buffers
 from .background import Apply, Background, running_loop
 from .colormaps import cmap_names, cmap_table, resolve_cmap
 from .compact import MapStore, check_precision, dequantise, quantise
-from .compute import ALL_REDUCTIONS, NORMS, MapComputer
+from .compute import ALL_REDUCTIONS, NORMS, MapComputer, _nanminmax
 from .export import export_html
 from .samples import SAMPLE_FILTERS, SAMPLE_SORTS, sample_list
 from .source import LabelDecoder, decode_labels, resolve_source
@@ -125,6 +125,26 @@ def _rows_job(ref: Any, worker: MapComputer, todo: np.ndarray, aim: Any = None) 
 
     yield from _adaptive(np.arange(len(todo)), step, most=worker.batch_size, aim=aim)
     yield lambda: _call(ref, "_rows_done")
+
+
+def _ranges_job(
+    ref: Any, worker: MapComputer, key: tuple[str, str | None], target: Any, aim: Any = None
+) -> Iterator[Apply]:
+    """The dataset-wide ``norm="layer"`` range ``[L, 2]`` of one map kind, over every finite
+    sample in batches; each batch hands the range so far to the widget."""
+    todo = np.flatnonzero(worker.finite)
+    acc: list[Any] = [None, None, 0]
+
+    def step(idx: np.ndarray) -> Apply:
+        raw = worker._raw_cube(idx, [key], target, "none")[:, :, 0]  # [S, L, T]
+        lo, hi = _nanminmax(raw, axis=(0, 2))
+        acc[0] = lo if acc[0] is None else np.fmin(acc[0], lo)
+        acc[1] = hi if acc[1] is None else np.fmax(acc[1], hi)
+        acc[2] += len(idx)
+        partial, done = np.stack([acc[0], acc[1]], 1), acc[2]
+        return lambda: _call(ref, "_range_progress", key, target, partial, done, todo.size)
+
+    yield from _adaptive(todo, step, most=worker.batch_size, aim=aim)
 
 
 class _Int(t.Int):
@@ -348,6 +368,10 @@ class CamWidget(anywidget.AnyWidget):
         self._sample_error = ""
         self._bg: Background | None = None
         self._bg_cube: Background | None = None
+        self._bg_ranges: Background | None = None
+        self._ranges_for: tuple[Any, ...] | None = None  # ((method, reduction), target) behind
+        self._range_partial: tuple[np.ndarray, int, int] | None = None  # range, done, total
+        self._last_range_draw = 0.0
         self._worker: MapComputer | None = None
         self._last_push = 0.0
         self.background_error: BaseException | None = None
@@ -763,9 +787,24 @@ class CamWidget(anywidget.AnyWidget):
         self._sample_error = ""
         # while background work runs, the asked-for method alone: the answer comes sooner
         only = self.background_running
-        maps = self._comp.maps(
-            samples, self.method, self.reduction, self.target, self.norm, only=only
-        )
+        range_note = ""
+        comp = self._comp
+        if (
+            self.norm == "layer"
+            and self._worker is not None
+            and not comp.has_range(self.method, self.reduction, self.target)
+        ):
+            # the dataset-wide range is computed behind; meanwhile the range seen so far
+            self._start_ranges()
+            rp = self._range_partial
+            partial = rp[0] if rp is not None else None
+            done, total = (rp[1], rp[2]) if rp is not None else (0, int(comp.finite.sum()))
+            range_note = f"per-layer colour range filling in: {done} / {total} samples"
+            maps = comp.maps_provisional(samples, self.method, self.reduction, self.target, partial)
+        else:
+            maps = comp.maps(
+                samples, self.method, self.reduction, self.target, self.norm, only=only
+            )
         self._counts["map_updates"] += 1
         u, scale = quantise(maps, self.precision)
         with self.hold_sync():
@@ -782,7 +821,7 @@ class CamWidget(anywidget.AnyWidget):
             self.targets = buffers.pack(self._comp.targets(self.target), "int32")
             self.value_range = self._value_range(maps)
             status = f"{self.method_labels.get(self.method, self.method)}: samples {samples}"
-            self.status = " · ".join(s for s in (status, self._budget_note) if s)
+            self.status = " · ".join(s for s in (status, range_note, self._budget_note) if s)
 
     def _value_range(self, arr: np.ndarray) -> list[float]:
         if self.norm != "none":
@@ -800,7 +839,7 @@ class CamWidget(anywidget.AnyWidget):
     @property
     def background_running(self) -> bool:
         """True while predictions or the precomputed cube are still being computed."""
-        return any(b is not None and b.running for b in (self._bg, self._bg_cube))
+        return any(b is not None and b.running for b in (self._bg, self._bg_cube, self._bg_ranges))
 
     async def ready(self, timeout: float = 600.0) -> None:
         """Wait (``await w.ready()`` in a notebook) until the background work is done and its
@@ -826,7 +865,8 @@ class CamWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the widget and stop its background work."""
-        for b in (getattr(self, "_bg", None), getattr(self, "_bg_cube", None)):
+        for name in ("_bg", "_bg_cube", "_bg_ranges"):
+            b = getattr(self, name, None)
             if b is not None:
                 b.cancel()
         super().close()
@@ -869,6 +909,42 @@ class CamWidget(anywidget.AnyWidget):
         bg = self._bg_cube
         self._bg_cube.start([lambda: _rows_job(ref, worker, todo, bg.aim)])
         weakref.finalize(self, self._bg_cube.cancel)
+
+    def _start_ranges(self) -> None:
+        """Compute, behind, the ``norm="layer"`` range of the current method and target (once
+        per map kind; a job for another one is cancelled)."""
+        want = (self._comp.key_of(self.method, self.reduction), self.target)
+        if self._ranges_for == want and self._bg_ranges is not None:
+            return
+        if self._bg_ranges is not None:
+            self._bg_ranges.cancel()
+        loop = running_loop()
+        if loop is None or self._worker is None:
+            return
+        self._ranges_for, self._range_partial = want, None
+        worker = self._comp.for_worker()
+        key = self._comp.key_of(self.method, self.reduction)
+        ref = weakref.ref(self)
+        bg = self._bg_ranges = Background(loop, lambda e: _call(ref, "_background_failed", e))
+        target = self.target
+        bg.start([lambda: _ranges_job(ref, worker, key, target, bg.aim)])
+        weakref.finalize(self, bg.cancel)
+
+    def _range_progress(
+        self, key: tuple[str, str | None], target: Any, partial: np.ndarray, done: int, total: int
+    ) -> None:
+        if self._ranges_for != (key, target):
+            return
+        if done >= total:
+            self._comp.set_range(key[0], key[1], target, partial)
+            self._range_partial = None
+            self._mark("maps")  # the final range
+            return
+        self._range_partial = (partial, done, total)
+        now = time.monotonic()
+        if self.norm == "layer" and now - self._last_range_draw > 1.0:
+            self._last_range_draw = now
+            self._mark("maps")  # redraw with the wider range (and the progress)
 
     def _missing_rows(self, wanted: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """int64 ``[P, 2]``: the (sample, class) pairs the store (created if need be) lacks for

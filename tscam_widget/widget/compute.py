@@ -416,6 +416,9 @@ class MapComputer:
         if missing:
             cheap = [m for m in self.methods if not is_expensive(m, self._specs.get(m))]
             keys = [key] if only else self.keys(cheap)
+            if norm == "layer" and (key_str(*key), target) in self._ranges:
+                # the ranges known (computed behind): no other kind's range computed here
+                keys = [k for k in keys if (key_str(*k), target) in self._ranges]
             if key not in keys:
                 keys = [key]
             explainer_norm = "sample" if norm == "sample" else "none"
@@ -435,6 +438,32 @@ class MapComputer:
                         found[s] = m  # served even when larger than the whole cache
         out = [found[int(s)] for s in samples]
         return np.stack(out)
+
+    def has_range(self, method: str, reduction: str | None, target: Target) -> bool:
+        """Whether the dataset-wide ``norm="layer"`` range of this map kind is known."""
+        return (key_str(*self.key_of(method, reduction)), target) in self._ranges
+
+    def set_range(self, method: str, reduction: str | None, target: Target, r: np.ndarray) -> None:
+        """Record the complete ``[L, 2]`` range (computed in the background)."""
+        self._ranges[(key_str(*self.key_of(method, reduction)), target)] = r
+
+    def maps_provisional(
+        self,
+        samples: Sequence[int],
+        method: str,
+        reduction: str | None,
+        target: Target,
+        partial: np.ndarray | None,
+    ) -> np.ndarray:
+        """float32 ``[S, L, T]`` for ``norm="layer"`` while the dataset-wide range is still being
+        computed: scaled by the range seen so far (``partial`` ``[L, 2]``, or None) widened to
+        these samples' own maps. Not cached (the range will change)."""
+        key = self.key_of(method, reduction)
+        raw = self._raw_cube(np.array([int(s) for s in samples]), [key], target, "none")[:, :, 0]
+        lo, hi = _nanminmax(raw, axis=(0, 2))  # [L]
+        if partial is not None:
+            lo, hi = np.fmin(lo, partial[:, 0]), np.fmax(hi, partial[:, 1])
+        return scale_to(raw, lo[None, :, None], hi[None, :, None], self.scale_range)
 
     # ---- precompute mode -----------------------------------------------------------------
     def cube_nbytes(self, methods: Sequence[str] | None = None) -> int:
