@@ -372,6 +372,7 @@ class CamWidget(anywidget.AnyWidget):
         self._ranges_for: tuple[Any, ...] | None = None  # ((method, reduction), target) behind
         self._range_partial: tuple[np.ndarray, int, int] | None = None  # range, done, total
         self._last_range_draw = 0.0
+        self._only_first = False
         self._worker: MapComputer | None = None
         self._last_push = 0.0
         self.background_error: BaseException | None = None
@@ -419,7 +420,11 @@ class CamWidget(anywidget.AnyWidget):
         self._ready = True
         self._dirty = {"cube"} if self.precomputed else {"maps"}
         if in_background and loop is not None:
-            self._flush(raise_errors=True)  # the first sample's maps, then the rest behind
+            # the first sample's maps (the shown method alone: the first picture sooner), then
+            # the rest behind
+            self._only_first = True
+            self._flush(raise_errors=True)
+            self._only_first = False
             self._start_background(loop)
         elif self._loop() is None or not _in_kernel():
             self._flush(raise_errors=True)
@@ -786,7 +791,7 @@ class CamWidget(anywidget.AnyWidget):
         samples = self._visible_samples()
         self._sample_error = ""
         # while background work runs, the asked-for method alone: the answer comes sooner
-        only = self.background_running
+        only = self.background_running or self._only_first
         range_note = ""
         comp = self._comp
         if (
