@@ -246,3 +246,23 @@ def test_layer_norm_range_fills_in_behind(data):
     for s in (0, 17):
         w.sample = sync.sample = s
         np.testing.assert_allclose(w.current_map, sync.current_map, atol=2 / 255 + 1e-5)
+
+
+def test_memmap_finiteness_checked_as_read(tmp_path, data):
+    """A memmap is not read whole to find non-finite samples (the first picture would wait on
+    N): a sample's NaN is found when it is read, and it gets no map and no prediction."""
+    model, X, y = data
+    path = tmp_path / "X.f32"
+    mm = np.memmap(path, np.float32, "w+", shape=X.shape)
+    mm[:] = X
+    mm[0, 0, 3] = np.nan  # the first sample: the widget starts at the next finite one
+    mm[50, 1, 7] = np.inf
+    mm.flush()
+    Xm = np.memmap(path, np.float32, "r", shape=X.shape)
+    w = CamWidget(model, Xm, y, progress=False, background=False)
+    assert w.sample == 1
+    assert not w._comp.finite[0] and not w._comp.finite[50] and w._comp.finite.sum() == N - 2
+    assert unpack(w.y_pred)[50] == -1 and unpack(w.y_pred)[51] >= 0
+    w.sample = 50
+    w.flush()
+    assert "NaN or inf" in w.error

@@ -141,7 +141,12 @@ class MapComputer:
             **self.explainer_kwargs,
         )
         self._specs = registry()
-        self.finite = _finite_rows(X)
+        # data on disk or read on demand: each sample's finiteness is checked as it is read
+        # (reading all of it first would make the first picture wait on N)
+        self._check_on_read = bool(getattr(X, "lazy", False) or _on_disk(X))
+        self.finite = np.ones(X.shape[0], bool) if self._check_on_read else _finite_rows(X)
+        if self._check_on_read:
+            self._first_finite()
         if not self.finite.any():
             raise ValueError("X: every sample contains NaN or inf values; nothing to explain")
         self.layers: list[str] = [str(n) for n in self._explainer_layers()]
@@ -176,10 +181,21 @@ class MapComputer:
         """float32 ``[len(idx), C, T]``: samples ``idx``; data read on demand has its samples'
         finiteness recorded here (the non-finite ones get no map, no prediction)."""
         x = self.X[idx]
-        if getattr(self.X, "lazy", False):
+        if self._check_on_read:
             ok = np.isfinite(x).reshape(len(idx), -1).all(axis=1)
             self.finite[idx] = ok
         return x
+
+    def _first_finite(self) -> None:
+        """Data checked on read: read from the start until a finite sample is found (normally
+        the first), marking the non-finite ones before it."""
+        for start in range(0, self.X.shape[0], 64):
+            idx = np.arange(start, min(start + 64, self.X.shape[0]))
+            for i in idx:
+                self.read(np.array([i]))
+                if self.finite[i]:
+                    return
+        raise ValueError("X: every sample contains NaN or inf values; nothing to explain")
 
     def probs_of(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(idx', softmax [len(idx'), K])``: the finite ones of samples ``idx``, predicted."""
@@ -494,6 +510,18 @@ class MapComputer:
                 self._ranges[(key_str(*k), target)] = np.stack([lo[:, j], hi[:, j]], 1)
             out = scale_to(out, lo[None, :, :, None], hi[None, :, :, None], self.scale_range)
         return out
+
+
+def _on_disk(X: Any) -> bool:
+    """Whether ``X`` is (a view of) a memory-mapped file."""
+    import mmap
+
+    a, seen = X, 0
+    while a is not None and seen < 16:
+        if isinstance(a, (np.memmap, mmap.mmap)):
+            return True
+        a, seen = getattr(a, "base", None), seen + 1
+    return False
 
 
 def _finite_rows(X: Any, chunk: int = 1024) -> np.ndarray:
