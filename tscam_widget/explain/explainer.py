@@ -473,6 +473,6 @@ class Explainer:
                         key = (m.name, r, spec.name)
                         if res is None:
                             undefined.add(key)
-                            res = torch.full(A.shape[::2], float("nan"))
+                            res = torch.full(A.shape[::2], float("nan"), device=A.device)
                         chunks[key].append(res.detach().float().cpu().numpy())
         return logits.float().cpu().numpy(), tgt.cpu().numpy(), head_name
