@@ -131,8 +131,15 @@ def resolve_source(
             raise ValueError("y: a Learner brings its own labels; pass y only with a plain model")
         if X is not None and not hasattr(X, "__getitem__"):
             raise TypeError(f"dls: expected fastai DataLoaders, got {type(X).__name__}")
-        if lazy is not False:
+        if lazy is True:
             src = _lazy_learner(data, X, ds_idx, idxs, classes, labels, lazy, lazy_bytes)
+            if src is not None:
+                return src
+        elif lazy == "auto":
+            try:
+                src = _lazy_learner(data, X, ds_idx, idxs, classes, labels, lazy, lazy_bytes)
+            except (TypeError, ValueError, IndexError):
+                src = None  # the whole-read path below reports what is wrong, plainly
             if src is not None:
                 return src
         ld = learner_data(data, dls=X, ds_idx=ds_idx, idxs=idxs)
