@@ -266,3 +266,21 @@ def test_memmap_finiteness_checked_as_read(tmp_path, data):
     w.sample = 50
     w.flush()
     assert "NaN or inf" in w.error
+
+
+def test_bad_dataset_items_are_named(data):
+    model, X, y = data
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+
+    class Items(Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return {"x": i}, 0
+
+    with pytest.raises(TypeError, match=r"X \(dataset\): expected item 0 to be an array or tensor"):
+        CamWidget(model, Items())
+    with pytest.raises(ValueError, match=r"X: the dataset is empty"):
+        CamWidget(model, Counting(X[:0]))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

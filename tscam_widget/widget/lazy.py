@@ -161,7 +161,13 @@ def _item_array(x: Any, i: int, what: str) -> np.ndarray:
         try:
             a = to_plain_tensor(x).detach().float().cpu().numpy()  # to numpy: the frontend's
         except Exception:  # noqa: BLE001 - anything array-like
-            a = np.asarray(x, np.float32)
+            try:
+                a = np.asarray(x, np.float32)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"{what}: expected item {i} to be an array or tensor [C, T] or [T] (or a "
+                    f"tuple (x, y) of them), got {type(x).__name__}"
+                ) from None
     if a.ndim == 1:
         a = a[None, :]
     if a.ndim != 2:
