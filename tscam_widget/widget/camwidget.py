@@ -373,6 +373,7 @@ class CamWidget(anywidget.AnyWidget):
         self._range_partial: tuple[np.ndarray, int, int] | None = None  # range, done, total
         self._last_range_draw = 0.0
         self._only_first = False
+        self._user_dirty = False
         self._worker: MapComputer | None = None
         self._last_push = 0.0
         self.background_error: BaseException | None = None
@@ -582,9 +583,13 @@ class CamWidget(anywidget.AnyWidget):
         dirty, self._dirty = self._dirty, set()
         self._flushing = True
         self._counts["flushes"] += 1
-        bg = self._bg_cube if self._bg_cube is not None and self._bg_cube.running else self._bg
+        user, self._user_dirty = self._user_dirty, False
+        running = [b for b in (self._bg, self._bg_cube, self._bg_ranges) if b is not None]
+        running = running if user else []  # a redraw the background asked for: no pause
         try:
-            with bg.user_first() if bg is not None else contextlib.nullcontext():
+            with contextlib.ExitStack() as stack:  # every worker waits while the user is served
+                for b in running:
+                    stack.enter_context(b.user_first())
                 if self._windowed:
                     self._send_series()
                 if self.precomputed:
@@ -603,11 +608,13 @@ class CamWidget(anywidget.AnyWidget):
         finally:
             self._flushing = False
 
-    def _mark(self, what: str) -> None:
-        """Note pending work and schedule one flush on the running event loop (if any)."""
+    def _mark(self, what: str, user: bool = True) -> None:
+        """Note pending work and schedule one flush on the running event loop (if any);
+        ``user``: asked for by the user (served before the background work)."""
         if not self._ready:
             return
         self._dirty.add(what)
+        self._user_dirty = self._user_dirty or user
         self._schedule()
 
     @staticmethod
@@ -943,13 +950,13 @@ class CamWidget(anywidget.AnyWidget):
         if done >= total:
             self._comp.set_range(key[0], key[1], target, partial)
             self._range_partial = None
-            self._mark("maps")  # the final range
+            self._mark("maps", user=False)  # the final range
             return
         self._range_partial = (partial, done, total)
         now = time.monotonic()
         if self.norm == "layer" and now - self._last_range_draw > 1.0:
             self._last_range_draw = now
-            self._mark("maps")  # redraw with the wider range (and the progress)
+            self._mark("maps", user=False)  # redraw with the wider range (and the progress)
 
     def _missing_rows(self, wanted: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """int64 ``[P, 2]``: the (sample, class) pairs the store (created if need be) lacks for
