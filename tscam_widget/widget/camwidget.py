@@ -191,6 +191,20 @@ class CamWidget(anywidget.AnyWidget):
     ``precision``: how maps are stored and sent: ``"uint8"`` (default; values quantised to 1/255
     of each map's range, the colour table has 256 entries so the picture is the same),
     ``"float16"`` or ``"float32"`` (see :mod:`tscam_widget.widget.compact`).
+    ``X`` may also be a numpy memmap (read, never loaded whole) or a torch ``Dataset`` yielding
+    ``(x, y)`` or ``x`` (read item by item, only the samples needed: the visible ones and the
+    batch being computed). ``lazy``: for a Learner, read its DataLoader item by item through its
+    transforms (True), read everything now (False), or ``"auto"`` (item by item above 32 MB of
+    series); a Dataset is always read lazily unless ``lazy=False``.
+
+    ``memory_mb``: the budget of the widget's own kernel memory (maps cache, precomputed maps,
+    predictions; see :attr:`memory_bytes`); when the precomputed maps would pass it, maps are
+    computed on demand instead, and the status line and a ``ResourceWarning`` say so.
+
+    The sample menu (``sample_filter``, ``filter_true``, ``filter_pred``, ``sample_sort``;
+    :attr:`sample_list`) lists the mistakes, the correct ones, a true or predicted class, sorted
+    by index or confidence, from the predictions known so far.
+
     Outside a running event loop, control changes are computed on :meth:`flush` or when
     :attr:`current_map` is read; in a kernel they are coalesced into one computation per loop
     turn.
