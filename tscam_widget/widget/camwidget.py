@@ -469,9 +469,7 @@ class CamWidget(anywidget.AnyWidget):
             )
             return maps[0, self.layer, m].copy()
         try:
-            maps = self._comp.maps(
-                [self.sample], self.method, self.reduction, self.target, self.norm
-            )
+            maps, _ = self._maps_now([self.sample])
         except Exception:  # noqa: BLE001 - reported in `error` by the flush
             return np.full(T, np.nan, np.float32)
         u, scale = quantise(maps[0, self.layer], self.precision)  # as sent, so as drawn
@@ -808,29 +806,32 @@ class CamWidget(anywidget.AnyWidget):
                 "contains NaN or inf values, so it has no map"
             )
 
-    def _send_maps(self) -> None:
-        samples = self._visible_samples()
-        self._sample_error = ""
-        # while background work runs, the asked-for method alone: the answer comes sooner
-        only = self.background_running or self._only_first
-        range_note = ""
+    def _maps_now(self, samples: list[int], only: bool = False) -> tuple[np.ndarray, str]:
+        """``(maps [S, L, T], note)`` of ``samples`` for the current controls; with
+        ``norm="layer"`` in background mode, while the dataset-wide range is computed behind,
+        scaled by the range seen so far (the note says so)."""
         comp = self._comp
         if (
             self.norm == "layer"
             and self._worker is not None
             and not comp.has_range(self.method, self.reduction, self.target)
         ):
-            # the dataset-wide range is computed behind; meanwhile the range seen so far
             self._start_ranges()
             rp = self._range_partial
             partial = rp[0] if rp is not None else None
             done, total = (rp[1], rp[2]) if rp is not None else (0, int(comp.finite.sum()))
-            range_note = f"per-layer colour range filling in: {done} / {total} samples"
+            note = f"per-layer colour range filling in: {done} / {total} samples"
             maps = comp.maps_provisional(samples, self.method, self.reduction, self.target, partial)
-        else:
-            maps = comp.maps(
-                samples, self.method, self.reduction, self.target, self.norm, only=only
-            )
+            return maps, note
+        maps = comp.maps(samples, self.method, self.reduction, self.target, self.norm, only=only)
+        return maps, ""
+
+    def _send_maps(self) -> None:
+        samples = self._visible_samples()
+        self._sample_error = ""
+        # while background work runs, the asked-for method alone: the answer comes sooner
+        only = self.background_running or self._only_first
+        maps, range_note = self._maps_now(samples, only)
         self._counts["map_updates"] += 1
         u, scale = quantise(maps, self.precision)
         with self.hold_sync():
