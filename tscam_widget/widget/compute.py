@@ -184,6 +184,8 @@ class MapComputer:
         if self._check_on_read:
             ok = np.isfinite(x).reshape(len(idx), -1).all(axis=1)
             self.finite[idx] = ok
+            if len(idx) > 1:  # a batch: its pages leave this process (the page cache keeps them)
+                _release_pages(self.X)
         return x
 
     def _first_finite(self) -> None:
@@ -522,6 +524,26 @@ def _on_disk(X: Any) -> bool:
             return True
         a, seen = getattr(a, "base", None), seen + 1
     return False
+
+
+def _release_pages(X: Any) -> None:
+    """Unmap the pages of a read-only or shared memmap behind ``X`` from this process (they stay
+    in the system's page cache): reading a large file batch by batch would otherwise count
+    every page read in the process's resident memory. Copy-on-write maps (mode "c") are left
+    alone (that would drop their private changes)."""
+    import mmap
+
+    a, seen = X, 0
+    while a is not None and seen < 16:
+        if isinstance(a, np.memmap):
+            m = getattr(a, "_mmap", None)
+            if m is not None and a.mode in ("r", "r+", "w+") and hasattr(mmap, "MADV_DONTNEED"):
+                try:
+                    m.madvise(mmap.MADV_DONTNEED)
+                except (OSError, ValueError):
+                    pass
+            return
+        a, seen = getattr(a, "base", None), seen + 1
 
 
 def _finite_rows(X: Any, chunk: int = 1024) -> np.ndarray:
