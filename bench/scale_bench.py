@@ -52,7 +52,7 @@ def data(n: int, folder: Path) -> np.memmap:
     return np.memmap(path, np.float32, "r", shape=(n, C, T))
 
 
-def one(n: int, folder: Path, threads: int) -> dict:
+def one(n: int, folder: Path, threads: int, plain: bool = True) -> dict:
     import torch
 
     from tscam_widget.models import InceptionTime
@@ -86,11 +86,13 @@ def one(n: int, folder: Path, threads: int) -> dict:
 
     asyncio.run(run())
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t0 = time.perf_counter()
-    with torch.inference_mode():
-        for start in range(0, n, 256):
-            model(torch.from_numpy(np.array(X[start : start + 256])))
-    out["plain_forward_s"] = time.perf_counter() - t0
+    out["plain_forward_s"] = float("nan")
+    if plain:
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for start in range(0, n, 256):
+                model(torch.from_numpy(np.array(X[start : start + 256])))
+        out["plain_forward_s"] = time.perf_counter() - t0
     return out
 
 
@@ -195,18 +197,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--browser", action="store_true", help="also: first paint in Chromium")
     p.add_argument("--no-kernel", action="store_true", help="only the browser measurement")
+    p.add_argument("--no-plain", action="store_true", help="skip the plain batched forward")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     folder = Path(args.dir)
     if args.child:
-        print(json.dumps(one(args.child, folder, args.threads)))
+        print(json.dumps(one(args.child, folder, args.threads, plain=not args.no_plain)))
         return
     load = os.getloadavg()
     print(f"# load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", file=sys.stderr)
     rows = []
     for n in [] if args.no_kernel else args.sizes:
         cmd = [sys.executable, __file__, "--child", str(n), "--dir", str(folder)]
-        cmd += ["--threads", str(args.threads)]
+        cmd += ["--threads", str(args.threads)] + (["--no-plain"] if args.no_plain else [])
         res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ, check=True)
         rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
         print(f"# N={n}: {rows[-1]}", file=sys.stderr)
