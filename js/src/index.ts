@@ -5,6 +5,7 @@ import { ColourTable } from "./colour";
 import { createControls, setText } from "./controls";
 import { panelAt, timeAt, tooltipLines } from "./hover";
 import { startPlayer } from "./player";
+import { createSampleMenu, stepSample } from "./samples";
 import { drawScene, MARGIN, sceneLayout, type PanelHit } from "./render";
 import { buildScene, isNanMap, type Scene } from "./scene";
 import { plotWidth } from "./layout";
@@ -111,6 +112,8 @@ const render: Render<CamTraits> = ({ model, el }) => {
     requestAnimationFrame(() => { drewThisFrame = false; });
   };
   const controls = createControls({ change, png: () => downloadPng() });
+  const sampleMenu = createSampleMenu(change, () => m);
+  controls.root.append(sampleMenu.root);
   const trust = createTrustPane(change);
   plot.append(trust.canvas);
   // the randomised-model toggle sits with the status line: the control rows keep their place
@@ -142,6 +145,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
       const width = plotWidth(plot.clientWidth, lastWidth, el.clientWidth);
       if (plot.clientWidth > 0) lastWidth = width;
       else requestAnimationFrame(() => { if (plot.clientWidth > 0 && Math.floor(plot.clientWidth) !== width) schedule(); });
+      sampleMenu.update(m);
       controls.update(m); // after reading the width: DOM writes first would force a layout here
       // read once per theme (getComputedStyle would force a style recalc every frame); not
       // cached while the root is outside the document (no CSS variables there yet)
@@ -293,11 +297,10 @@ const render: Render<CamTraits> = ({ model, el }) => {
       return;
     }
     const L = (m.get("layers") ?? []).length;
-    const N = m.get("n_samples") ?? 0;
     const clamp = (v: number, n: number) => Math.min(Math.max(0, v), Math.max(0, n - 1));
     let c: Partial<CamTraits> | null = null;
-    if (ev.key === "ArrowLeft") c = { sample: clamp(m.get("sample") - 1, N) };
-    else if (ev.key === "ArrowRight") c = { sample: clamp(m.get("sample") + 1, N) };
+    if (ev.key === "ArrowLeft") c = { sample: stepSample(m, m.get("sample"), -1) };
+    else if (ev.key === "ArrowRight") c = { sample: stepSample(m, m.get("sample"), 1) };
     else if (ev.key === "ArrowUp") c = { layer: clamp(m.get("layer") - 1, L) };
     else if (ev.key === "ArrowDown") c = { layer: clamp(m.get("layer") + 1, L) };
     else if (ev.key === " " && t.tagName !== "BUTTON") c = { playing: !m.get("playing") };

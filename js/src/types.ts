@@ -38,6 +38,11 @@ export interface CamTraits {
   options: Record<string, [string, string][]>; // menus: control -> [value, label][] (widget/options.py)
   request_id: number;
   series_view: string; // "data" | "input"
+  // the sample menu (samples.ts)
+  sample_filter: string; // "all" | "mistakes" | "correct"
+  filter_true: number; // class index, -1 any
+  filter_pred: number;
+  sample_sort: string; // "index" | "confidence" | "-confidence"
   // information
   layers: string[];
   methods: string[];

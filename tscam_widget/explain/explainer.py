@@ -542,5 +542,5 @@ class Explainer:
             key = (name, r, layer)
             if res is None:
                 undefined.add(key)
-                res = torch.full((A.shape[0], A.shape[2]), float("nan"))
+                res = torch.full((A.shape[0], A.shape[2]), float("nan"), device=A.device)
             chunks[key].append(res.detach().float().cpu().numpy())

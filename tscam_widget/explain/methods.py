@@ -332,7 +332,9 @@ class ScoreCam(WeightedMethod):
                 ni, ki = rows // c, rows % c
                 masked = x[ni] * up[ni, ki][:, None, :]
                 out = ctx.forward(masked)
-                scores[rows] = out[torch.arange(len(rows)), ctx.target[ni]].to(A.dtype)
+                scores[rows] = out[torch.arange(len(rows), device=out.device), ctx.target[ni]].to(
+                    A.dtype
+                )
             return torch.softmax(scores.view(n, c), dim=1)
 
 
@@ -365,7 +367,7 @@ class AblationCam(WeightedMethod):
             per_sample = torch.where(mins == 0, torch.zeros_like(mins), mins - 1e7)
         else:
             per_sample = torch.full((n,), float(value), dtype=A.dtype, device=A.device)
-        y = ctx.logits[torch.arange(n), ctx.target].to(A.dtype)
+        y = ctx.logits[torch.arange(n, device=ctx.logits.device), ctx.target].to(A.dtype)
         scores = torch.empty(n * c, dtype=A.dtype, device=A.device)
         with torch.no_grad():
             for start in range(0, n * c, chunk):

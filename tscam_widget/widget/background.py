@@ -21,6 +21,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 Apply = Callable[[], None]
+BATCH_S = 0.1  # aim of one background batch
+ACTIVE_BATCH_S = 0.02  # ... while a user is active: a request meets a shorter batch in flight
+ACTIVE_S = 3.0  # a user counts as active this long after their last request
 #: a job yields, per batch, the function that applies that batch's results on the event loop
 Job = Callable[[], Iterator[Apply]]
 
@@ -41,6 +44,7 @@ class Background:
         self._user_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._name = name
+        self._last_user = -1e9  # time.monotonic() of the last user request
         self.done = threading.Event()
         self.error: BaseException | None = None
 
@@ -77,6 +81,15 @@ class Background:
         finally:
             with self._user_lock:
                 self._user -= 1
+            self._last_user = time.monotonic()
+
+    def aim(self) -> float:
+        """Seconds one batch should take: ``BATCH_S``, or ``ACTIVE_BATCH_S`` for
+        ``ACTIVE_S`` after a user request (a user jumping around meets a short batch in flight:
+        each of their requests waits less)."""
+        if time.monotonic() - self._last_user < ACTIVE_S:
+            return ACTIVE_BATCH_S
+        return BATCH_S
 
     def _wait_for_user(self) -> None:
         while self._user > 0 and not self._cancel.is_set():

@@ -24,9 +24,10 @@ from . import buffers
 from .background import Apply, Background, running_loop
 from .colormaps import cmap_names, cmap_table, resolve_cmap
 from .compact import MapStore, check_precision, dequantise, quantise
-from .compute import ALL_REDUCTIONS, MapComputer
+from .compute import ALL_REDUCTIONS, MapComputer, _nanminmax
 from .export import export_html
 from .options import LINESTYLES, MARKS, NORMS, OPTIONS, SERIES_VIEWS, VIEWS
+from .samples import SAMPLE_FILTERS, SAMPLE_SORTS, sample_list
 from .source import LabelDecoder, decode_labels, resolve_source
 from .trust import TrustMixin, check_mask
 
@@ -48,6 +49,10 @@ INIT_CONTROLS = (
     "play_interval_ms",
     "playing",
     "series_view",
+    "sample_filter",
+    "filter_true",
+    "filter_pred",
+    "sample_sort",
 )
 
 
@@ -60,25 +65,30 @@ def _call(ref: Any, name: str, *args: Any) -> None:
 BACKGROUND_BATCH_S = 0.1  # aim of one background batch: a user's request waits at most this
 
 
-def _adaptive(todo: np.ndarray, step: Any, start: int = 4, most: int = 256) -> Iterator[Any]:
-    """Run ``step(idx)`` over ``todo`` in batches sized so each takes about
-    ``BACKGROUND_BATCH_S``; yields what each step returns."""
-    i, b = 0, start
+def _adaptive(
+    todo: np.ndarray, step: Any, start: int = 4, most: int = 256, aim: Any = None
+) -> Iterator[Any]:
+    """Run ``step(idx)`` over ``todo`` in batches sized so each takes about ``aim()`` seconds
+    (default ``BACKGROUND_BATCH_S``); yields what each step returns."""
+    i, b, rate = 0, start, 0.0
     while i < todo.size:
+        target = BACKGROUND_BATCH_S if aim is None else aim()
+        if rate > 0:
+            b = int(np.clip(rate * target, 1, most))
         idx = todo[i : i + b]
         t0 = time.perf_counter()
         out = step(idx)
         dt = max(time.perf_counter() - t0, 1e-4)
         i += idx.size
+        rate = idx.size / dt if rate == 0 else 0.5 * rate + 0.5 * idx.size / dt
         yield out
-        b = int(np.clip(b * BACKGROUND_BATCH_S / dt, 1, most))
 
 
-def _predict_job(ref: Any, worker: MapComputer) -> Iterator[Apply]:
+def _predict_job(ref: Any, worker: MapComputer, aim: Any = None) -> Iterator[Apply]:
     todo = np.flatnonzero(worker.finite & ~worker.predicted)
 
     def step(idx: np.ndarray) -> Apply:
-        probs = worker.explainer.probs(worker.X[idx])
+        idx, probs = worker.probs_of(idx)
 
         def apply() -> None:
             w = ref()
@@ -88,11 +98,11 @@ def _predict_job(ref: Any, worker: MapComputer) -> Iterator[Apply]:
 
         return apply
 
-    yield from _adaptive(todo, step, most=worker.batch_size)
+    yield from _adaptive(todo, step, most=worker.batch_size, aim=aim)
     yield lambda: _call(ref, "_predictions_done")
 
 
-def _rows_job(ref: Any, worker: MapComputer, todo: np.ndarray) -> Iterator[Apply]:
+def _rows_job(ref: Any, worker: MapComputer, todo: np.ndarray, aim: Any = None) -> Iterator[Apply]:
     """Raw maps of the (sample, class) pairs ``todo`` ``[P, 2]`` for the widget's map store."""
     keys = worker.keys()
     done = [0]
@@ -111,8 +121,28 @@ def _rows_job(ref: Any, worker: MapComputer, todo: np.ndarray) -> Iterator[Apply
 
         return apply
 
-    yield from _adaptive(np.arange(len(todo)), step, most=worker.batch_size)
+    yield from _adaptive(np.arange(len(todo)), step, most=worker.batch_size, aim=aim)
     yield lambda: _call(ref, "_rows_done")
+
+
+def _ranges_job(
+    ref: Any, worker: MapComputer, key: tuple[str, str | None], target: Any, aim: Any = None
+) -> Iterator[Apply]:
+    """The dataset-wide ``norm="layer"`` range ``[L, 2]`` of one map kind, over every finite
+    sample in batches; each batch hands the range so far to the widget."""
+    todo = np.flatnonzero(worker.finite)
+    acc: list[Any] = [None, None, 0]
+
+    def step(idx: np.ndarray) -> Apply:
+        raw = worker._raw_cube(idx, [key], target, "none")[:, :, 0]  # [S, L, T]
+        lo, hi = _nanminmax(raw, axis=(0, 2))
+        acc[0] = lo if acc[0] is None else np.fmin(acc[0], lo)
+        acc[1] = hi if acc[1] is None else np.fmax(acc[1], hi)
+        acc[2] += len(idx)
+        partial, done = np.stack([acc[0], acc[1]], 1), acc[2]
+        return lambda: _call(ref, "_range_progress", key, target, partial, done, todo.size)
+
+    yield from _adaptive(todo, step, most=worker.batch_size, aim=aim)
 
 
 class _Int(t.Int):
@@ -166,6 +196,20 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
     the background in a kernel and on demand elsewhere, True also before ``save_html``, False
     never.
 
+    ``X`` may also be a numpy memmap (read, never loaded whole) or a torch ``Dataset`` yielding
+    ``(x, y)`` or ``x`` (read item by item, only the samples needed: the visible ones and the
+    batch being computed). ``lazy``: for a Learner, read its DataLoader item by item through its
+    transforms (True), read everything now (False), or ``"auto"`` (item by item above 32 MB of
+    series); a Dataset is always read lazily unless ``lazy=False``.
+
+    ``memory_mb``: the budget of the widget's own kernel memory (maps cache, precomputed maps,
+    predictions; see :attr:`memory_bytes`); when the precomputed maps would pass it, maps are
+    computed on demand instead, and the status line and a ``ResourceWarning`` say so.
+
+    The sample menu (``sample_filter``, ``filter_true``, ``filter_pred``, ``sample_sort``;
+    :attr:`sample_list`) lists the mistakes, the correct ones, a true or predicted class, sorted
+    by index or confidence, from the predictions known so far.
+
     Outside a running event loop, control changes are computed on :meth:`flush` or when
     :attr:`current_map` is read; in a kernel they are coalesced into one computation per loop
     turn.
@@ -197,6 +241,12 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
     # "original": the series in the user's units; "input": what the model receives (a Learner's
     # batch transforms applied). Both arrays travel, so the switch works offline too.
     series_view = t.Unicode("original").tag(sync=True)
+
+    # the sample menu's filters and sort (see .samples): synced so Python and the menu agree
+    sample_filter = t.Unicode("all").tag(sync=True)
+    filter_true = _Int(-1).tag(sync=True)
+    filter_pred = _Int(-1).tag(sync=True)
+    sample_sort = t.Unicode("index").tag(sync=True)
 
     # ---- information (Python writes) ---------------------------------------------------
     options = t.Dict(OPTIONS).tag(sync=True)  # the menus' values and labels (widget/options.py)
@@ -264,6 +314,8 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         background: bool | str = "auto",
         mask: Any = None,
         trust: bool | str = "auto",
+        lazy: bool | str = "auto",
+        memory_mb: float = 2048,
         **controls: Any,
     ) -> None:
         unknown = sorted(set(controls) - set(INIT_CONTROLS))
@@ -284,6 +336,8 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         lo_hi = np.asarray(scale_range, dtype=float).ravel()
         if lo_hi.size != 2 or not np.isfinite(lo_hi).all() or not lo_hi[0] < lo_hi[1]:
             raise ValueError(f"scale_range: expected (lo, hi) with lo < hi, got {scale_range!r}")
+        if isinstance(memory_mb, bool) or not isinstance(memory_mb, (int, float)) or memory_mb <= 0:
+            raise ValueError(f"memory_mb: expected a number of MB > 0, got {memory_mb!r}")
         if background not in (True, False, "auto"):
             raise ValueError(f"background: expected True, False or 'auto', got {background!r}")
         loop = running_loop()
@@ -307,6 +361,8 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             ds_idx=ds_idx,
             idxs=idxs,
             labels=labels,
+            lazy=lazy,
+            lazy_bytes=SERIES_LIMIT_BYTES,
         )
         mask = check_mask(mask, *src.X.shape[::2], src.sample_ids)  # before the costly work
         comp = MapComputer(
@@ -316,7 +372,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             layers=layers,
             methods=methods,
             reductions=reductions,
-            cache_mb=cache_mb,
+            cache_mb=min(cache_mb, memory_mb / 4),  # the rest of the budget: cube, predictions
             batch_size=batch_size,
             scale_range=scale_range,
             method_kwargs=method_kwargs,
@@ -336,6 +392,8 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             )
         self._src, self._comp = src, comp
         self._precompute_arg = precompute
+        self._memory_bytes = int(memory_mb * 1e6)
+        self._budget_note = ""
         self._progress = bool(progress)
         self._ready = False
         self._dirty: set[str] = set()
@@ -347,13 +405,22 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         self._sample_error = ""
         self._bg: Background | None = None
         self._bg_cube: Background | None = None
+        self._bg_ranges: Background | None = None
+        self._ranges_for: tuple[Any, ...] | None = None  # ((method, reduction), target) behind
+        self._range_partial: tuple[np.ndarray, int, int] | None = None  # range, done, total
+        self._last_range_draw = 0.0
+        self._only_first = False
+        self._user_dirty = False
         self._worker: MapComputer | None = None
         self._last_push = 0.0
         self.background_error: BaseException | None = None
         first_method = "gradcam" if "gradcam" in comp.methods else comp.methods[0]
         first_sample = int(np.flatnonzero(comp.finite)[0])
-        windowed = src.display.nbytes > SERIES_LIMIT_BYTES
+        # a large data set, or one read on demand: only the visible samples' series travel
+        windowed = src.display.nbytes > SERIES_LIMIT_BYTES or getattr(src.X, "lazy", False)
         self._windowed = windowed
+        self._itemsize = np.dtype(precision).itemsize
+        self._check_budget()
         init = dict(
             layers=comp.layers,
             layer_layouts=comp.layer_layouts(),
@@ -384,6 +451,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         )
         if "style" in controls:
             controls["mark"] = controls.pop("style")
+
         init.update(controls)
         super().__init__(**init)
         self._trust_init(mask, trust)
@@ -391,7 +459,11 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         self._ready = True
         self._dirty = {"cube"} if self.precomputed else {"maps"}
         if in_background and loop is not None:
-            self._flush(raise_errors=True)  # the first sample's maps, then the rest behind
+            # the first sample's maps (the shown method alone: the first picture sooner), then
+            # the rest behind
+            self._only_first = True
+            self._flush(raise_errors=True)
+            self._only_first = False
             self._start_background(loop)
         elif self._loop() is None or not _in_kernel():
             self._flush(raise_errors=True)
@@ -424,9 +496,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             )
             return maps[0, self.layer, m].copy()
         try:
-            maps = self._comp.maps(
-                [self.sample], self.method, self.reduction, self.target, self.norm
-            )
+            maps, _ = self._maps_now([self.sample])
         except Exception:  # noqa: BLE001 - reported in `error` by the flush
             return np.full(T, np.nan, np.float32)
         u, scale = quantise(maps[0, self.layer], self.precision)  # as sent, so as drawn
@@ -451,6 +521,27 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         """float32 ``[C, T]``: the series of ``sample`` as drawn (``series_view``)."""
         src = self._src.X if self.series_view == "input" else self._src.display
         return src[self.sample].copy()
+
+    @property
+    def sample_list(self) -> np.ndarray:
+        """int64: the samples the menu lists under ``sample_filter``, ``filter_true``,
+        ``filter_pred`` and ``sample_sort``, from the predictions known so far (``w.sample_filter
+        = "mistakes"`` then ``w.sample_list``: the misclassified samples)."""
+        comp = self._comp
+        return sample_list(
+            self._src.y,
+            comp.pred,
+            comp.probs,
+            self.sample_filter,
+            self.filter_true,
+            self.filter_pred,
+            self.sample_sort,
+        )
+
+    @property
+    def predictions_complete(self) -> bool:
+        """Whether every sample's prediction is in (filters and sorts are final)."""
+        return self._comp.all_predicted
 
     @property
     def layouts(self) -> dict[str, str]:
@@ -534,9 +625,13 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         dirty, self._dirty = self._dirty, set()
         self._flushing = True
         self._counts["flushes"] += 1
-        bg = self._bg_cube if self._bg_cube is not None and self._bg_cube.running else self._bg
+        user, self._user_dirty = self._user_dirty, False
+        running = [b for b in (self._bg, self._bg_cube, self._bg_ranges) if b is not None]
+        running = running if user else []  # a redraw the background asked for: no pause
         try:
-            with bg.user_first() if bg is not None else contextlib.nullcontext():
+            with contextlib.ExitStack() as stack:  # every worker waits while the user is served
+                for b in running:
+                    stack.enter_context(b.user_first())
                 if self._windowed:
                     self._send_series()
                 if self.precomputed:
@@ -555,11 +650,13 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         finally:
             self._flushing = False
 
-    def _mark(self, what: str) -> None:
-        """Note pending work and schedule one flush on the running event loop (if any)."""
+    def _mark(self, what: str, user: bool = True) -> None:
+        """Note pending work and schedule one flush on the running event loop (if any);
+        ``user``: asked for by the user (served before the background work)."""
         if not self._ready:
             return
         self._dirty.add(what)
+        self._user_dirty = self._user_dirty or user
         self._schedule()
 
     @staticmethod
@@ -584,8 +681,47 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             return [self.sample]
         return list(range(self.sample, min(self.n_samples, self.sample + self.view_count)))
 
+    def _cube_estimate(self) -> int:
+        """Bytes the precomputed maps would take in the kernel: a row per sample for its
+        predicted class and one for its true class where that differs (at most 2 x N rows)."""
+        comp = self._comp
+        n = int(comp.finite.sum())
+        rows = n * (2 if (self._src.y >= 0).any() else 1)
+        per_map = self._src.X.shape[-1] * self._itemsize + 8
+        return rows * len(comp.layers) * len(comp.keys()) * per_map
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes the widget holds in the kernel (maps cache, precomputed maps, predictions); kept
+        below ``memory_mb`` (the data itself stays the user's: a memmap or a Dataset is read)."""
+        comp = self._comp
+        n = comp.probs.nbytes + comp.pred.nbytes + comp.predicted.nbytes + comp.finite.nbytes
+        n += comp.cache.nbytes + (self._store.nbytes if self._store is not None else 0)
+        return int(n)
+
+    def _check_budget(self) -> None:
+        """Precompute wanted but the maps would pass the memory budget: maps on demand instead,
+        said in the status line and as a warning."""
+        self._budget_note = ""
+        if self._windowed or self._precompute_arg is False:
+            return
+        if self._precompute_arg == "auto" and (
+            self._comp.expensive or self._comp.cube_nbytes() > AUTO_LIMIT_BYTES
+        ):
+            return
+        need = self._cube_estimate()
+        room = self._memory_bytes - self._comp.cache.max_bytes - self._comp.probs.nbytes * 2
+        if need > room:
+            self._budget_note = (
+                f"maps computed on demand: precomputed they would take {need / 1e6:.1f} MB, over "
+                f"the memory budget (memory_mb={self._memory_bytes / 1e6:g})"
+            )
+            warnings.warn(f"tscam-widget: {self._budget_note}", ResourceWarning, stacklevel=3)
+
     def _want_precompute(self) -> bool:
         if self._windowed:  # the series themselves travel on demand: so do the maps
+            return False
+        if self._budget_note:
             return False
         if self._precompute_arg == "auto":
             if self._comp.expensive:  # a method with extra forwards (Method.extra_forwards)
@@ -698,10 +834,32 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
                 "contains NaN or inf values, so it has no map"
             )
 
+    def _maps_now(self, samples: list[int], only: bool = False) -> tuple[np.ndarray, str]:
+        """``(maps [S, L, T], note)`` of ``samples`` for the current controls; with
+        ``norm="layer"`` in background mode, while the dataset-wide range is computed behind,
+        scaled by the range seen so far (the note says so)."""
+        comp = self._comp
+        if (
+            self.norm == "layer"
+            and self._worker is not None
+            and not comp.has_range(self.method, self.reduction, self.target)
+        ):
+            self._start_ranges()
+            rp = self._range_partial
+            partial = rp[0] if rp is not None else None
+            done, total = (rp[1], rp[2]) if rp is not None else (0, int(comp.finite.sum()))
+            note = f"per-layer colour range filling in: {done} / {total} samples"
+            maps = comp.maps_provisional(samples, self.method, self.reduction, self.target, partial)
+            return maps, note
+        maps = comp.maps(samples, self.method, self.reduction, self.target, self.norm, only=only)
+        return maps, ""
+
     def _send_maps(self) -> None:
         samples = self._visible_samples()
         self._sample_error = ""
-        maps = self._comp.maps(samples, self.method, self.reduction, self.target, self.norm)
+        # while background work runs, the asked-for method alone: the answer comes sooner
+        only = self.background_running or self._only_first
+        maps, range_note = self._maps_now(samples, only)
         self._counts["map_updates"] += 1
         u, scale = quantise(maps, self.precision)
         with self.hold_sync():
@@ -717,7 +875,8 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             }
             self.targets = buffers.pack(self._comp.targets(self.target), "int32")
             self.value_range = self._value_range(maps)
-            self.status = f"{self.method_labels.get(self.method, self.method)}: samples {samples}"
+            status = f"{self.method_labels.get(self.method, self.method)}: samples {samples}"
+            self.status = " · ".join(s for s in (status, range_note, self._budget_note) if s)
 
     def _value_range(self, arr: np.ndarray) -> list[float]:
         if self.norm != "none":
@@ -735,7 +894,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
     @property
     def background_running(self) -> bool:
         """True while predictions or the precomputed cube are still being computed."""
-        bgs = (self._bg, self._bg_cube, getattr(self, "_bg_trust", None))
+        bgs = (self._bg, self._bg_cube, self._bg_ranges, getattr(self, "_bg_trust", None))
         return any(b is not None and b.running for b in bgs)
 
     async def ready(self, timeout: float = 600.0) -> None:
@@ -762,7 +921,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the widget and stop its background work."""
-        for name in ("_bg", "_bg_cube", "_bg_trust"):  # getattr: a constructor that failed
+        for name in ("_bg", "_bg_cube", "_bg_ranges", "_bg_trust"):  # getattr: a failed __init__
             b = getattr(self, name, None)
             if b is not None:
                 b.cancel()
@@ -785,7 +944,8 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             return
         ref, worker = weakref.ref(self), self._worker  # the worker holds no reference to self
         self._bg = Background(loop, lambda e: _call(ref, "_background_failed", e))
-        self._bg.start([lambda: _predict_job(ref, worker)])
+        bg = self._bg
+        self._bg.start([lambda: _predict_job(ref, worker, bg.aim)])
         weakref.finalize(self, self._bg.cancel)
         self.status = f"predicting: {int(self._comp.predicted.sum())} / {self.n_samples} samples"
 
@@ -802,8 +962,45 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         worker = self._comp.for_worker()
         ref = weakref.ref(self)
         self._bg_cube = Background(loop, lambda e: _call(ref, "_background_failed", e))
-        self._bg_cube.start([lambda: _rows_job(ref, worker, todo)])
+        bg = self._bg_cube
+        self._bg_cube.start([lambda: _rows_job(ref, worker, todo, bg.aim)])
         weakref.finalize(self, self._bg_cube.cancel)
+
+    def _start_ranges(self) -> None:
+        """Compute, behind, the ``norm="layer"`` range of the current method and target (once
+        per map kind; a job for another one is cancelled)."""
+        want = (self._comp.key_of(self.method, self.reduction), self.target)
+        if self._ranges_for == want and self._bg_ranges is not None:
+            return
+        if self._bg_ranges is not None:
+            self._bg_ranges.cancel()
+        loop = running_loop()
+        if loop is None or self._worker is None:
+            return
+        self._ranges_for, self._range_partial = want, None
+        worker = self._comp.for_worker()
+        key = self._comp.key_of(self.method, self.reduction)
+        ref = weakref.ref(self)
+        bg = self._bg_ranges = Background(loop, lambda e: _call(ref, "_background_failed", e))
+        target = self.target
+        bg.start([lambda: _ranges_job(ref, worker, key, target, bg.aim)])
+        weakref.finalize(self, bg.cancel)
+
+    def _range_progress(
+        self, key: tuple[str, str | None], target: Any, partial: np.ndarray, done: int, total: int
+    ) -> None:
+        if self._ranges_for != (key, target):
+            return
+        if done >= total:
+            self._comp.set_range(key[0], key[1], target, partial)
+            self._range_partial = None
+            self._mark("maps", user=False)  # the final range
+            return
+        self._range_partial = (partial, done, total)
+        now = time.monotonic()
+        if self.norm == "layer" and now - self._last_range_draw > 1.0:
+            self._last_range_draw = now
+            self._mark("maps", user=False)  # redraw with the wider range (and the progress)
 
     def _missing_rows(self, wanted: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """int64 ``[P, 2]``: the (sample, class) pairs the store (created if need be) lacks for
@@ -842,13 +1039,16 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         comp = self._comp
         done = int(comp.predicted.sum())
         with self.hold_sync():
+            if getattr(self._src.X, "lazy", False):  # labels read with the data fill in too
+                self.y_true = buffers.pack(self._src.y, "int32")
             self.y_pred = buffers.pack(comp.pred, "int32")
             self.probs = buffers.pack(comp.probs, "float32")
             self.targets = buffers.pack(comp.targets(self.target), "int32")
             if final:
-                self.status = f"predicted {done} samples"
+                status = f"predicted {done} samples"
             else:
-                self.status = f"predicting: {done} / {self.n_samples} samples"
+                status = f"predicting: {done} / {self.n_samples} samples"
+            self.status = " · ".join(s for s in (status, self._budget_note) if s)
 
     def _predictions_done(self) -> None:
         self._push_predictions(final=True)
@@ -902,6 +1102,34 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
     @t.validate("view")
     def _v_view(self, proposal: Any) -> str:
         return self._one_of("view", proposal["value"], VIEWS)
+
+    @t.validate("sample_filter")
+    def _v_sample_filter(self, proposal: Any) -> str:
+        return self._one_of("sample_filter", proposal["value"], SAMPLE_FILTERS)
+
+    @t.validate("sample_sort")
+    def _v_sample_sort(self, proposal: Any) -> str:
+        return self._one_of("sample_sort", proposal["value"], SAMPLE_SORTS)
+
+    @t.validate("filter_true", "filter_pred")
+    def _v_filter_class(self, proposal: Any) -> int:
+        v = proposal["value"]
+        k = len(self.classes) if self.classes else self._comp.probs.shape[1]
+        if not -1 <= v < k:
+            raise t.TraitError(
+                f"{proposal['trait'].name}: expected a class index 0..{k - 1} or -1 (any), "
+                f"got {v!r}"
+            )
+        return v
+
+    @t.observe("sample_filter", "filter_true", "filter_pred", "sample_sort")
+    def _o_sample_filter(self, change: Any) -> None:
+        """A new filter: show its first sample unless the current one is listed."""
+        if not self._ready:
+            return
+        shown = self.sample_list
+        if len(shown) and self.sample not in set(shown.tolist()):
+            self.sample = int(shown[0])
 
     @t.validate("series_view")
     def _v_series_view(self, proposal: Any) -> str:
@@ -1036,6 +1264,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
     def _o_structure(self, change: Any) -> None:
         if not self._ready:
             return
+        self._check_budget()
         with self.hold_sync():
             self.layer_layouts = self._comp.layer_layouts()
             if self.layer >= len(self.layers):

@@ -62,7 +62,12 @@ class MapComputer:
             **self.explainer_kwargs,
         )
         self._specs: dict[str, Method] = dict(METHODS)  # the registry when the widget was made
-        self.finite = _finite_rows(X)
+        # data on disk or read on demand: each sample's finiteness is checked as it is read
+        # (reading all of it first would make the first picture wait on N)
+        self._check_on_read = bool(getattr(X, "lazy", False) or _on_disk(X))
+        self.finite = np.ones(X.shape[0], bool) if self._check_on_read else _finite_rows(X)
+        if self._check_on_read:
+            self._first_finite()
         if not self.finite.any():
             raise ValueError("X: every sample contains NaN or inf values; nothing to explain")
         self.layers: list[str] = [str(n) for n in self._explainer_layers()]
@@ -91,8 +96,39 @@ class MapComputer:
         from plain batched forwards (no hooks, no gradients), ``batch`` samples at a time."""
         todo = np.flatnonzero(self.finite & ~self.predicted)
         for start in range(0, todo.size, batch):
-            idx = todo[start : start + batch]
-            yield idx, self.explainer.probs(self.X[idx])
+            yield self.probs_of(todo[start : start + batch])
+
+    def read(self, idx: np.ndarray) -> np.ndarray:
+        """float32 ``[len(idx), C, T]``: samples ``idx``; data read on demand has its samples'
+        finiteness recorded here (the non-finite ones get no map, no prediction)."""
+        x = self.X[idx]
+        if self._check_on_read:
+            ok = np.isfinite(x).reshape(len(idx), -1).all(axis=1)
+            self.finite[idx] = ok
+            if len(idx) > 1:  # a batch: its pages leave this process (the page cache keeps them)
+                _release_pages(self.X)
+        return x
+
+    def _first_finite(self) -> None:
+        """Data checked on read: read from the start until a finite sample is found (normally
+        the first), marking the non-finite ones before it."""
+        for start in range(0, self.X.shape[0], 64):
+            idx = np.arange(start, min(start + 64, self.X.shape[0]))
+            for i in idx:
+                self.read(np.array([i]))
+                if self.finite[i]:
+                    return
+        raise ValueError("X: every sample contains NaN or inf values; nothing to explain")
+
+    def probs_of(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(idx', softmax [len(idx'), K])``: the finite ones of samples ``idx``, predicted."""
+        x = self.read(idx)
+        ok = self.finite[idx]
+        if not ok.all():
+            idx, x = idx[ok], x[ok]
+        if not len(idx):
+            return idx, np.zeros((0, self.probs.shape[1]), np.float32)
+        return idx, self.explainer.probs(x)
 
     def set_probs(self, idx: np.ndarray, probs: np.ndarray) -> None:
         """Record the softmax ``probs`` ``[len(idx), K]`` of samples ``idx``."""
@@ -225,6 +261,7 @@ class MapComputer:
         reductions: Sequence[str] | None = None,
     ) -> Any:
         idx = np.asarray(idx, dtype=np.int64)
+        x = self.read(idx)
         bad = idx[~self.finite[idx]]
         if bad.size:
             raise ValueError(
@@ -234,7 +271,7 @@ class MapComputer:
         if target == "true" and y is None:
             raise ValueError("target='true' needs the true labels, but some samples have none")
         return self.explainer.explain(
-            self.X[idx],
+            x,
             target=target,
             y=y,
             methods=list(methods),
@@ -287,13 +324,20 @@ class MapComputer:
 
     # ---- kernel mode ---------------------------------------------------------------------
     def maps(
-        self, samples: Sequence[int], method: str, reduction: str | None, target: Target, norm: str
+        self,
+        samples: Sequence[int],
+        method: str,
+        reduction: str | None,
+        target: Target,
+        norm: str,
+        only: bool = False,
     ) -> np.ndarray:
         """float32 ``[S, L, T]``: the maps of ``samples`` for one method (+ reduction), all layers.
 
         Served from the LRU cache keyed by (sample, method, reduction, target, norm); on a miss
         the missing samples are explained in one call, for every cheap method at once (so
-        switching methods afterwards is a hit too).
+        switching methods afterwards is a hit too), or for this one only (``only``: the fastest
+        answer, while background work shares the processor).
         """
         key = self.key_of(method, reduction)
         if key[0] not in self.methods:
@@ -308,7 +352,10 @@ class MapComputer:
                 found[s] = hit
         if missing:
             cheap = [m for m in self.methods if m not in self.expensive]
-            keys = self.keys(cheap)
+            keys = [key] if only else self.keys(cheap)
+            if norm == "layer" and (map_key(*key), target) in self._ranges:
+                # the ranges known (computed behind): no other kind's range computed here
+                keys = [k for k in keys if (map_key(*k), target) in self._ranges]
             if key not in keys:
                 keys = [key]
             explainer_norm = "sample" if norm == "sample" else "none"
@@ -328,6 +375,32 @@ class MapComputer:
                         found[s] = m  # served even when larger than the whole cache
         out = [found[int(s)] for s in samples]
         return np.stack(out)
+
+    def has_range(self, method: str, reduction: str | None, target: Target) -> bool:
+        """Whether the dataset-wide ``norm="layer"`` range of this map kind is known."""
+        return (map_key(*self.key_of(method, reduction)), target) in self._ranges
+
+    def set_range(self, method: str, reduction: str | None, target: Target, r: np.ndarray) -> None:
+        """Record the complete ``[L, 2]`` range (computed in the background)."""
+        self._ranges[(map_key(*self.key_of(method, reduction)), target)] = r
+
+    def maps_provisional(
+        self,
+        samples: Sequence[int],
+        method: str,
+        reduction: str | None,
+        target: Target,
+        partial: np.ndarray | None,
+    ) -> np.ndarray:
+        """float32 ``[S, L, T]`` for ``norm="layer"`` while the dataset-wide range is still being
+        computed: scaled by the range seen so far (``partial`` ``[L, 2]``, or None) widened to
+        these samples' own maps. Not cached (the range will change)."""
+        key = self.key_of(method, reduction)
+        raw = self._raw_cube(np.array([int(s) for s in samples]), [key], target, "none")[:, :, 0]
+        lo, hi = _nanminmax(raw, axis=(0, 2))  # [L]
+        if partial is not None:
+            lo, hi = np.fmin(lo, partial[:, 0]), np.fmax(hi, partial[:, 1])
+        return scale_to(raw, lo[None, :, None], hi[None, :, None], self.scale_range)
 
     # ---- precompute mode -----------------------------------------------------------------
     def cube_nbytes(self, methods: Sequence[str] | None = None) -> int:
@@ -360,10 +433,44 @@ class MapComputer:
         return out
 
 
+def _on_disk(X: Any) -> bool:
+    """Whether ``X`` is (a view of) a memory-mapped file."""
+    import mmap
+
+    a, seen = X, 0
+    while a is not None and seen < 16:
+        if isinstance(a, (np.memmap, mmap.mmap)):
+            return True
+        a, seen = getattr(a, "base", None), seen + 1
+    return False
+
+
+def _release_pages(X: Any) -> None:
+    """Unmap the pages of a read-only or shared memmap behind ``X`` from this process (they stay
+    in the system's page cache): reading a large file batch by batch would otherwise count
+    every page read in the process's resident memory. Copy-on-write maps (mode "c") are left
+    alone (that would drop their private changes)."""
+    import mmap
+
+    a, seen = X, 0
+    while a is not None and seen < 16:
+        if isinstance(a, np.memmap):
+            m = getattr(a, "_mmap", None)
+            if m is not None and a.mode in ("r", "r+", "w+") and hasattr(mmap, "MADV_DONTNEED"):
+                try:
+                    m.madvise(mmap.MADV_DONTNEED)
+                except (OSError, ValueError):
+                    pass
+            return
+        a, seen = getattr(a, "base", None), seen + 1
+
+
 def _finite_rows(X: Any, chunk: int = 1024) -> np.ndarray:
     """bool ``[N]``: rows of ``X`` ``[N, ...]`` without NaN or inf, read ``chunk`` rows at a time
     (a memmap is never loaded whole)."""
     n = X.shape[0]
+    if getattr(X, "lazy", False):  # read on demand: checked as samples are read
+        return np.ones(n, bool)
     out = np.empty(n, bool)
     for start in range(0, n, chunk):
         part = np.asarray(X[start : start + chunk])

@@ -109,6 +109,8 @@ def resolve_source(
     ds_idx: int = 1,
     idxs: Any = None,
     labels: LabelDecoder | None = None,
+    lazy: bool | str = "auto",
+    lazy_bytes: int = 32 * 10**6,
 ) -> Source:
     """Build a :class:`Source` from ``(learn, dls=None)`` or ``(model, X, y=None, classes=)``.
 
@@ -119,12 +121,27 @@ def resolve_source(
     from tscam_widget.explain import as_inputs
     from tscam_widget.explain.adapters import learner_data
 
+    from .lazy import is_dataset
+
+    if lazy not in (True, False, "auto"):
+        raise ValueError(f"lazy: expected True, False or 'auto', got {lazy!r}")
     series = None
     if is_learner(data):
         if y is not None:
             raise ValueError("y: a Learner brings its own labels; pass y only with a plain model")
         if X is not None and not hasattr(X, "__getitem__"):
             raise TypeError(f"dls: expected fastai DataLoaders, got {type(X).__name__}")
+        if lazy is True:
+            src = _lazy_learner(data, X, ds_idx, idxs, classes, labels, lazy, lazy_bytes)
+            if src is not None:
+                return src
+        elif lazy == "auto":
+            try:
+                src = _lazy_learner(data, X, ds_idx, idxs, classes, labels, lazy, lazy_bytes)
+            except (TypeError, ValueError, IndexError):
+                src = None  # the whole-read path below reports what is wrong, plainly
+            if src is not None:
+                return src
         ld = learner_data(data, dls=X, ds_idx=ds_idx, idxs=idxs)
         model, Xa, ya, cls = ld.model, ld.x, ld.y, ld.classes
         if ld.decoded and not np.array_equal(ld.series, ld.x):
@@ -141,6 +158,13 @@ def resolve_source(
                 f"{type(data).__name__} and no X"
             )
         model = data
+        if is_dataset(X) and lazy is not False:
+            return _lazy_dataset(model, X, y, idxs, classes, labels)
+        if is_dataset(X):  # lazy=False: read every item now
+            from .lazy import dataset_reader
+
+            X, y_read = dataset_reader(X)(np.arange(len(X)))
+            y = y_read if y is None else y
         out = as_inputs(model, X, y=y, classes=classes)
         model, Xa, ya, cls = _unpack_inputs(out, model)
         Xa = _as_array(Xa)
@@ -160,6 +184,139 @@ def resolve_source(
         y=yv,
         classes=decode_labels(list(cls) if cls is not None else [], labels),
         sample_ids=ids.astype(np.int32),
+        series=series,
+    )
+
+
+def _first_index(idxs: Any, n: int) -> np.ndarray:
+    sel = _check_idxs(idxs, n)
+    return np.arange(n, dtype=np.int64) if sel is None else sel
+
+
+def _lazy_dataset(
+    model: Any, ds: Any, y: Any, idxs: Any, classes: Any, labels: LabelDecoder | None
+) -> Source:
+    """A torch Dataset read on demand (see :mod:`.lazy`)."""
+    from torch import nn
+
+    from tscam_widget.explain.inputs import prepare_labels
+
+    from .lazy import LazySeries, dataset_reader, label_sink
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    n_all = len(ds)
+    if n_all == 0:
+        raise ValueError("X: the dataset is empty")
+    index = _first_index(idxs, n_all)
+    read_all = dataset_reader(ds, "X (dataset)")
+
+    def read(idx: np.ndarray) -> tuple[np.ndarray, Any]:
+        return read_all(index[idx])
+
+    first, first_y = read(np.array([0]))
+    cls = list(classes) if classes is not None else None
+    if cls is None:
+        got = getattr(ds, "classes", None)
+        if isinstance(got, (list, tuple)) and got:
+            cls = [str(c) for c in got]
+    n = len(index)
+    yv = np.full(n, -1, np.int32)
+    if y is None:
+        for attr in ("targets", "y"):  # torchvision / tsai-style datasets keep labels apart
+            arr = getattr(ds, attr, None)
+            if arr is not None and hasattr(arr, "__len__") and len(arr) == n_all:
+                y = arr
+                break
+        if y is not None:
+            try:
+                y = _as_array(y)[index]
+            except Exception:  # noqa: BLE001 - labels then come with the data
+                y = None
+    elif len(y) == n_all and idxs is not None:
+        y = _as_array(y)[index]
+    if y is not None:
+        arr = _as_array(y)
+        if arr.dtype.kind in "USO" and cls is None:
+            cls = sorted({str(v) for v in arr.ravel()})
+        yv[:] = prepare_labels(arr, n, arg="y", classes=cls)
+    X = LazySeries(n, read, first[0], what="X (dataset)")
+    if y is None:
+        X.on_labels = label_sink(yv, cls)
+        if first_y is not None:
+            X.on_labels(np.array([0]), first_y)
+    return Source(
+        model=model,
+        X=X,
+        y=yv,
+        classes=decode_labels(cls or [], labels),
+        sample_ids=index.astype(np.int32),
+    )
+
+
+def _lazy_learner(
+    learn: Any,
+    dls: Any,
+    ds_idx: int,
+    idxs: Any,
+    classes: Any,
+    labels: LabelDecoder | None,
+    lazy: bool | str,
+    lazy_bytes: int,
+) -> Source | None:
+    """A Learner's dataset read on demand through its DataLoader (see :mod:`.lazy`); None when
+    ``lazy="auto"`` and the data is small enough to read now (or not a DataLoaders we can read
+    item by item)."""
+    from torch import nn
+
+    from tscam_widget.explain.adapters import _dataset, _vocab
+
+    from .lazy import LazySeries, LearnerReader, cheap_labels, label_sink
+
+    model = getattr(learn, "model", None)
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"learn: expected a fastai Learner with a torch .model, got {type(learn).__name__}"
+        )
+    dls = dls if dls is not None else getattr(learn, "dls", None)
+    if dls is None:
+        raise ValueError("dls: the learner has no .dls; pass dls=...")
+    ds = _dataset(dls, ds_idx)
+    n_all = len(ds)
+    index = _first_index(idxs, n_all)
+    try:
+        reader = LearnerReader(dls, ds_idx, index)
+    except TypeError:
+        if lazy is True:
+            raise
+        return None
+    n = len(index)
+    cls = list(classes) if classes is not None else _vocab(dls, ds)
+    yv = np.full(n, -1, np.int32)
+    cheap = cheap_labels(ds, index)
+    if cheap is not None:
+        label_sink(yv, cls)(np.arange(n), cheap)
+    else:
+        reader.on_labels = label_sink(yv, cls)
+    x0, _ = reader.read_input(np.array([0]))
+    if lazy == "auto" and x0.nbytes * len(index) <= lazy_bytes:
+        return None
+    s0, _ = reader.read_series(np.array([0]))
+    import threading
+
+    lock = threading.RLock()  # one DataLoader behind both: one reader at a time
+    X = LazySeries(n, reader.read_input, x0[0], what="dls (model inputs)", lock=lock)
+    series = None
+    if s0.shape == x0.shape:
+        series = LazySeries(n, reader.read_series, s0[0], what="dls (items)", lock=lock)
+    if cls is None:
+        cls = []
+    return Source(
+        model=model,
+        X=X,
+        y=yv,
+        classes=decode_labels(cls, labels),
+        sample_ids=index.astype(np.int32),
         series=series,
     )
 
