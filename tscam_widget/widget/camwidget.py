@@ -164,6 +164,68 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def _check_controls(controls: dict[str, Any]) -> dict[str, Any]:
+    """The initial control values given as keywords (``style`` is the alias of ``mark``)."""
+    unknown = sorted(set(controls) - set(INIT_CONTROLS) - {"style"})
+    if unknown:
+        raise TypeError(
+            f"CamWidget() got unexpected keyword argument(s) {unknown}; initial control "
+            f"values can be given for {list(INIT_CONTROLS)}"
+        )
+    if "style" in controls:
+        controls["mark"] = controls.pop("style")
+    return controls
+
+
+def _check_arguments(
+    precompute: Any, batch_size: Any, scale_range: Any, memory_mb: Any, background: Any
+) -> None:
+    """ValueErrors naming the argument, what it takes and what it got."""
+    if precompute not in (True, False, "auto"):
+        raise ValueError(f"precompute: expected True, False or 'auto', got {precompute!r}")
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or (batch_size < 1)
+    ):
+        raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+    lo_hi = np.asarray(scale_range, dtype=float).ravel()
+    if lo_hi.size != 2 or not np.isfinite(lo_hi).all() or not lo_hi[0] < lo_hi[1]:
+        raise ValueError(f"scale_range: expected (lo, hi) with lo < hi, got {scale_range!r}")
+    if isinstance(memory_mb, bool) or not isinstance(memory_mb, (int, float)) or memory_mb <= 0:
+        raise ValueError(f"memory_mb: expected a number of MB > 0, got {memory_mb!r}")
+    if background not in (True, False, "auto"):
+        raise ValueError(f"background: expected True, False or 'auto', got {background!r}")
+
+
+def _background_mode(background: bool | str, loop: asyncio.AbstractEventLoop | None) -> bool:
+    """Whether the work after the first picture runs in the background."""
+    if background is True and loop is None:
+        raise ValueError(
+            "background=True needs a running event loop (a Jupyter kernel); outside one, "
+            "pass background=False or 'auto'"
+        )
+    # "auto": in a Jupyter kernel (other running loops, e.g. Playwright's, do not turn their
+    # callbacks while the caller waits for results)
+    return loop is not None and (background is True or (background == "auto" and _in_kernel()))
+
+
+def _class_names(src: Any, comp: MapComputer, labels: LabelDecoder | None) -> list[str]:
+    """One name per model output; checks the names and the labels ``y`` against the outputs."""
+    n_classes = comp.probs.shape[1]
+    names = src.classes or decode_labels(list(range(n_classes)), labels)
+    if len(names) != n_classes:
+        raise ValueError(
+            f"classes: expected {n_classes} names (the model's outputs), got {len(names)}"
+        )
+    if src.y.size and int(src.y.max()) >= n_classes:
+        raise ValueError(
+            f"y: expected class indices in 0..{n_classes - 1} (the model has {n_classes} "
+            f"outputs; -1 for unknown), got {int(src.y.max())}"
+        )
+    return list(names)
+
+
 def _array() -> t.Dict:
     return t.Dict(buffers.empty()).tag(sync=True)
 
@@ -318,39 +380,11 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         memory_mb: float = 2048,
         **controls: Any,
     ) -> None:
-        unknown = sorted(set(controls) - set(INIT_CONTROLS))
-        if unknown:
-            raise TypeError(
-                f"CamWidget() got unexpected keyword argument(s) {unknown}; initial control "
-                f"values can be given for {list(INIT_CONTROLS)}"
-            )
-        if precompute not in (True, False, "auto"):
-            raise ValueError(f"precompute: expected True, False or 'auto', got {precompute!r}")
+        controls = _check_controls(controls)
+        _check_arguments(precompute, batch_size, scale_range, memory_mb, background)
         precision = check_precision(precision)
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, (int, np.integer))
-            or (batch_size < 1)
-        ):
-            raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
-        lo_hi = np.asarray(scale_range, dtype=float).ravel()
-        if lo_hi.size != 2 or not np.isfinite(lo_hi).all() or not lo_hi[0] < lo_hi[1]:
-            raise ValueError(f"scale_range: expected (lo, hi) with lo < hi, got {scale_range!r}")
-        if isinstance(memory_mb, bool) or not isinstance(memory_mb, (int, float)) or memory_mb <= 0:
-            raise ValueError(f"memory_mb: expected a number of MB > 0, got {memory_mb!r}")
-        if background not in (True, False, "auto"):
-            raise ValueError(f"background: expected True, False or 'auto', got {background!r}")
         loop = running_loop()
-        if background is True and loop is None:
-            raise ValueError(
-                "background=True needs a running event loop (a Jupyter kernel); outside one, "
-                "pass background=False or 'auto'"
-            )
-        # "auto": in a Jupyter kernel (other running loops, e.g. Playwright's, do not turn
-        # their callbacks while the caller waits for results)
-        in_background = loop is not None and (
-            background is True or (background == "auto" and _in_kernel())
-        )
+        in_background = _background_mode(background, loop)
         if dls is not None and X is not None:
             raise TypeError("CamWidget: pass the DataLoaders either as X or as dls=, not both")
         src = resolve_source(
@@ -379,17 +413,25 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             explainer_kwargs=dict(layouts=layouts, input_layout=input_layout, output=output),
             predict=not in_background,
         )
-        n_classes = comp.probs.shape[1]
-        names = src.classes or decode_labels(list(range(n_classes)), labels)
-        if len(names) != n_classes:
-            raise ValueError(
-                f"classes: expected {n_classes} names (the model's outputs), got {len(names)}"
-            )
-        if src.y.size and int(src.y.max()) >= n_classes:
-            raise ValueError(
-                f"y: expected class indices in 0..{n_classes - 1} (the model has {n_classes} "
-                f"outputs; -1 for unknown), got {int(src.y.max())}"
-            )
+        names = _class_names(src, comp, labels)
+        self._init_state(src, comp, precompute, memory_mb, progress, precision)
+        init = self._initial_traits(names, precision, target, cmap, norm, view, in_background)
+        super().__init__(**{**init, **controls})
+        self._trust_init(mask, trust)
+        self.targets = buffers.pack(comp.targets(self.target), "int32")
+        self._ready = True
+        self._start(loop, in_background)
+
+    def _init_state(
+        self,
+        src: Any,
+        comp: MapComputer,
+        precompute: bool | str,
+        memory_mb: float,
+        progress: bool,
+        precision: str,
+    ) -> None:
+        """The widget's private state before its traits exist."""
         self._src, self._comp = src, comp
         self._precompute_arg = precompute
         self._memory_bytes = int(memory_mb * 1e6)
@@ -414,14 +456,25 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         self._worker: MapComputer | None = None
         self._last_push = 0.0
         self.background_error: BaseException | None = None
-        first_method = "gradcam" if "gradcam" in comp.methods else comp.methods[0]
-        first_sample = int(np.flatnonzero(comp.finite)[0])
         # a large data set, or one read on demand: only the visible samples' series travel
-        windowed = src.display.nbytes > SERIES_LIMIT_BYTES or getattr(src.X, "lazy", False)
-        self._windowed = windowed
+        self._windowed = src.display.nbytes > SERIES_LIMIT_BYTES or getattr(src.X, "lazy", False)
         self._itemsize = np.dtype(precision).itemsize
         self._check_budget()
-        init = dict(
+
+    def _initial_traits(
+        self,
+        names: list[str],
+        precision: str,
+        target: str | int,
+        cmap: Any,
+        norm: str,
+        view: str,
+        in_background: bool,
+    ) -> dict[str, Any]:
+        """The traits the widget starts with (the user's initial controls go over them)."""
+        src, comp = self._src, self._comp
+        first_sample = int(np.flatnonzero(comp.finite)[0])
+        return dict(
             layers=comp.layers,
             layer_layouts=comp.layer_layouts(),
             methods=comp.methods,
@@ -435,13 +488,13 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             cmap_table=buffers.pack(cmap_table(cmap), "uint8"),
             n_samples=int(src.X.shape[0]),
             sample_ids=buffers.pack(src.sample_ids, "int32"),
-            **self._series_traits(src, None if not windowed else [first_sample]),
+            **self._series_traits(src, [first_sample] if self._windowed else None),
             y_true=buffers.pack(src.y, "int32"),
             y_pred=buffers.pack(comp.pred, "int32"),
             probs=buffers.pack(comp.probs, "float32"),
             layer=len(comp.layers) - 1,
             sample=first_sample,
-            method=first_method,
+            method="gradcam" if "gradcam" in comp.methods else comp.methods[0],
             reduction=comp.reductions[0],
             target=target,
             cmap=cmap,
@@ -449,14 +502,10 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             view=view,
             precomputed=self._want_precompute() and not in_background,
         )
-        if "style" in controls:
-            controls["mark"] = controls.pop("style")
 
-        init.update(controls)
-        super().__init__(**init)
-        self._trust_init(mask, trust)
-        self.targets = buffers.pack(comp.targets(self.target), "int32")
-        self._ready = True
+    def _start(self, loop: asyncio.AbstractEventLoop | None, in_background: bool) -> None:
+        """The first computation: now (no kernel), on the loop's next turn (a kernel), or the
+        first sample now and the rest in the background."""
         self._dirty = {"cube"} if self.precomputed else {"maps"}
         if in_background and loop is not None:
             # the first sample's maps (the shown method alone: the first picture sooner), then
