@@ -15,6 +15,7 @@ import { isDarkColour, readTheme, type Theme } from "./theme";
 import type { CamTraits } from "./types";
 import { maskRow } from "./band";
 import { createTrustPane, randomisedReader } from "./trust";
+import { emitPainted, paintedPanels, rounded, type PaintedDetail } from "./painted";
 
 type Model = AnyModel<CamTraits>;
 
@@ -127,6 +128,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
   let frame = 0;
   let lastWidth = 0; // the plot's last laid-out width (css px)
   let paints = 0;
+  let colorbar: PaintedDetail["colorbar"] = null; // the last paint's colour bar (painted event)
   let cachedTheme: Theme | null = null; // cleared when the page's theme changes
 
   function draw(): void {
@@ -168,8 +170,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
         if (built.why) notes.push(built.why);
         sizeCanvas(canvas, width, 40)?.clearRect(0, 0, width, 40);
         hits = [];
-        canvas.dataset.panels = "[]";
-        delete canvas.dataset.colorbar;
+        colorbar = null;
       } else {
         const nan = nanNote(m, scene);
         if (nan) notes.push(nan);
@@ -186,14 +187,7 @@ const render: Render<CamTraits> = ({ model, el }) => {
             mask: (n) => maskRow(m, n),
             style: { mark: m.get("mark"), linewidth: m.get("linewidth"), linestyle: m.get("linestyle"), alpha: m.get("alpha") },
           });
-          // test hooks: plot areas and the colour bar in css px of the canvas
-          const r1 = (v: number) => Math.round(v * 10) / 10;
-          canvas.dataset.panels = JSON.stringify(hits.map((h) => ({
-            x: r1(h.rect.x), y: r1(h.rect.y), w: r1(h.rect.w), h: r1(h.rect.h),
-            sample: h.samples[0]?.n ?? -1, samples: h.samples.map((s) => s.n), channel: h.channel,
-          })));
-          const cb = layout.colourBar;
-          canvas.dataset.colorbar = JSON.stringify({ x: r1(cb.x), y: r1(cb.y), w: r1(cb.w), h: r1(cb.h) });
+          colorbar = { ...rounded(layout.colourBar), lo: scene.valueRange[0], hi: scene.valueRange[1] };
         }
         if (scene.strip && scene.strip.length > 0) {
           stripGeom = stripGeometry(scene.strip.length, width, MARGIN.left, MARGIN.right);
@@ -218,10 +212,22 @@ const render: Render<CamTraits> = ({ model, el }) => {
     // the notes drawn over the plot are also text in the status line (readable, copyable)
     setText(status, [m.get("status"), ...notes].filter(Boolean).join(" · "));
     setText(error, [m.get("error"), localError].filter(Boolean).join("\n"));
-    // paint signal for tests and the latency bench
-    root.dataset.paints = String(++paints);
+    // the painted event: the one hook for pages, tests and benches (docs/protocol.md)
     const t = performance.now();
-    root.dispatchEvent(new CustomEvent("tscam:painted", { detail: { t, ready, ms: t - tStart } }));
+    const trustShown = trust.painted();
+    emitPainted(root, {
+      n: ++paints,
+      t,
+      ms: t - tStart,
+      ready,
+      controls: {
+        layer: m.get("layer"), sample: m.get("sample"), view: m.get("view"), view_count: m.get("view_count"), method: m.get("method"),
+        reduction: m.get("reduction"), target: m.get("target"), norm: m.get("norm"), cmap: m.get("cmap"),
+      },
+      panels: trustShown ? [] : paintedPanels(hits),
+      colorbar: trustShown ? null : colorbar,
+      trust: trustShown,
+    });
   }
 
   const schedule = () => {
