@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 
-# DOM hooks of the frontend (js/src/index.ts, controls.ts), for the tests in a Jupyter page
+# DOM selectors of the frontend (js/src/view.ts, controls.ts), for the tests in a Jupyter page
 WIDGET = ".tscam-root"
 MAIN = f"{WIDGET} canvas.tscam-main"
 STRIP = f"{WIDGET} canvas.tscam-strip"
