@@ -38,6 +38,7 @@ from harness import (  # noqa: E402
     launch,
     new_page,
     open_lab_notebook,
+    shown,
     wait_until,
 )
 
@@ -70,7 +71,10 @@ MEASURE = """async ([index, control, values, pauseMs]) => {
   root.scrollIntoView({block: 'start'});
   await new Promise((r) => setTimeout(r, 300));
   const input = root.querySelector(`input[data-control=${control}]`);
-  if (root.dataset.paints === undefined) throw new Error('no tscam:painted hook in this build');
+  // new_page() records every painted event from page load (harness.PAINT_RECORDER)
+  if (!(window.__tscamPaints && window.__tscamPaints(root).length)) {
+    throw new Error('no tscam:painted event from this widget (an old build?)');
+  }
   const frame = () => new Promise((r) => requestAnimationFrame(r));
   const out = [];
   for (const v of values) {
@@ -168,7 +172,8 @@ def main() -> None:
             # kernel mode: warm the cache for every sample once
             kernel.run("for _s in range(wk.n_samples):\n    wk.sample = _s\n    wk.current_map")
             kernel.run("wk.sample = 0")
-            time.sleep(1.0)
+            # settled: the kernel-mode widget's painted event shows sample 0 with its maps
+            shown(page, page.locator(".tscam-root").nth(1).element_handle(), 30, sample=0)
             m, p = args.moves, args.pause_ms
 
             def run(index: int, control: str, values: list[int], label: str) -> None:

@@ -24,7 +24,13 @@ from tscam_widget.widget.compact import quantise
 from tscam_widget.widget.export import export_html
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
-from harness import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (the launch recipe lives there)
+from harness import (  # noqa: E402  (the launch recipe and the painted-event helpers live there)
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    last_paint,
+    paints_during,
+    record_paints,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "tscam_widget" / "static"
@@ -178,6 +184,7 @@ def open_page(browser, path: Path, dpr: float = 1):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+    record_paints(page)
     page.goto(path.as_uri())
     page.wait_for_selector("canvas.tscam-main", timeout=10_000)
     wait_frames(page)
@@ -237,10 +244,14 @@ def select(page, control: str, value: str) -> None:
     wait_frames(page)
 
 
-# Geometry comes from the frontend's last paint (the canvas's data-panels / data-colorbar, in
-# css px), never from copies of its layout constants.
+# Geometry comes from the frontend's last paint (the ``tscam:painted`` event's panels and colour
+# bar, in css px), never from copies of its layout constants.
+def painted(page) -> dict:
+    return last_paint(page.locator(".tscam-root").element_handle())
+
+
 def panels(page) -> list[dict]:
-    return json.loads(page.get_attribute("canvas.tscam-main", "data-panels"))
+    return painted(page)["panels"]
 
 
 def plot_box(page, inset: float = 0) -> tuple[float, float, float, float]:
@@ -281,7 +292,7 @@ def strip_rows(page) -> list[tuple[float, str]]:
 
 @pytest.fixture(scope="module")
 def uni_page(browser, tmp_path_factory):
-    path = export(fake_widget(), tmp_path_factory.mktemp("smoke") / "uni.html")
+    path = export(fake_widget(play_interval_ms=150), tmp_path_factory.mktemp("smoke") / "uni.html")
     page, errors = open_page(browser, path)
     yield page, errors
     page.close()
@@ -305,7 +316,7 @@ def test_single_view_pixels(uni_page):
     assert whole["ink"] > 2000
     assert len(whole["hits"]) > 100, "segments are not coloured through the table"
     # colour bar, right of the plot: entry 255 at its top, entry 0 at its bottom
-    cb = json.loads(page.get_attribute("canvas.tscam-main", "data-colorbar"))
+    cb = painted(page)["colorbar"]
     assert cb["x"] > x1 and cb["x"] + cb["w"] <= w
     bx, cy0, cy1 = cb["x"] + cb["w"] / 2, cb["y"], cb["y"] + cb["h"]
     top = probe(page, (bx, cy0 + 1, bx + 1, cy0 + 3), list(range(256)), tol=1)["hits"]
@@ -393,7 +404,7 @@ def test_png_download_and_play(uni_page):
     assert d.suggested_filename.startswith("tscam-") and d.suggested_filename.endswith(".png")
     assert Path(d.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     before = page.input_value("[data-control=layer]")
-    page.click("[data-control=play]")  # steps every play_interval_ms = 600 ms, wrapping
+    page.click("[data-control=play]")  # steps every play_interval_ms (150 ms here), wrapping
     page.wait_for_function(
         f"() => document.querySelector('[data-control=layer]').value !== '{before}'", timeout=3000
     )
@@ -402,7 +413,10 @@ def test_png_download_and_play(uni_page):
         "() => document.querySelector('[data-control=play]').textContent === '▶'", timeout=2000
     )
     paused = page.input_value("[data-control=layer]")
-    page.wait_for_timeout(1300)  # two play intervals: a paused widget does not step
+    # No event announces that nothing happens: watch the widget's paints for three play
+    # intervals, in which a player still running would have stepped (and painted) three times.
+    seen = paints_during(page.locator(".tscam-root").element_handle(), 3 * 150)
+    assert {d["controls"]["layer"] for d in seen} <= {int(paused)}, seen
     assert page.input_value("[data-control=layer]") == paused
     assert errors == []
 

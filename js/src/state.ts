@@ -196,16 +196,20 @@ function rowsHaveAny(m: TraitReader, n: number): boolean {
   return false;
 }
 
-/** Kernel-mode maps decoded once per `maps` value: Float32Array [S * L * T]. */
-const kernelCache = new WeakMap<object, Float32Array>();
+/** Kernel-mode maps decoded once per `maps` value and the `maps_scale` they were decoded with
+ * (Float32Array [S * L * T]): a norm change sends new ranges with the very same unit values, and
+ * traitlets then sends no new `maps`. */
+const kernelCache = new WeakMap<object, { scale: unknown; data: Float32Array }>();
 function kernelValues(m: TraitReader): { data: Float32Array; shape: number[] } | null {
   const obj = m.get("maps");
   const u = decodeCached(obj);
   if (!obj || !u || u.shape.length !== 3) return null;
-  let data = kernelCache.get(obj);
+  const scaleObj = m.get("maps_scale");
+  const hit = kernelCache.get(obj);
+  let data = hit && hit.scale === scaleObj ? hit.data : undefined;
   if (!data) {
     const [S, L, T] = u.shape;
-    const scale = decodeCached(m.get("maps_scale"))?.data as Float32Array | undefined;
+    const scale = decodeCached(scaleObj)?.data as Float32Array | undefined;
     data = new Float32Array(S * L * T);
     if (!scale || scale.length !== S * L * 2) {
       if (u.dtype === "float32") data.set(u.data as Float32Array); // plain float32 maps
@@ -214,7 +218,7 @@ function kernelValues(m: TraitReader): { data: Float32Array; shape: number[] } |
       const unit = unitReader(u.dtype, u.data);
       for (let j = 0; j < S * L; j++) data.set(decodeMap(unit, j * T, T, scale[2 * j], scale[2 * j + 1], "none", [0, 1], null), j * T);
     }
-    kernelCache.set(obj, data);
+    kernelCache.set(obj, { scale: scaleObj, data });
   }
   return { data, shape: u.shape };
 }

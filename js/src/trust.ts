@@ -8,6 +8,7 @@ import { halfTable } from "./compact";
 import { memo } from "./memo";
 import { mapKey } from "./state";
 import type { Rect } from "./layout";
+import { rounded, type PaintedTrust } from "./painted";
 import type { Theme } from "./theme";
 import type { CamTraits, Packed, TraitReader } from "./types";
 
@@ -454,6 +455,8 @@ export interface TrustPane {
   toggle: HTMLLabelElement;
   /** draw (trust view) or hide; returns whether the trust view is shown */
   update(m: TraitReader, width: number, theme: Theme, size: (c: HTMLCanvasElement, w: number, h: number) => CanvasRenderingContext2D | null): boolean;
+  /** what the last update drew (for the painted event), null when the trust view is hidden */
+  painted(): PaintedTrust | null;
   dispose(): void;
 }
 
@@ -471,6 +474,7 @@ export function createTrustPane(change: (c: Partial<CamTraits>) => void): TrustP
   toggle.append(box, span);
   toggle.title = "sanity check: the maps of the model with every layer's weights re-initialised (cascading randomisation, head first)";
   let last: TrustLayout | null = null;
+  let drawn: PaintedTrust | null = null;
   let reader: TraitReader | null = null;
   // set with `as never`: the randomised trait is not in CamTraits (trust.ts owns it)
   box.addEventListener("change", () => change({ randomised: box.checked } as never));
@@ -493,24 +497,25 @@ export function createTrustPane(change: (c: Partial<CamTraits>) => void): TrustP
       toggle.classList.toggle("tscam-hidden", get(m, "trust_meta")?.state === "off");
       const shown = m.get("view") === "trust";
       canvas.classList.toggle("tscam-hidden", !shown);
+      drawn = null;
       if (!shown) return false;
       const lay = trustLayout(m, width);
       const ctx = size(canvas, width, lay.height);
       if (ctx) {
-        const drawn = drawTrust(ctx, m, width, theme);
-        last = drawn.layout;
-        const r1 = (v: number) => Math.round(v * 10) / 10;
-        canvas.dataset.trust = JSON.stringify({
+        const out = drawTrust(ctx, m, width, theme);
+        last = out.layout;
+        drawn = {
           state: get(m, "trust_meta")?.state ?? "",
-          cells: drawn.layout.cells.map((c) => ({ table: c.table, layer: c.layer, col: c.col, x: r1(c.x), y: r1(c.y), w: r1(c.w), h: r1(c.h) })),
-          curves: drawn.layout.curves,
-          depth: drawn.layout.depth,
-          points: drawn.points,
+          cells: out.layout.cells.map((c) => ({ table: c.table, layer: c.layer, col: c.col, ...rounded(c) })),
+          curves: out.layout.curves,
+          depth: out.layout.depth,
+          points: out.points,
           selected: selectedCell(m),
-        });
+        };
       }
       return true;
     },
+    painted: () => drawn,
     dispose() {
       canvas.removeEventListener("click", onClick);
     },

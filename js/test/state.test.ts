@@ -125,6 +125,17 @@ describe("map selection", () => {
     const g = { ...k, method: "gradcam", maps_meta: { ...meta, method: "gradcam", reduction: "mean" } };
     expect(resolveMaps(fakeModel(g), [1]).ready).toBe(true);
   });
+  it("decodes kernel maps again when only their ranges change (a norm change)", () => {
+    const maps = f32([1, 2, 3], [0, 0.5, 1, 0, 0.5, 1]);
+    const meta = { request_id: 5, samples: [1], method: "activation", reduction: "max", target: "pred", norm: "sample" };
+    const k = { ...base, precomputed: false, maps, maps_scale: f32([1, 2, 2], [0, 1, 0, 1]), maps_meta: meta, norm: "sample" };
+    const a = resolveMaps(fakeModel(k), [1]);
+    expect(a.ready && Array.from(a.source.map(1, 1)!)).toEqual([0, 0.5, 1]);
+    // the same `maps` value (same unit values), new ranges: norm "layer" sent by Python
+    const l = { ...k, maps_scale: f32([1, 2, 2], [0, 1, 0, 0.5]), maps_meta: { ...meta, norm: "layer" }, norm: "layer" };
+    const b = resolveMaps(fakeModel(l), [1]);
+    expect(b.ready && Array.from(b.source.map(1, 1)!)).toEqual([0, 0.25, 0.5]);
+  });
 });
 
 describe("setControls", () => {

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 
-# DOM hooks of the frontend (js/src/index.ts, controls.ts), for the tests in a Jupyter page
+# DOM selectors of the frontend (js/src/view.ts, controls.ts), for the tests in a Jupyter page
 WIDGET = ".tscam-root"
 MAIN = f"{WIDGET} canvas.tscam-main"
 STRIP = f"{WIDGET} canvas.tscam-strip"
@@ -319,7 +319,9 @@ class ConsoleLog:
 
 
 def new_page(browser: Any) -> tuple[Any, Any, ConsoleLog]:
+    """A page in its own context, recording the widgets' painted events from its first load."""
     ctx = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+    record_paints(ctx)
     page = ctx.new_page()
     return ctx, page, ConsoleLog(page)
 
@@ -736,15 +738,146 @@ def voila_server(base: Path, notebook: Path, env: dict | None = None) -> AppServ
     return server.start(cmd, cwd=notebook.parent, env=env)
 
 
-def paint_count(root: Any) -> int:
-    """How often the widget under ``root`` (an element handle of ``.tscam-root``) has painted."""
-    return int(root.evaluate("(r) => Number(r.dataset.paints || 0)"))
+# -- the painted event ---------------------------------------------------------------------------
+# The widget's one hook (docs/protocol.md, "The painted event"): after every draw its root
+# dispatches ``tscam:painted`` (bubbling, composed). PAINT_RECORDER, installed as an init script
+# before the page loads (so no paint is missed, the first one included), keeps every detail per
+# root in a page global; the helpers below read it. A listener on ``document`` in the capture
+# phase hears roots inside shadow roots too; ``composedPath()[0]`` is the root itself there.
+PAINT_RECORDER = """(() => {
+  if (window.__tscamPaints) return;
+  const byRoot = new Map();
+  window.__tscamPaints = (root) => byRoot.get(root) || [];
+  document.addEventListener('tscam:painted', (e) => {
+    const root = e.composedPath()[0];
+    let list = byRoot.get(root);
+    if (!list) byRoot.set(root, (list = []));
+    list.push(e.detail);
+    if (list.length > 500) list.splice(0, list.length - 250);  // a long play or bench
+  }, true);
+})()"""
 
 
-def wait_painted(page: Any, root: Any, after: int, timeout: float = 20.0) -> int:
-    """Waits for a paint of ``root`` after paint number ``after`` (the widget's own counter,
-    bumped with each ``tscam:painted`` event); returns the new count."""
-    page.wait_for_function(
-        "([r, n]) => Number(r.dataset.paints || 0) > n", arg=[root, after], timeout=timeout * 1000
+#: JS, ``(root) => bool``: the widget's last paint drew at least one plot area (maps shown)
+DREW_PANELS = """(r) => {
+  const l = window.__tscamPaints ? window.__tscamPaints(r) : [];
+  return l.length > 0 && l[l.length - 1].panels.length > 0;
+}"""
+
+
+def record_paints(target: Any) -> None:
+    """Installs PAINT_RECORDER in every page (a context) or every load of a page, from now on;
+    call it before the page navigates."""
+    target.add_init_script(PAINT_RECORDER)
+
+
+def paints(root: Any) -> list[dict]:
+    """Every recorded ``tscam:painted`` detail of the widget under ``root`` (an element handle
+    of ``.tscam-root``), oldest first (a very long history keeps its last 250)."""
+    return root.evaluate("(r) => (window.__tscamPaints ? window.__tscamPaints(r) : [])")
+
+
+def last_paint(root: Any) -> dict | None:
+    """The detail of the widget's last paint (None before the first)."""
+    return root.evaluate(
+        "(r) => { const l = window.__tscamPaints ? window.__tscamPaints(r) : [];"
+        " return l.length ? l[l.length - 1] : null; }"
     )
+
+
+def paint_count(root: Any) -> int:
+    """How often the widget under ``root`` has painted (its own count, ``detail.n``)."""
+    last = last_paint(root)
+    return int(last["n"]) if last else 0
+
+
+_PAINTED_AFTER = """([r, n, ready, want]) => {
+  const l = window.__tscamPaints ? window.__tscamPaints(r) : [];
+  const fits = (d) => Object.entries(want).every(([k, v]) => d.controls[k] === v);
+  return l.find((d) => d.n > n && (!ready || d.ready) && fits(d)) || null;
+}"""
+
+
+def wait_painted(
+    page: Any, root: Any, after: int, timeout: float = 20.0, ready: bool = False
+) -> int:
+    """Waits for a paint of ``root`` after paint number ``after`` (with ``ready``: one that
+    shows maps matching the controls); returns the widget's paint count then."""
+    page.wait_for_function(_PAINTED_AFTER, arg=[root, after, ready, {}], timeout=timeout * 1000)
     return paint_count(root)
+
+
+def next_paint(
+    page: Any, root: Any, after: int, timeout: float = 20.0, ready: bool = True, **want: Any
+) -> dict:
+    """The detail of the first paint of ``root`` after paint number ``after`` (by default the
+    first that says ``ready``) whose ``controls`` have the values in ``want`` (``layer=0``)."""
+    h = page.wait_for_function(
+        _PAINTED_AFTER, arg=[root, after, ready, want], timeout=timeout * 1000
+    )
+    return h.json_value()
+
+
+def shown(page: Any, root: Any, timeout: float = 20.0, **want: Any) -> dict:
+    """Waits until the widget's latest paint, or a later one, is ready and shows the controls
+    in ``want``; returns its detail. Give a ``want`` that the state before the change did not
+    have: the last paint before it would do otherwise."""
+    return next_paint(page, root, paint_count(root) - 1, timeout, True, **want)
+
+
+_PAINTS_DURING = """async (r, ms) => {
+  const seen = [];
+  const on = (e) => seen.push(e.detail);
+  r.addEventListener('tscam:painted', on);
+  await new Promise((res) => setTimeout(res, ms));
+  r.removeEventListener('tscam:painted', on);
+  return seen;
+}"""
+
+
+def paints_during(root: Any, ms: float) -> list[dict]:
+    """The paint details of ``root`` in the next ``ms`` milliseconds (measured in the page): for
+    checks that something does *not* happen, which no event can announce."""
+    return root.evaluate(_PAINTS_DURING, ms)
+
+
+def painted_after(page: Any, root: Any, action: Callable[[], Any], **kw: Any) -> dict:
+    """Runs ``action`` (a change) and returns the detail of the widget's first ready paint
+    after it."""
+    n = paint_count(root)
+    action()
+    return next_paint(page, root, n, **kw)
+
+
+def paint_until(
+    page: Any,
+    root: Any,
+    after: int,
+    check: Callable[[dict], Any],
+    timeout: float = 20.0,
+    what: str = "",
+    **want: Any,
+) -> Any:
+    """Waits paint by paint after paint number ``after`` until ``check(detail)`` of a ready
+    paint (showing the controls in ``want``) returns something truthy (for a change that
+    arrives in two messages, like a colour map's name and then its table); returns that."""
+    end = time.monotonic() + timeout
+    n = after
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no paint after #{after} passed {what or check} in {timeout} s")
+        try:
+            d = next_paint(page, root, n, left, True, **want)
+        except Exception as e:  # playwright's TimeoutError
+            seen = paints(root)[-3:]
+            raise TimeoutError(
+                f"no paint after #{after} passed {what or check} in {timeout} s; the last: "
+                + json.dumps(
+                    [{k: d[k] for k in ("n", "ready", "controls", "colorbar")} for d in seen]
+                )
+            ) from e
+        got = check(d)
+        if got:
+            return got
+        n = d["n"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import canvas_rgba, digest
+from harness import canvas_rgba, digest, next_paint, paint_count
 
 pytestmark = pytest.mark.browser
 
@@ -109,13 +109,10 @@ class Page:
 
     def paint(self, action) -> dict:
         """Run ``action`` and return the detail of the widget's next painted event."""
-        self.page.evaluate(
-            "() => { const r = document.querySelector('.tscam-root');"
-            " window.__next = new Promise(res => r.addEventListener('tscam:painted',"
-            " e => res(e.detail), { once: true })); }"
-        )
+        root = self.page.locator(".tscam-root").element_handle()
+        n = paint_count(root)
         action()
-        detail = self.page.evaluate("() => window.__next")
+        detail = next_paint(self.page, root, n, ready=False)
         assert detail["ready"], "drawn without matching maps"
         return detail
 
@@ -147,8 +144,11 @@ def test_offline_page_every_control_without_a_kernel(
 
     page.route("**/*", route)
     page.goto(out.resolve().as_uri())
+    page.locator(".tscam-root").wait_for(timeout=30_000)
     page.wait_for_function(
-        "() => Number(document.querySelector('.tscam-root')?.dataset.paints) > 0", timeout=30_000
+        "(r) => window.__tscamPaints(r).length > 0",
+        arg=page.locator(".tscam-root").element_handle(),
+        timeout=30_000,
     )
     p = Page(page)
     page.screenshot(path=str(artifacts / "export-demo.png"))

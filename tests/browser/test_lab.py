@@ -3,14 +3,15 @@ page, traits read back through a kernel client on the notebook's own kernel.
 
 One notebook (a fixed-seed, untrained InceptionTime on the synthetic data; training takes
 20+ s on the shared 2 cores) serves most tests; the 6-channel BasicMotions widget has its own.
-Geometry comes from the frontend's ``data-panels`` hook when it exists, else from pixels
-(the series spans the plot area's full width; panels are connected drawn series).
+Geometry comes from the widget's ``tscam:painted`` event (its plot areas, in css px), recorded
+from page load by the harness; waits are for the painted event of the change at hand (a ready
+paint showing the new controls), never fixed sleeps. A second notebook runs the widget in
+kernel mode (``precompute=False``): the target, norm and colour-map menus operated in the page
+change the kernel's traits and the repaint shows the kernel's answer.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +32,17 @@ from harness import (
     cmap_index,
     contrast_ratio,
     digest,
+    last_paint,
+    next_paint,
     open_lab_notebook,
+    paint_count,
+    paint_until,
+    paints_during,
     parse_css_color,
     runs,
     series_components,
     set_theme,
-    wait_until,
+    shown,
 )
 from scipy import ndimage
 
@@ -54,45 +60,40 @@ class Cam:
     def rgb(self, selector: str = MAIN) -> np.ndarray:
         return canvas_rgba(self.page.locator(selector).first.element_handle())[..., :3]
 
-    def settled(self, selector: str = MAIN, timeout: float = 10.0) -> np.ndarray:
-        """The canvas once two reads 150 ms apart agree (no pending frame)."""
-        prev = self.rgb(selector)
+    def root(self) -> Any:
+        return self.page.locator(ROOT).first.element_handle()
 
-        def same() -> np.ndarray | None:
-            nonlocal prev
-            time.sleep(0.15)
-            cur = self.rgb(selector)
-            ok = np.array_equal(cur, prev)
-            prev = cur
-            return [cur] if ok else None
+    def count(self) -> int:
+        """The widget's paints so far (its painted events)."""
+        return paint_count(self.root())
 
-        return wait_until(same, timeout, 0, "a settled canvas")[0]
+    def last(self) -> dict:
+        """The detail of the widget's last painted event."""
+        return last_paint(self.root())
 
-    def changed(self, before: np.ndarray, selector: str = MAIN, timeout: float = 10.0):
-        wait_until(lambda: digest(self.rgb(selector)) != digest(before), timeout, 0.03, "a repaint")
-        return self.settled(selector)
+    def shown(self, selector: str = MAIN, timeout: float = 20.0, **want: Any) -> np.ndarray:
+        """The canvas once the widget's painted event says it shows the controls in ``want``
+        with their maps (``ready``); ``want`` must differ from the state before the change."""
+        shown(self.page, self.root(), timeout, **want)
+        return self.rgb(selector)
 
     def reset(self, **extra: Any) -> np.ndarray:
-        """Back to single view, last layer, sample 0 (and ``extra``); returns the settled canvas."""
+        """Back to single view, last layer, sample 0 (and ``extra``); returns the canvas once a
+        ready paint shows that state (the last paint, when nothing changed)."""
         state = {"playing": False, "view": "single", "layer": None, "sample": 0, **extra}
         code = []
         for k, v in state.items():
             code.append(f"w.{k} = {'len(w.layers) - 1' if v is None else repr(v)}")
         self.kernel.run("\n".join(code))
-        layer = self.kernel.eval("w.layer")
-        self.page.wait_for_function(
-            "([sel, box, l, s]) => document.querySelector(sel).value === String(l)"
-            " && document.querySelector(box).value === String(s)",
-            arg=[LAYER, SAMPLE_BOX, layer, state["sample"]],
-            timeout=10_000,
-        )
-        return self.settled()
+        want = {k: v for k, v in state.items() if k != "playing"}
+        want["layer"] = self.kernel.eval("w.layer")
+        return self.shown(**want)
 
 
 # -- pixel analysis ---------------------------------------------------------------------------
-def panels_from_hook(page: Any) -> list[dict] | None:
-    raw = page.locator(MAIN).first.get_attribute("data-panels")
-    return json.loads(raw) if raw else None
+def painted_panels(page: Any) -> list[dict]:
+    """The plot areas of the widget's last paint (its painted event), css px of the canvas."""
+    return last_paint(page.locator(ROOT).first.element_handle())["panels"]
 
 
 def plot_columns(idx: np.ndarray) -> tuple[int, int]:
@@ -206,7 +207,8 @@ def cam(lab_server, open_page, artifacts):
     page.locator(MAIN).first.wait_for()
     table = np.array(kernel.eval("unpack(w.cmap_table)"), np.uint8)
     c = Cam(page, kernel, table)
-    wait_until(lambda: (cmap_index(c.rgb(), table) >= 0).sum() > 500, 20, 0.1, "a drawn series")
+    next_paint(page, c.root(), 0, 20)  # the first ready paint
+    assert (cmap_index(c.rgb(), table) >= 0).sum() > 500, "no series drawn in table colours"
     page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-first-paint.png"))
     yield c
     kernel.close()
@@ -241,11 +243,8 @@ def test_peak_has_top_colour_and_colour_bar(cam, artifacts):
     assert m.max() == pytest.approx(hi, abs=1e-6), "per-sample norm: the peak is the top of the bar"
     T = len(m)
     idx = cmap_index(rgb, cam.table)
-    hook = panels_from_hook(cam.page)
-    if hook:
-        x0, x1 = hook[0]["x"], hook[0]["x"] + hook[0]["w"]
-    else:
-        x0, x1 = plot_columns(idx)
+    area = painted_panels(cam.page)[0]
+    x0, x1 = area["x"], area["x"] + area["w"]
     assert x1 - x0 > 300, (x0, x1)
     top, bottom = frame_rows(rgb, x0, x1)
     t_peak = int(np.argmax(m))
@@ -277,7 +276,7 @@ def test_layer_slider_mouse_moves_layer(cam, artifacts):
     box = cam.page.locator(LAYER).first.bounding_box()
     cam.page.mouse.click(box["x"] + 4, box["y"] + box["height"] / 2)
     assert cam.kernel.wait_for("w.layer", lambda v: v != L - 1) == 0
-    after = cam.changed(before)
+    after = cam.shown(layer=0)
     assert (np.abs(after.astype(int) - before).max(2) > 30).sum() > 200
     cam.page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-layer0.png"))
 
@@ -290,7 +289,7 @@ def test_layer_slider_arrow_key(cam):
     cam.page.locator(LAYER).first.focus()
     cam.page.keyboard.press("ArrowLeft")
     assert cam.kernel.wait_for("w.layer", lambda v: v == L - 2, timeout=5) == L - 2
-    cam.changed(before)
+    assert digest(cam.shown(layer=L - 2)) != digest(before)
 
 
 def test_python_sample_updates_page(cam):
@@ -299,7 +298,8 @@ def test_python_sample_updates_page(cam):
     cam.page.wait_for_function(
         "(sel) => document.querySelector(sel).value === '5'", arg=SAMPLE_BOX, timeout=10_000
     )
-    after = cam.changed(before)
+    after = cam.shown(sample=5)
+    assert digest(after) != digest(before)
     m5 = np.array(cam.kernel.eval("w.current_map"))
     idx = cmap_index(after, cam.table)
     x0, x1 = plot_columns(idx)
@@ -313,13 +313,14 @@ def test_keyboard_navigation(cam):
     cam.page.locator(ROOT).first.focus()
     cam.page.keyboard.press("ArrowRight")
     assert cam.kernel.wait_for("w.sample", lambda v: v != 3) == 4
-    mid = cam.changed(before)
+    mid = cam.shown(sample=4)
+    assert digest(mid) != digest(before)
     cam.page.keyboard.press("ArrowLeft")
     assert cam.kernel.wait_for("w.sample", lambda v: v != 4) == 3
     cam.page.keyboard.press("ArrowUp")
     up = cam.kernel.wait_for("w.layer", lambda v: v != L - 1)
     assert up == L - 2, "ArrowUp moves one layer"
-    assert digest(cam.changed(mid)) != digest(before)
+    assert digest(cam.shown(sample=3, layer=L - 2)) not in (digest(mid), digest(before))
     cam.page.keyboard.press("ArrowDown")
     assert cam.kernel.wait_for("w.layer", lambda v: v != up) == L - 1
     assert cam.kernel.eval("w.sample") == 3
@@ -342,7 +343,10 @@ def test_play_button_steps_layers(cam):
     assert seen[: L + 1] == [(k % L) for k in range(L + 1)], seen
     assert frames >= L, f"the canvas showed {frames} distinct pictures while playing {seen}"
     stopped = cam.kernel.eval("w.layer")
-    time.sleep(0.8)
+    # No event announces that nothing happens: watch the widget's paints for three play
+    # intervals (250 ms each), in which a player still running would have stepped three times.
+    seen = paints_during(cam.root(), 3 * 250)
+    assert {d["controls"]["layer"] for d in seen} <= {stopped}, f"stepping after pause: {seen}"
     assert cam.kernel.eval("w.layer") == stopped, "still stepping after pause"
 
 
@@ -351,16 +355,15 @@ def test_grid_and_overlay_views(cam, artifacts):
     single_panels = series_components(cmap_index(single, cam.table))
     assert len(single_panels) == 1
     cam.kernel.run("w.view = 'grid'")
-    grid = cam.changed(single)
+    grid = cam.shown(view="grid")
     cam.page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-grid.png"))
     idx = cmap_index(grid, cam.table)
     boxes = series_components(idx)
-    hook = panels_from_hook(cam.page)
-    assert len(hook if hook else boxes) == 4, boxes
+    assert len(painted_panels(cam.page)) == 4 and len(boxes) == 4, boxes
     for b in boxes:  # every sample normalised on its own: each panel reaches the top colour
         assert (idx[b] >= 250).any()
     cam.kernel.run("w.view = 'overlay'")
-    overlay = cam.changed(grid)
+    overlay = cam.shown(view="overlay")
     cam.page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-overlay.png"))
 
     def strokes_per_column(rgb: np.ndarray) -> float:
@@ -380,20 +383,23 @@ def test_dark_theme_contrast(cam, artifacts):
     cam.reset()
     light_bg = cam.rgb()[0, 0].copy()
     try:
+        n = cam.count()
         set_theme(cam.page, "JupyterLab Dark")
-        wait_until(
-            lambda: contrast_ratio(cam.rgb()[0, 0], (0, 0, 0)) < 2.0, 10, 0.1, "a dark canvas"
-        )
-        rgb = cam.settled()
-        strip = cam.settled(STRIP)
-        cam.page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-dark.png"))
-        # Lab hides the shell for one frame on a theme switch: the redraw must keep the full
-        # width (it once fell back to 800 px and stayed there)
         root_w = cam.page.locator(ROOT).first.evaluate("e => e.clientWidth")
-        assert abs(rgb.shape[1] - root_w) <= 2, (rgb.shape, root_w)
-        hook = panels_from_hook(cam.page)
-        if hook:
-            assert abs(hook[0]["x"] + hook[0]["w"] - (rgb.shape[1] - 82)) <= 1, hook
+
+        # Lab hides the shell for one frame on a theme switch: the widget paints until its
+        # canvas is dark and keeps the full width (it once fell back to 800 px and stayed there)
+        def dark_full_width(d: dict) -> np.ndarray | None:
+            rgb = cam.rgb()
+            dark = contrast_ratio(rgb[0, 0], (0, 0, 0)) < 2.0
+            return [rgb] if dark and abs(rgb.shape[1] - root_w) <= 2 else None
+
+        rgb = paint_until(cam.page, cam.root(), n, dark_full_width, 10, "a dark full-width paint")
+        rgb = rgb[0]
+        strip = cam.rgb(STRIP)  # drawn in the same paint
+        cam.page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-dark.png"))
+        area = painted_panels(cam.page)[0]
+        assert abs(area["x"] + area["w"] - (rgb.shape[1] - 82)) <= 1, area
         assert not np.array_equal(rgb[0, 0], light_bg)
         bad = [(round(c, 2), it) for c, it in dom_contrast(cam.page) if c < 4.5]
         assert not bad, f"DOM text below 4.5:1 in the dark theme: {bad}"
@@ -424,13 +430,127 @@ def test_basic_motions_six_panels(lab_server, open_page, artifacts):
     table = np.array(kernel.eval("unpack(w.cmap_table)"), np.uint8)
     c = Cam(page, kernel, table)
     page.locator(MAIN).first.wait_for()
-    wait_until(lambda: len(series_components(cmap_index(c.rgb(), table))) >= 6, 20, 0.2, "6")
-    rgb = c.settled()
+    # the first ready paint that drew the six channels' plot areas
+    paint_until(page, c.root(), 0, lambda d: len(d["panels"]) == 6, 20, "six panels")
+    rgb = c.rgb()
     page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-basicmotions.png"))
     boxes = series_components(cmap_index(rgb, table))
-    hook = panels_from_hook(page)
-    assert len(hook if hook else boxes) == 6, boxes
+    assert len(boxes) == 6, boxes
     tops = sorted(b[0].start for b in boxes)
     assert all(b - a >= 30 for a, b in zip(tops, tops[1:])), f"panels overlap: {tops}"
     kernel.close()
     page.context.close()
+
+
+# -- kernel mode: the menus that need the kernel ---------------------------------------------------
+KERNEL_MODE = SYNTHETIC.replace("progress=False,", "progress=False, precompute=False,")
+
+
+@pytest.fixture(scope="module")
+def kcam(lab_server, open_page):
+    """The synthetic widget in kernel mode: every map the page shows is computed on request."""
+    assert KERNEL_MODE != SYNTHETIC
+    name = lab_server.write_notebook("cam_kernel_mode.ipynb", [KERNEL_MODE])
+    page, _ = open_page()
+    open_lab_notebook(page, lab_server, name)
+    kernel = lab_server.kernel(name)
+    page.locator(MAIN).first.wait_for()
+    assert kernel.eval("w.precomputed") is False
+    c = Cam(page, kernel, np.array(kernel.eval("unpack(w.cmap_table)"), np.uint8))
+    next_paint(page, c.root(), 0, 60)  # the first ready paint (maps from the kernel)
+    yield c
+    kernel.close()
+    page.context.close()
+
+
+def menu(cam: Cam, name: str) -> Any:
+    return cam.page.locator(f"{ROOT} select[data-control={name}]").first
+
+
+def test_kernel_mode_colour_map_menu(kcam, artifacts):
+    """The colour menu sets the kernel's ``cmap``; Python answers with the table, and the
+    repaint draws the series in that table's colours (read from the kernel), not the old one's."""
+    cam = kcam
+    cam.reset()
+    old = cam.kernel.eval("w.cmap")
+    new = "viridis" if old != "viridis" else "magma"
+    old_table = cam.table
+    assert (cmap_index(cam.rgb(), old_table) >= 0).sum() > 500
+    n = cam.count()
+    menu(cam, "cmap").select_option(new)
+    assert cam.kernel.wait_for("w.cmap", lambda v: v == new) == new
+    table = np.array(cam.kernel.eval("unpack(w.cmap_table)"), np.uint8)
+    assert not np.array_equal(table, old_table)
+
+    # the name comes first, the table in a later message: paint by paint until it is used
+    def in_new_colours(d: dict) -> np.ndarray | None:
+        rgb = cam.rgb()
+        now = cmap_index(rgb, table) >= 0
+        before = (cmap_index(rgb, old_table) >= 0) & ~now
+        return [rgb] if now.sum() > 500 and before.sum() < 0.1 * now.sum() else None
+
+    paint_until(cam.page, cam.root(), n, in_new_colours, 20, f"a paint in {new}", cmap=new)
+    cam.page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-kernel-cmap.png"))
+    cam.table = table
+
+
+def top_entries(cam: Cam, rgb: np.ndarray) -> list[int]:
+    """The highest colour table entry drawn in each plot area of the last paint."""
+    idx = cmap_index(rgb, cam.table)
+    out = []
+    for p in painted_panels(cam.page):
+        box = idx[int(p["y"]) : int(p["y"] + p["h"]), int(p["x"]) : int(p["x"] + p["w"])]
+        out.append(int(box.max()))
+    return out
+
+
+def test_kernel_mode_norm_menu(kcam):
+    """The norm menu sets the kernel's ``norm``; the repaint's colour bar spans the kernel's
+    ``value_range`` for it (values for "none"), and "layer" scales the grid's samples together:
+    not every panel reaches the top colour, as each does with the per-sample norm."""
+    cam = kcam
+    cam.table = np.array(cam.kernel.eval("unpack(w.cmap_table)"), np.uint8)
+    sample_rgb = cam.reset(norm="sample", view="grid", view_count=4)
+    assert len(painted_panels(cam.page)) == 4
+    assert min(top_entries(cam, sample_rgb)) >= 250, top_entries(cam, sample_rgb)
+    vr = cam.kernel.eval("w.value_range")
+    bar = cam.last()["colorbar"]
+    assert (bar["lo"], bar["hi"]) == pytest.approx(tuple(vr), rel=1e-4, abs=1e-6)
+    for norm in ("none", "layer"):
+        menu(cam, "norm").select_option(norm)
+        assert cam.kernel.wait_for("w.norm", lambda v, norm=norm: v == norm) == norm
+        # the ready paint of the new norm: Python sent its maps and value_range in one message
+        bar = shown(cam.page, cam.root(), 20, norm=norm)["colorbar"]
+        want = tuple(cam.kernel.eval("w.value_range"))
+        assert (bar["lo"], bar["hi"]) == pytest.approx(want, rel=1e-4, abs=1e-6), (norm, bar)
+        if norm == "none":  # raw values: not the unit range of the sample norm
+            assert want != pytest.approx(tuple(vr)), (want, vr)
+    tops = top_entries(cam, cam.rgb())
+    assert min(tops) < 240, f"norm=layer scaled each sample on its own: {tops}"
+    cam.kernel.run("w.norm = 'sample'\nw.view = 'single'")
+
+
+def test_kernel_mode_target_menu(kcam):
+    """On a misclassified sample the target menu's "true" entry sets the kernel's ``target``;
+    the kernel's map for the true class differs from the predicted class's, and the repaint
+    shows it: its peak drawn in the top colour."""
+    cam = kcam
+    pred = cam.kernel.eval("unpack(w.y_pred).tolist()")
+    true = cam.kernel.eval("unpack(w.y_true).tolist()")
+    wrong = [i for i, (p, t) in enumerate(zip(pred, true)) if p != t and t >= 0]
+    assert wrong, "the untrained model classifies every sample right"
+    before = cam.reset(sample=wrong[0], target="pred", norm="sample")
+    m_pred = np.array(cam.kernel.eval("w.current_map"), float)
+    cam.table = np.array(cam.kernel.eval("unpack(w.cmap_table)"), np.uint8)
+    menu(cam, "target").select_option("true")
+    assert cam.kernel.wait_for("w.target", lambda v: v == "true") == "true"
+    after = cam.shown(target="true")
+    m_true = np.array(cam.kernel.eval("w.current_map"), float)
+    assert not np.allclose(m_pred, m_true), "the same map for the predicted and the true class"
+    assert digest(after) != digest(before)
+    area = painted_panels(cam.page)[0]
+    x0, x1 = area["x"], area["x"] + area["w"]
+    xp = round(x0 + int(np.argmax(m_true)) / (len(m_true) - 1) * (x1 - x0))
+    idx = cmap_index(after, cam.table)
+    assert (idx[:, xp - 3 : xp + 4] >= 250).any(), "the true class's peak not in the top colour"
+    cam.kernel.run("w.target = 'pred'")

@@ -14,15 +14,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from harness import (
-    ROOT as REPO,
-)
-from harness import (
+    DREW_PANELS,
     canvas_rgba,
     contrast_ratio,
     marimo_server,
     paint_count,
     parse_css_color,
     wait_painted,
+)
+from harness import (
+    ROOT as REPO,
 )
 from test_lab import dom_contrast
 
@@ -93,12 +94,8 @@ def marimo_page(tmp_path_factory, open_page, artifacts):
         page.goto(server.url, wait_until="domcontentloaded")
         page.locator(MAIN).first.wait_for(timeout=120_000)
         root = page.locator(CAM).first.element_handle()
-        # drawn with maps: the widget's own paint signal says so on the canvas' data hooks
-        page.wait_for_function(
-            "(r) => r.querySelector('canvas.tscam-main').dataset.panels?.length > 2",
-            arg=root,
-            timeout=60_000,
-        )
+        # drawn with maps: the widget's painted event says so
+        page.wait_for_function(DREW_PANELS, arg=root, timeout=60_000)
         yield page, root, server
     finally:
         server.stop()
@@ -176,11 +173,7 @@ def test_marimo_light_theme_stays_light(tmp_path_factory, open_page, artifacts):
         page.goto(server.url, wait_until="domcontentloaded")
         page.locator(MAIN).first.wait_for(timeout=120_000)
         root = page.locator(CAM).first.element_handle()
-        page.wait_for_function(
-            "(r) => r.querySelector('canvas.tscam-main').dataset.panels?.length > 2",
-            arg=root,
-            timeout=60_000,
-        )
+        page.wait_for_function(DREW_PANELS, arg=root, timeout=60_000)
         page.screenshot(path=str(artifacts / "marimo-light.png"), full_page=True)
         assert not page.evaluate("() => document.body.classList.contains('dark')")
         rgb = canvas_rgba(page.locator(MAIN).first.element_handle())[..., :3]

@@ -6,14 +6,21 @@ Screenshots in test-artifacts/trust-*.png."""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from harness import canvas_rgba, digest
+from harness import (
+    WIDGET,
+    canvas_rgba,
+    digest,
+    last_paint,
+    paint_count,
+    paint_until,
+    painted_after,
+    shown,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -50,20 +57,18 @@ def _open(open_page, path: Path):
         ),
     )
     page.goto(path.resolve().as_uri())
+    page.locator(WIDGET).wait_for(timeout=30_000)
     page.wait_for_function(
-        "() => Number(document.querySelector('.tscam-root')?.dataset.paints) > 0", timeout=30_000
+        "(r) => window.__tscamPaints(r).length > 0",
+        arg=page.locator(WIDGET).element_handle(),
+        timeout=30_000,
     )
     return page
 
 
-def _painted(page, action) -> None:
-    page.evaluate(
-        "() => { const r = document.querySelector('.tscam-root');"
-        " window.__next = new Promise(res => r.addEventListener('tscam:painted',"
-        " e => res(e.detail), { once: true })); }"
-    )
-    action()
-    page.evaluate("() => window.__next")
+def _painted(page, action) -> dict:
+    """Runs ``action``; the detail of the widget's next ready paint (the painted event)."""
+    return painted_after(page, page.locator(WIDGET).element_handle(), action)
 
 
 def _ink(rgba: np.ndarray, rect: dict, dpr: float = 1.0) -> int:
@@ -83,7 +88,7 @@ def test_trust_view_offline(trust_page, open_page, artifacts: Path) -> None:
     opts = page.eval_on_selector_all("[data-control=view] option", "os => os.map(o => o.value)")
     assert "trust" in opts
     main = page.locator("canvas.tscam-main")
-    panels = json.loads(main.get_attribute("data-panels"))
+    panels = last_paint(page.locator(WIDGET).element_handle())["panels"]
     rgba = canvas_rgba(main.element_handle())
     p = panels[0]
     band = rgba[
@@ -97,10 +102,10 @@ def test_trust_view_offline(trust_page, open_page, artifacts: Path) -> None:
     assert abs(green.mean() - cover) < 0.08, (green.mean(), cover)
     page.screenshot(path=str(artifacts / "trust-single-mask.png"))
 
-    _painted(page, lambda: page.locator("[data-control=view]").select_option("trust"))
+    geo = _painted(page, lambda: page.locator("[data-control=view]").select_option("trust"))
+    geo = geo["trust"]
     trust = page.locator("canvas.tscam-trust")
     assert trust.is_visible() and not main.is_visible()
-    geo = json.loads(trust.get_attribute("data-trust"))
     assert geo["state"] == "done"
     L, M = len(info["layers"]), len(info["keys"])
     gain_cells = [c for c in geo["cells"] if c["table"] == "gain"]
@@ -121,13 +126,12 @@ def test_trust_view_offline(trust_page, open_page, artifacts: Path) -> None:
     cell = next(c for c in gain_cells if c["layer"] == layer and c["col"] == col)
     before = digest(canvas_rgba(trust.element_handle()))
     box = trust.bounding_box()
-    _painted(
+    geo2 = _painted(
         page,
         lambda: page.mouse.click(box["x"] + cell["x"] + cell["w"] / 2, box["y"] + cell["y"] + 5),
-    )
+    )["trust"]
     assert page.locator("[data-control=layer]").input_value() == str(layer)
     assert page.locator("[data-control=method]").input_value() == "gradcam"
-    geo2 = json.loads(trust.get_attribute("data-trust"))
     assert geo2["selected"] == {"layer": layer, "col": col}
     assert digest(canvas_rgba(trust.element_handle())) != before
     # another cell: the deepest layer, the first method
@@ -191,12 +195,15 @@ def test_trust_view_in_lab(lab_server, open_page, artifacts: Path) -> None:
         page.locator("[data-control=view]").select_option("trust")
         assert kernel.wait_for("w.view", lambda v: v == "trust") == "trust"
         trust = page.locator("canvas.tscam-trust")
-        page.wait_for_function(
-            "() => JSON.parse(document.querySelector('canvas.tscam-trust')?.dataset.trust"
-            " || '{}').state === 'done'",
-            timeout=30_000,
+        root = page.locator(WIDGET).first.element_handle()
+        geo = paint_until(
+            page,
+            root,
+            0,
+            lambda d: d["trust"] if (d["trust"] or {}).get("state") == "done" else None,
+            timeout=30,
+            what="a trust view with the scores",
         )
-        geo = json.loads(trust.get_attribute("data-trust"))
         keys = kernel.eval("w.trust_meta['keys']")
         col = keys.index("hirescam")
         cell = next(
@@ -211,17 +218,21 @@ def test_trust_view_in_lab(lab_server, open_page, artifacts: Path) -> None:
         page.screenshot(path=str(artifacts / "trust-lab.png"))
         kernel.run("w.view = 'single'")
         main = page.locator(MAIN).first
-        page.wait_for_function(
-            "() => !document.querySelector('canvas.tscam-main').classList.contains('tscam-hidden')"
-        )
-        time.sleep(0.5)
+        # the single view with the clicked cell's maps (a ready paint of those controls)
+        shown(page, root, view="single", layer=2, method="hirescam")
         before = digest(canvas_rgba(main.element_handle()))
+        n = paint_count(root)
         page.locator("input[data-control=randomised]").check()
         assert kernel.wait_for("w.randomised", lambda v: v is True) is True
-        wait = time.monotonic() + 10
-        while digest(canvas_rgba(main.element_handle())) == before:
-            assert time.monotonic() < wait, "the randomised toggle did not repaint"
-            time.sleep(0.1)
+        # the randomised maps may come in a later message than the toggle: paint by paint
+        paint_until(
+            page,
+            root,
+            n,
+            lambda d: digest(canvas_rgba(main.element_handle())) != before,
+            timeout=10,
+            what="a repaint with the randomised model's maps",
+        )
         # the kernel's own map for the toggle is the randomised model's
         same = kernel.eval(
             "bool(np.allclose(w.current_map, w._trust_current_map(), equal_nan=True))"

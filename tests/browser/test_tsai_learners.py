@@ -15,8 +15,11 @@ from harness import (
     canvas_rgba,
     cmap_index,
     digest,
+    next_paint,
     open_lab_notebook,
-    wait_until,
+    paint_count,
+    paint_until,
+    shown,
 )
 
 pytestmark = pytest.mark.browser
@@ -58,7 +61,9 @@ def test_tsai_learner_widget(lab_server, open_page, artifacts, arch, kw, token_l
     kernel = lab_server.kernel(name)
     page.locator(MAIN).first.wait_for(timeout=60_000)
     table = np.array(kernel.eval("unpack(w.cmap_table)"), np.uint8)
-    wait_until(lambda: (cmap_index(_rgb(page), table) >= 0).sum() > 300, 30, 0.2, "a drawn map")
+    root = page.locator(WIDGET).first.element_handle()
+    next_paint(page, root, 0, 30)  # the first ready paint
+    assert (cmap_index(_rgb(page), table) >= 0).sum() > 300, "no map drawn in table colours"
     layers = kernel.eval("w.layers")
     layouts = kernel.eval("w.layer_layouts")
     assert layers[0] == "input" and len(layers) >= 4, layers
@@ -80,13 +85,16 @@ def test_tsai_learner_widget(lab_server, open_page, artifacts, arch, kw, token_l
     # the layer slider repaints the map
     before = digest(_rgb(page))
     kernel.run("w.layer = 0")
-    wait_until(lambda: digest(_rgb(page)) != before, 10, 0.05, "a repaint after the layer change")
+    shown(page, root, 10, layer=0)  # the ready paint of layer 0
+    assert digest(_rgb(page)) != before, "the layer change did not repaint the map"
     # the series switch: visible for a Learner with batch transforms, draws the model's input
     assert page.locator(SERIES_VIEW).first.is_visible()
     before = digest(_rgb(page))
+    n = paint_count(root)
     page.locator(SERIES_VIEW).first.select_option("input")
     assert kernel.wait_for("w.series_view", lambda v: v == "input") == "input"
-    wait_until(lambda: digest(_rgb(page)) != before, 10, 0.05, "a repaint on the model's input")
+    # the model's input may arrive in a later message than the switch: paint by paint
+    paint_until(page, root, n, lambda d: digest(_rgb(page)) != before, 10, "the model's input")
     series = np.array(kernel.eval("w.current_series.tolist()"))
     assert abs(series.mean()) < 3  # standardised, not around 200
     page.locator(WIDGET).first.screenshot(path=str(artifacts / f"lab-tsai-{arch}-input.png"))

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from harness import DREW_PANELS, canvas_rgba, paint_count, voila_server, wait_painted
 from harness import ROOT as REPO
-from harness import canvas_rgba, paint_count, voila_server, wait_painted
 
 pytestmark = pytest.mark.browser
 
 MAINS = ".tscam-root canvas.tscam-main"
+# the three widgets' last paints drew plot areas (the painted events, recorded from page load)
 DRAWN = (
-    "() => { const c = [...document.querySelectorAll('.tscam-root canvas.tscam-main')];"
-    " return c.length >= 3 && c.every((x) => (x.dataset.panels || '').length > 2); }"
+    "() => { const drew = " + DREW_PANELS + ";"
+    " const r = [...document.querySelectorAll('.tscam-root')];"
+    " return r.length >= 3 && r.every(drew); }"
 )
 
 
