@@ -16,6 +16,7 @@ from tscam_widget.metrics import evaluate
 from tscam_widget.models import InceptionTime
 from tscam_widget.widget import CamWidget, unpack
 from tscam_widget.widget.export import page_spec
+from tscam_widget.widget.trust import curves_of
 
 N, T = 8, 32
 
@@ -125,11 +126,11 @@ def test_trust_traits_equal_evaluate(wtrust, data):
         loc, rep.localisation["relevance_mass"][:, order], atol=1e-5, equal_nan=True
     )
     assert np.isfinite(gain).sum() > L  # real numbers, not an empty table
-    curves = unpack(w.trust_curves).astype(np.float32)
+    curves = curves_of(unpack(w.trust_curves))
     assert curves.shape == (N, L, M, 2, meta["steps"] + 1)
     np.testing.assert_allclose(curves, rep.curves[:, :, order], atol=2e-3, equal_nan=True)
     np.testing.assert_allclose(
-        unpack(w.trust_random).astype(np.float32), rep.random_curves.mean(1), atol=2e-3
+        curves_of(unpack(w.trust_random)), rep.random_curves.mean(1), atol=2e-3
     )
     np.testing.assert_allclose(unpack(w.trust_fractions), np.linspace(0, 1, 11), atol=1e-6)
     assert meta["forwards"] == rep.forwards

@@ -34,8 +34,8 @@ export interface TrustTraits {
   trust_gain: Packed | null; // float32 [L, M]
   trust_loc: Packed | null; // float32 [L, M] or empty
   trust_rand_corr: Packed | null; // float32 [L, M]
-  trust_curves: Packed | null; // float32 [N, L, M, 2, K+1]
-  trust_random: Packed | null; // float32 [N, K+1]
+  trust_curves: Packed | null; // uint8 [N, L, M, 2, K+1]: round(254 p), 255 NaN
+  trust_random: Packed | null; // uint8 [N, K+1], the same coding
   trust_rand_cube: Packed | null; // precision [R, L, M, T]
   trust_rand_scale: Packed | null; // float32 [R, L, M, 2]
   trust_rand_rows: Packed | null; // int32 [N, K]
@@ -47,6 +47,11 @@ const get = (m: TraitReader, k: keyof TrustTraits) => (m as unknown as Any).get(
 function decoded(m: TraitReader, k: keyof TrustTraits): Decoded | null {
   const d = decodeCached(get(m, k));
   if (!d || d.data.length === 0) return null;
+  if (d.dtype === "uint8" && (k === "trust_curves" || k === "trust_random")) {
+    // probabilities as round(254 p), 255 for NaN (trust.py curve_bytes)
+    const data = memo(d.data, "curve", () => Float32Array.from(d.data as Uint8Array, (v) => (v === 255 ? NaN : v / 254)));
+    return { dtype: "float32", shape: d.shape, data };
+  }
   if (d.dtype !== "float16") return d;
   // float16 (the curves travel so): float32 once per trait value
   const data = memo(d.data, "f32", () => {

@@ -29,7 +29,7 @@ rng = np.random.default_rng(0)
 X = rng.standard_normal((200, 2, 128)).astype(np.float32).cumsum(-1) / 5
 y = np.arange(200) % 3
 model = Slow(2, 3, nf=4, depth=3, bottleneck=4).eval()
-w = CamWidget(model, X, y, progress=False, classes=["a", "b", "c"])
+w = CamWidget(model, X, y, progress=False, classes=["a", "b", "c"], trust=False)
 w
 """
 

@@ -48,6 +48,23 @@ LOC_METRIC = "relevance_mass"
 TRUST_MODES = (True, False, "auto")
 
 
+#: curves travel as uint8: a probability p as round(254 p) (within 1/508 of it: under half a
+#: pixel of the curve plot), 255 for NaN; smooth along the steps, so they deflate well
+CURVE_NAN = 255
+
+
+def curve_bytes(curves: np.ndarray) -> np.ndarray:
+    """Probabilities ``[..., K+1]`` in 0..1 -> uint8 as they travel (:data:`CURVE_NAN`)."""
+    c = np.asarray(curves, np.float64)
+    q = np.rint(np.clip(np.nan_to_num(c, nan=0.0), 0.0, 1.0) * 254).astype(np.uint8)
+    return np.where(np.isnan(c), np.uint8(CURVE_NAN), q)
+
+
+def curves_of(u: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`curve_bytes`: float32 probabilities, NaN where 255."""
+    return np.where(u == CURVE_NAN, np.nan, u.astype(np.float32) / 254).astype(np.float32)
+
+
 def check_mask(mask: Any, n: int, length: int, ids: np.ndarray | None = None) -> np.ndarray:
     """A ground-truth mask as bool ``[n, length]`` (the widget's samples). ``mask`` is bool or
     0/1, ``[n, length]``, or, when the widget shows a selection (``ids``: each sample's index
@@ -398,9 +415,8 @@ class TrustMixin(t.HasTraits):
             self.trust_gain = buffers.pack(rep.gain, "float32")
             self.trust_loc = buffers.pack(loc, "float32") if loc is not None else buffers.empty()
             self.trust_rand_corr = buffers.pack(res.rand_corr, "float32")
-            # float16: a curve point within 0.05 % of the probability, half the bytes
-            self.trust_curves = buffers.pack(res.curves, "float16")
-            self.trust_random = buffers.pack(res.random, "float16")
+            self.trust_curves = buffers.pack(curve_bytes(res.curves), "uint8", deflate=True)
+            self.trust_random = buffers.pack(curve_bytes(res.random), "uint8", deflate=True)
             self.trust_rand_cube = buffers.pack(_coarse(store.u), self.precision, deflate=True)  # type: ignore[attr-defined]
             self.trust_rand_scale = buffers.pack(store.scale, "float32", deflate=True)
             self.trust_rand_rows = buffers.pack(store.rows, "int32")
