@@ -17,3 +17,15 @@ def ucr_dir() -> Path:
     if not (path / "GunPoint").is_dir():
         pytest.fail(f"real UCR data not found at {path}: set TSCAM_WIDGET_DATA")
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models on shared cores: one torch thread is ~10x faster than many (modules opt in
+    with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

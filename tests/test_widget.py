@@ -34,13 +34,7 @@ N, T = 8, 32
 ATOL = 2e-5
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on shared cores: one torch thread is ~10x faster than many."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_model(c_in: int = 1, n_classes: int = 3, seed: int = 0) -> InceptionTime:
