@@ -106,12 +106,9 @@ def _series(t: Any) -> torch.Tensor:
     return t[:, None, :] if t.ndim == 2 else t
 
 
-def learner_data(learn: Any, dls: Any = None, ds_idx: int = 1, idxs: Any = None) -> LearnerData:
-    """Read the samples ``idxs`` (default: all) of dataset ``ds_idx`` (0 train, 1 valid) of ``dls``
-    (default ``learn.dls``) as the Learner feeds them to its model: the DataLoader's item and
-    batch transforms (tsai's ``TSStandardize``, fastai's ``Normalize`` ...) in order, without
-    shuffling, dropped batches or training-only augmentation, so that the model's predictions
-    on ``x`` equal ``learn.get_preds(ds_idx=ds_idx)``. Returns a :class:`LearnerData`."""
+def learner_parts(learn: Any, dls: Any, ds_idx: int) -> tuple[nn.Module, Any, Any]:
+    """``(model, dls, dataset ds_idx)`` of a Learner (``dls`` defaults to ``learn.dls``), with
+    errors naming what is missing."""
     model = getattr(learn, "model", None)
     if not isinstance(model, nn.Module):
         raise TypeError(
@@ -120,7 +117,16 @@ def learner_data(learn: Any, dls: Any = None, ds_idx: int = 1, idxs: Any = None)
     dls = dls if dls is not None else getattr(learn, "dls", None)
     if dls is None:
         raise ValueError("dls: the learner has no .dls; pass dls=...")
-    ds = _dataset(dls, ds_idx)
+    return model, dls, _dataset(dls, ds_idx)
+
+
+def learner_data(learn: Any, dls: Any = None, ds_idx: int = 1, idxs: Any = None) -> LearnerData:
+    """Read the samples ``idxs`` (default: all) of dataset ``ds_idx`` (0 train, 1 valid) of ``dls``
+    (default ``learn.dls``) as the Learner feeds them to its model: the DataLoader's item and
+    batch transforms (tsai's ``TSStandardize``, fastai's ``Normalize`` ...) in order, without
+    shuffling, dropped batches or training-only augmentation, so that the model's predictions
+    on ``x`` equal ``learn.get_preds(ds_idx=ds_idx)``. Returns a :class:`LearnerData`."""
+    model, dls, ds = learner_parts(learn, dls, ds_idx)
     n = len(ds)
     index = list(range(n)) if idxs is None else [int(i) for i in np.atleast_1d(np.asarray(idxs))]
     bad = [i for i in index if not -n <= i < n]

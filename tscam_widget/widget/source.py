@@ -267,21 +267,11 @@ def _lazy_learner(
     """A Learner's dataset read on demand through its DataLoader (see :mod:`.lazy`); None when
     ``lazy="auto"`` and the data is small enough to read now (or not a DataLoaders we can read
     item by item)."""
-    from torch import nn
-
-    from tscam_widget.explain.adapters import _dataset, _vocab
+    from tscam_widget.explain.adapters import _vocab, learner_parts
 
     from .lazy import LazySeries, LearnerReader, cheap_labels, label_sink
 
-    model = getattr(learn, "model", None)
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"learn: expected a fastai Learner with a torch .model, got {type(learn).__name__}"
-        )
-    dls = dls if dls is not None else getattr(learn, "dls", None)
-    if dls is None:
-        raise ValueError("dls: the learner has no .dls; pass dls=...")
-    ds = _dataset(dls, ds_idx)
+    model, dls, ds = learner_parts(learn, dls, ds_idx)
     n_all = len(ds)
     index = _first_index(idxs, n_all)
     try:
