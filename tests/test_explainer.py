@@ -553,10 +553,12 @@ def test_bad_inputs_have_clear_errors():
     ):
         Explainer(no_head, layers=0).explain(x)
     with pytest.raises(
-        ValueError, match=r"target: class index \[3\] out of range.*3 classes \(valid: 0\.\.2\)"
+        ValueError, match=r"target: expected an int in 0\.\.2 \(the model has 3 classes\), got 3"
     ):
         e.explain(x, target=3)
-    with pytest.raises(ValueError, match=r"target='true' needs y"):
+    with pytest.raises(
+        ValueError, match=r"target: 'true' needs the true label of every sample, got no y"
+    ):
         e.explain(x, target="true")
     with pytest.raises(ValueError, match=r"y: expected 3 labels.*got shape \[2\]"):
         e.explain(x, target="true", y=[0, 1])

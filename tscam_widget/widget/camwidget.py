@@ -19,6 +19,7 @@ import numpy as np
 import traitlets as t
 
 from tscam_widget.explain.explanation import map_key
+from tscam_widget.explain.targets import check_target
 
 from . import buffers
 from .background import Apply, Background, running_loop
@@ -1222,26 +1223,19 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
 
     @t.validate("target")
     def _v_target(self, proposal: Any) -> str | int:
-        v = proposal["value"]
-        k = len(self.classes) if self.classes else self._comp.probs.shape[1]
-        if isinstance(v, str):
-            if v == "true":
-                known = self._src.y[self._comp.finite] >= 0
-                if not known.all():
-                    raise t.TraitError(
-                        "target: 'true' needs the true label of every sample; pass y= (or a "
-                        "Learner) — use 'pred' or a class index instead"
-                    )
-                return v
-            if v == "pred":
-                return v
-            if v in self.classes:  # a class name
-                return self.classes.index(v)
-            raise t.TraitError(
-                f"target: expected 'pred', 'true', a class index 0..{k - 1} or a class name "
-                f"{list(self.classes)}, got {v!r}"
+        finite = self._comp.finite
+        try:
+            return check_target(
+                proposal["value"],
+                int(finite.sum()),
+                self._src.y[finite],
+                n_classes=len(self.classes) if self.classes else self._comp.probs.shape[1],
+                names=self.classes,
+                arrays=False,
+                ids=np.flatnonzero(finite),
             )
-        return self._in_range("target", v, k)
+        except (TypeError, ValueError) as e:
+            raise t.TraitError(str(e)) from None
 
     @t.validate("layers")
     def _v_layers(self, proposal: Any) -> list[str]:
