@@ -260,18 +260,18 @@ def bench_model(name: str, a: argparse.Namespace) -> dict[str, float]:
     for v in variants:
         m = f"{mem[v]:10.1f}" if v in mem else f"{'-':>10s}"
         print(f"{labels[v]:46s} {med[v]:9.3f} {min(times[v]):7.3f} {max(times[v]):7.3f} {m}")
-    if "ours" in med and "floor" in med:
-        print(f"b/a  = {med['ours'] / med['floor']:.2f}   (target <= {TARGETS[name]})")
-    if "ours_resolved" in med and "floor" in med:
-        print(f"br/a = {med['ours_resolved'] / med['floor']:.2f}   (target <= {TARGETS[name]})")
-    if "ours+maps" in med and "floor" in med:
-        print(f"b+/a = {med['ours+maps'] / med['floor']:.2f}")
-    if "ours_gradcam" in med and "floor" in med:
-        print(f"b1/a = {med['ours_gradcam'] / med['floor']:.2f}")
-    if "captum" in med and "ours" in med:
-        print(f"c/b  = {med['captum'] / med['ours']:.2f}   (target >= 3)")
-    if "gradcam_pkg" in med and "ours" in med:
-        print(f"d/b  = {med['gradcam_pkg'] / med['ours']:.2f}")
+    goal = f"(target <= {TARGETS[name]})"
+    ratios = [  # (label, numerator, denominator, target)
+        ("b/a", "ours", "floor", goal),
+        ("br/a", "ours_resolved", "floor", goal),
+        ("b+/a", "ours+maps", "floor", ""),
+        ("b1/a", "ours_gradcam", "floor", ""),
+        ("c/b", "captum", "ours", "(target >= 3)"),
+        ("d/b", "gradcam_pkg", "ours", ""),
+    ]
+    for label, num, den, target in ratios:
+        if num in med and den in med:
+            print(f"{label:5s}= {med[num] / med[den]:.2f}" + (f"   {target}" if target else ""))
     return med
 
 

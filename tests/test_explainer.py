@@ -359,45 +359,6 @@ def test_in_place_op_after_a_captured_layer_changes_nothing():
 
 
 # ---------------------------------------------------------------- model state
-def _snapshot(m: nn.Module):
-    return {
-        "state": {k: v.detach().clone() for k, v in m.state_dict().items()},
-        "grad": [(p.grad, None if p.grad is None else p.grad.clone()) for p in m.parameters()],
-        "req": [p.requires_grad for p in m.parameters()],
-        "training": [mod.training for mod in m.modules()],
-        # every hook dict torch keeps per module (read only: ids and functions), so a hook left
-        # behind anywhere, or a user's hook dropped, shows
-        "hooks": [
-            {k: list(getattr(mod, k).items()) for k in HOOK_DICTS if hasattr(mod, k)}
-            for mod in m.modules()
-        ],
-    }
-
-
-HOOK_DICTS = (
-    "_forward_hooks",
-    "_forward_hooks_with_kwargs",
-    "_forward_hooks_always_called",
-    "_forward_pre_hooks",
-    "_forward_pre_hooks_with_kwargs",
-    "_backward_hooks",
-    "_backward_pre_hooks",
-)
-
-
-def _assert_same(before, m: nn.Module):
-    after = _snapshot(m)
-    assert before["state"].keys() == after["state"].keys()
-    for k in before["state"]:
-        assert torch.equal(before["state"][k], after["state"][k]), k
-    for (g0, v0), (g1, v1) in zip(before["grad"], after["grad"]):
-        assert g0 is g1
-        assert (v0 is None and v1 is None) or torch.equal(v0, v1)
-    assert before["req"] == after["req"]
-    assert before["training"] == after["training"]
-    assert before["hooks"] == after["hooks"]
-
-
 def _messy_model():
     m = conv_stack()
     m.train()
@@ -410,27 +371,27 @@ def _messy_model():
     return m
 
 
-def test_state_restored_for_every_method():
+def test_state_restored_for_every_method(model_state):
     m = _messy_model()
-    before = _snapshot(m)
+    before = model_state(m)
     x = rand_x(n=3)
     ex = Explainer(m, layers="all").explain(x, methods=list(METHODS), reductions=("mean", "median"))
-    _assert_same(before, m)
+    before.assert_unchanged(m)
     assert set(ex.methods) == set(METHODS)
     # a frozen model (no parameter requires grad) still gets gradient maps
     for p in m.parameters():
         p.requires_grad_(False)
-    before = _snapshot(m)
+    before = model_state(m)
     ex2 = Explainer(m, layers="all").explain(x, methods=["gradcam"], norm="none")
-    _assert_same(before, m)
+    before.assert_unchanged(m)
     np.testing.assert_allclose(
         ex2.raw("gradcam", "3"), ex.raw("gradcam", "3"), rtol=1e-5, atol=1e-6
     )
 
 
-def test_state_restored_after_exceptions():
+def test_state_restored_after_exceptions(model_state):
     m = _messy_model()
-    before = _snapshot(m)
+    before = model_state(m)
 
     def boom(a, g, r):
         raise ZeroDivisionError("boom")
@@ -441,7 +402,7 @@ def test_state_restored_after_exceptions():
             Explainer(m, layers="all").explain(rand_x(n=2), methods=["gradcam", "_boom"])
     finally:
         unregister_method("_boom")
-    _assert_same(before, m)
+    before.assert_unchanged(m)
 
     class Marked(nn.Module):
         def forward(self, x):
@@ -450,37 +411,37 @@ def test_state_restored_after_exceptions():
             return x
 
     m2 = nn.Sequential(Marked(), *_messy_model())
-    before = _snapshot(m2)
+    before = model_state(m2)
     x = rand_x(n=4)
     x[3, 0, 0] = 1000.0
     with pytest.raises(KeyError, match="marked input"):
         Explainer(m2, layers=[1, 4]).explain(x, batch_size=2)
-    _assert_same(before, m2)
+    before.assert_unchanged(m2)
 
 
-def test_state_restored_when_the_forward_fails_and_is_diagnosed():
+def test_state_restored_when_the_forward_fails_and_is_diagnosed(model_state):
     # a too-short series: the forward raises a RuntimeError, _diagnose reruns it with tracking
     # hooks on every module to name the layer; those hooks go too
     m = _messy_model()
     m[3] = nn.Conv1d(4, 6, 9)  # no padding: fails on length < 9
-    before = _snapshot(m)
+    before = model_state(m)
     with pytest.raises(ValueError, match="layer '3'"):
         Explainer(m, layers=[1]).explain(rand_x(n=2, t=5))
-    _assert_same(before, m)
+    before.assert_unchanged(m)
 
 
-def test_the_state_check_catches_a_leaked_hook(monkeypatch):
+def test_the_state_check_catches_a_leaked_hook(monkeypatch, model_state):
     # the hooks are removed through their handles and nothing else: with RemovableHandle.remove
-    # a no-op, the hooks the explainer registered stay and _assert_same sees them
+    # a no-op, the hooks the explainer registered stay and the snapshot sees them
     from torch.utils.hooks import RemovableHandle
 
     m = _messy_model()
-    before = _snapshot(m)
+    before = model_state(m)
     monkeypatch.setattr(RemovableHandle, "remove", lambda self: None)
     Explainer(m, layers="all").explain(rand_x(n=2), methods=["gradcam"])
     monkeypatch.undo()
     with pytest.raises(AssertionError):
-        _assert_same(before, m)
+        before.assert_unchanged(m)
 
 
 def test_no_grad_and_inference_mode():
@@ -553,10 +514,12 @@ def test_bad_inputs_have_clear_errors():
     ):
         Explainer(no_head, layers=0).explain(x)
     with pytest.raises(
-        ValueError, match=r"target: class index \[3\] out of range.*3 classes \(valid: 0\.\.2\)"
+        ValueError, match=r"target: expected an int in 0\.\.2 \(the model has 3 classes\), got 3"
     ):
         e.explain(x, target=3)
-    with pytest.raises(ValueError, match=r"target='true' needs y"):
+    with pytest.raises(
+        ValueError, match=r"target: 'true' needs the true label of every sample, got no y"
+    ):
         e.explain(x, target="true")
     with pytest.raises(ValueError, match=r"y: expected 3 labels.*got shape \[2\]"):
         e.explain(x, target="true", y=[0, 1])

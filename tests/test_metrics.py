@@ -309,27 +309,6 @@ def test_perturbations_fill_what_they_say():
 
 
 # --------------------------------------------------------------------------- model state, errors
-def snapshot(model: nn.Module) -> dict:
-    return {
-        "state": {k: v.clone() for k, v in model.state_dict().items()},
-        "grad": [None if p.grad is None else p.grad.clone() for p in model.parameters()],
-        "req": [p.requires_grad for p in model.parameters()],
-        "training": [m.training for m in model.modules()],
-        "hooks": [len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules()],
-    }
-
-
-def assert_same(model: nn.Module, snap: dict) -> None:
-    now = snapshot(model)
-    for k, v in snap["state"].items():
-        assert torch.equal(now["state"][k], v), k
-    for g0, g1 in zip(snap["grad"], now["grad"]):
-        assert (g0 is None and g1 is None) or torch.equal(g0, g1)
-    assert now["req"] == snap["req"]
-    assert now["training"] == snap["training"]
-    assert now["hooks"] == snap["hooks"]
-
-
 def prepared_model() -> nn.Module:
     model = small_conv(1, 2)
     model.train()  # the user left it in train mode
@@ -339,12 +318,12 @@ def prepared_model() -> nn.Module:
     return model
 
 
-def test_evaluate_leaves_the_model_as_found_and_reports_named_axes():
+def test_evaluate_leaves_the_model_as_found_and_reports_named_axes(model_state):
     x, _, mask = synthetic(6, 32, n_classes=2, seed=0)
     model = prepared_model()
-    snap = snapshot(model)
+    snap = model_state(model)
     rep = evaluate(model, x, mask=mask, steps=4, random_draws=2)
-    assert_same(model, snap)
+    snap.assert_unchanged(model)
     n_l, n_m = len(rep.layers), len(rep.methods)
     assert rep.layers[0] == "input"
     assert rep.curves.shape == (6, n_l, n_m, 2, 5)
@@ -371,10 +350,10 @@ def test_evaluate_leaves_the_model_as_found_and_reports_named_axes():
     assert rep.stages[0] == "head"
 
 
-def test_evaluate_errors_are_specific_and_leave_the_model_alone():
+def test_evaluate_errors_are_specific_and_leave_the_model_alone(model_state):
     x, _, mask = synthetic(4, 32, n_classes=2, seed=0)
     model = prepared_model()
-    snap = snapshot(model)
+    snap = model_state(model)
     cases = [
         (dict(X=x, mask=mask[:, :10]), ValueError, r"mask: expected shape \[N, T\] = \[4, 32\]"),
         (dict(X=x, mask=mask * 2), ValueError, "mask: expected bool"),
@@ -391,7 +370,7 @@ def test_evaluate_errors_are_specific_and_leave_the_model_alone():
     for kwargs, exc, msg in cases:
         with pytest.raises(exc, match=msg):
             evaluate(model, **kwargs)
-        assert_same(model, snap)
+        snap.assert_unchanged(model)
     with pytest.raises(TypeError, match="model_or_learner: expected a torch.nn.Module"):
         evaluate("model", x)
 

@@ -20,6 +20,7 @@ import pytest
 import traitlets as t
 
 from tscam_widget.widget import CamWidget
+from tscam_widget.widget.buffers import pack
 from tscam_widget.widget.compact import quantise
 from tscam_widget.widget.export import export_html
 
@@ -28,8 +29,11 @@ from harness import (  # noqa: E402  (the launch recipe and the painted-event he
     CHROMIUM,
     CHROMIUM_ARGS,
     last_paint,
+    next_paint,
+    painted_after,
     paints_during,
     record_paints,
+    shown,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,11 +52,6 @@ DARK = {
 }
 
 # ---- a protocol-shaped state with known maps -----------------------------------------------
-
-
-def pack(arr: np.ndarray, dtype: str) -> dict:
-    a = np.ascontiguousarray(arr, dtype=dtype)
-    return {"dtype": dtype, "shape": list(a.shape), "data": a.tobytes()}
 
 
 def table() -> np.ndarray:
@@ -187,22 +186,44 @@ def open_page(browser, path: Path, dpr: float = 1):
     record_paints(page)
     page.goto(path.as_uri())
     page.wait_for_selector("canvas.tscam-main", timeout=10_000)
-    wait_frames(page)
+    next_paint(page, root(page), 0)
     return page, errors
 
 
-def wait_frames(page) -> None:
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+def root(page):
+    return page.locator(".tscam-root").element_handle()
+
+
+#: the controls a paint reports (docs/protocol.md, "The painted event")
+PAINTED_CONTROLS = (
+    "layer",
+    "sample",
+    "view",
+    "view_count",
+    "method",
+    "reduction",
+    "target",
+    "norm",
+    "cmap",
+)
+
+
+def change(page, action, ready: bool = True, **want) -> dict:
+    """Runs ``action`` (one change) and waits for the widget's paint of it: the first paint
+    after it (``ready``: showing maps) whose controls show ``want``; returns its detail."""
+    return painted_after(page, root(page), action, ready=ready, **want)
 
 
 def set_dark(page) -> None:
     css = "".join(f"{k}: {v};" for k, v in DARK.items())
-    page.evaluate(
-        "css => { document.body.style.cssText += css; document.body.style.background = '#111';"
-        " document.body.setAttribute('data-jp-theme-name', 'JupyterLab Dark'); }",
-        css,
+    change(
+        page,
+        lambda: page.evaluate(
+            "css => { document.body.style.cssText += css; document.body.style.background ="
+            " '#111'; document.body.setAttribute('data-jp-theme-name', 'JupyterLab Dark'); }",
+            css,
+        ),
     )
-    wait_frames(page)
 
 
 # Pixel probes, run in the page: css px coordinates, device pixel ratio 1.
@@ -240,8 +261,8 @@ def shot(page, name: str) -> None:
 
 
 def select(page, control: str, value: str) -> None:
-    page.select_option(f"[data-control={control}]", value)
-    wait_frames(page)
+    want = {control: value} if control in PAINTED_CONTROLS else {}
+    change(page, lambda: page.select_option(f"[data-control={control}]", value), **want)
 
 
 # Geometry comes from the frontend's last paint (the ``tscam:painted`` event's panels and colour
@@ -335,15 +356,13 @@ def test_layer_strip_click_and_keys(uni_page):
     rows = strip_rows(page)
     assert [name for _, name in rows] == LAYERS
     box = page.locator(".tscam-strip").bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, rows[0][0] + 1)
-    wait_frames(page)
+    change(page, lambda: page.mouse.click(box["x"] + box["width"] / 2, rows[0][0] + 1), layer=0)
     assert "blocks.0 (1/4)" in page.inner_text(".tscam-layer-name")
     assert probe(page, column(page, 60), list(range(250, 256)))["hits"]
     # keyboard: down = next layer, right = next sample
     page.focus(".tscam-root")
     page.keyboard.press("ArrowDown")
-    page.keyboard.press("ArrowRight")
-    wait_frames(page)
+    change(page, lambda: page.keyboard.press("ArrowRight"), layer=1, sample=1)
     assert "blocks.1 (2/4)" in page.inner_text(".tscam-layer-name")
     assert page.input_value("[data-control=sample-box]") == "1"
     # hover tooltip: time index, value, CAM
@@ -368,7 +387,7 @@ def test_views_and_nan_screenshots(uni_page):
     select(page, "method", "cam")  # undefined for blocks.0..2
     page.fill("[data-control=sample-box]", "0")
     page.keyboard.press("Enter")
-    wait_frames(page)
+    shown(page, root(page), method="cam", sample=0)  # sample 0 already (ArrowLeft): no new paint
     # cam is undefined for blocks.1: the status says so and the series is drawn, in grey only
     status = page.inner_text(".tscam-status")
     assert "CAM (Zhou) is not defined for layer blocks.1" in status, status
@@ -444,8 +463,7 @@ def test_kernel_mode_keeps_last_picture(browser, tmp_path):
         == "rgb(211, 47, 47)"
     )
     page.focus(".tscam-root")
-    page.keyboard.press("ArrowRight")
-    wait_frames(page)
+    change(page, lambda: page.keyboard.press("ArrowRight"), ready=False, sample=1)
     assert page.input_value("[data-control=sample-box]") == "1"
     assert "computing..." in page.inner_text(".tscam-status")
     shot(page, "kernel-pending")
@@ -456,8 +474,7 @@ def test_kernel_mode_keeps_last_picture(browser, tmp_path):
     pixels = """([x, y, w, h]) => Array.from(document.querySelector('canvas.tscam-main')
         .getContext('2d').getImageData(x, y, w, h).data).join(',')"""
     same = page.evaluate(pixels, lower_half)
-    page.keyboard.press("ArrowLeft")
-    wait_frames(page)
+    change(page, lambda: page.keyboard.press("ArrowLeft"), sample=0)
     assert "computing" not in page.inner_text(".tscam-status")
     again = page.evaluate(pixels, lower_half)
     assert same == again
@@ -550,15 +567,15 @@ def test_controls_keep_their_place_and_the_sample_box_follows(browser, tmp_path)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    record_paints(page)
     page.goto(export(w, tmp_path / "controls.html").as_uri())
     page.wait_for_selector("canvas.tscam-main")
-    wait_frames(page)
+    next_paint(page, root(page), 0)
     # fixed widths: the sample slider and the menus do not move as the layer name changes
     where = "() => ['sample', 'method', 'view'].map(n => document.querySelector(`[data-control=${n}]`).getBoundingClientRect().x)"  # noqa: E501
     spots = set()
     for layer in range(len(names)):
-        page.fill("[data-control=layer]", str(layer))
-        wait_frames(page)
+        change(page, lambda: page.fill("[data-control=layer]", str(layer)), layer=layer)  # noqa: B023
         spots.add(tuple(page.evaluate(where)))
     assert len(spots) == 1, spots
     # at 970 px in grid view the controls take two lines: navigation, then the menus (the
@@ -576,24 +593,19 @@ def test_controls_keep_their_place_and_the_sample_box_follows(browser, tmp_path)
     # the number box follows every change, also while it keeps the focus after Enter
     box = page.locator("[data-control=sample-box]")
     box.fill("4")
-    box.press("Enter")
-    wait_frames(page)
+    change(page, lambda: box.press("Enter"), sample=4)
     assert page.input_value("[data-control=sample]") == "4"
-    page.evaluate(  # a pointer drag that does not move the focus (as on macOS)
-        "() => { const s = document.querySelector('[data-control=sample]'); s.value = '2';"
+    drag = (  # a pointer drag that does not move the focus (as on macOS)
+        "v => { const s = document.querySelector('[data-control=sample]'); s.value = v;"
         " s.dispatchEvent(new Event('input', { bubbles: true })); }"
     )
-    wait_frames(page)
+    change(page, lambda: page.evaluate(drag, "2"), sample=2)
     assert page.evaluate("() => document.activeElement.dataset.control") == "sample-box"
     assert box.input_value() == "2"
     # while typing the box keeps what is typed
     box.fill("")
     box.type("5")
-    page.evaluate(
-        "() => { const s = document.querySelector('[data-control=sample]'); s.value = '1';"
-        " s.dispatchEvent(new Event('input', { bubbles: true })); }"
-    )
-    wait_frames(page)
+    change(page, lambda: page.evaluate(drag, "1"), sample=1)
     assert box.input_value() == "5"
     # strip rows: shortened labels, the full name of each row on hover, in order
     assert [name for _, name in strip_rows(page)] == names

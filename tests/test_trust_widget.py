@@ -160,22 +160,10 @@ def test_a_cell_selects_its_layer_and_method(wtrust):
 
 
 # ---- the randomised model ------------------------------------------------------------------
-def _snapshot(model: torch.nn.Module):
-    return (
-        {k: v.detach().clone() for k, v in model.state_dict().items()},
-        [(p.requires_grad, p.grad) for p in model.parameters()],
-        [mod.training for mod in model.modules()],
-        sum(
-            len(mod._forward_hooks) + len(mod._forward_pre_hooks) + len(mod._backward_hooks)
-            for mod in model.modules()
-        ),
-    )
-
-
-def test_randomised_toggle_changes_the_maps_not_the_model(data):
+def test_randomised_toggle_changes_the_maps_not_the_model(data, model_state):
     m, X, y, mask = data
     m.train()  # a user's model left in training mode stays so
-    before = _snapshot(m)
+    before = model_state(m)
     w = CamWidget(m, X, y, mask=mask, progress=False, precision="float32")
     w.layer, w.method, w.sample = len(w.layers) - 1, "gradcam", 3
     original = w.current_map.copy()
@@ -191,12 +179,8 @@ def test_randomised_toggle_changes_the_maps_not_the_model(data):
     assert (rows >= 0).sum() == N
     w.randomised = False
     np.testing.assert_array_equal(w.current_map, original)
-    after = _snapshot(m)
-    for k, v in before[0].items():
-        assert torch.equal(v, after[0][k]), k
-    assert before[1] == after[1]  # requires_grad as found, no .grad
-    assert all(g is None for _, g in after[1])
-    assert before[2] == after[2] and before[3] == after[3] == 0
+    before.assert_unchanged(m)
+    assert all(p.grad is None for p in m.parameters())
     m.eval()
 
 

@@ -25,7 +25,7 @@ from tscam_widget.explain import (
 )
 from tscam_widget.models import InceptionTime
 from tscam_widget.widget import CamWidget, cmap_table, pack, unpack
-from tscam_widget.widget import camwidget as camwidget_mod
+from tscam_widget.widget import precompute as precompute_mod
 from tscam_widget.widget.cache import LRUCache
 from tscam_widget.widget.compact import dequantise
 from tscam_widget.widget.trust import TRUST_ARRAYS
@@ -471,7 +471,7 @@ def test_widget_cache_bound_evicts_oldest(data):
 def test_precompute_auto_threshold(data, monkeypatch):
     model, X, y = data
     assert CamWidget(model, X, y, progress=False, precision="float32").precomputed
-    monkeypatch.setattr(camwidget_mod, "AUTO_LIMIT_BYTES", 1000)
+    monkeypatch.setattr(precompute_mod, "AUTO_LIMIT_BYTES", 1000)
     w = CamWidget(model, X, y, progress=False, precision="float32")
     assert not w.precomputed and w.cube["shape"] == [0]
 

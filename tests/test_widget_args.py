@@ -26,19 +26,6 @@ def data():
     return model, X, np.arange(N) % 3
 
 
-def model_state(model: torch.nn.Module) -> dict:
-    return {
-        "weights": {k: v.clone() for k, v in model.state_dict().items()},
-        "grads": [p.grad for p in model.parameters()],
-        "training": [m.training for m in model.modules()],
-        "requires_grad": [p.requires_grad for p in model.parameters()],
-        "hooks": [
-            (len(m._forward_hooks), len(m._forward_pre_hooks), len(m._backward_hooks))
-            for m in model.modules()
-        ],
-    }
-
-
 BAD = {
     "too few class names": (
         dict(classes=["a", "b"], y=np.arange(N) % 2),
@@ -83,7 +70,7 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_argument_is_named_and_the_model_is_untouched(data, case):
+def test_bad_argument_is_named_and_the_model_is_untouched(data, case, model_state):
     model, X, y = data
     kw, kind, message = BAD[case]
     args: dict = {"y": y}
@@ -104,12 +91,8 @@ def test_bad_argument_is_named_and_the_model_is_untouched(data, case):
     finally:
         sys.unraisablehook = old_hook
     assert not unraisable, [str(u.exc_value) for u in unraisable]
-    after = model_state(model)
-    assert after["hooks"] == before["hooks"] and after["training"] == before["training"]
-    assert after["requires_grad"] == before["requires_grad"]
-    assert all(g is None for g in after["grads"])
-    for k, v in before["weights"].items():
-        assert torch.equal(v, after["weights"][k]), k
+    before.assert_unchanged(model)
+    assert all(p.grad is None for p in model.parameters())
 
 
 def layer_normalised(raw: np.ndarray) -> np.ndarray:

@@ -381,7 +381,9 @@ def test_grid_and_overlay_views(cam, artifacts):
 
 def test_dark_theme_contrast(cam, artifacts):
     cam.reset()
-    light_bg = cam.rgb()[0, 0].copy()
+    light_rgb = cam.rgb()
+    light_bg = light_rgb[0, 0].copy()
+    light = last_paint(cam.page.locator(ROOT).first.element_handle())
     try:
         n = cam.count()
         set_theme(cam.page, "JupyterLab Dark")
@@ -392,14 +394,21 @@ def test_dark_theme_contrast(cam, artifacts):
         def dark_full_width(d: dict) -> np.ndarray | None:
             rgb = cam.rgb()
             dark = contrast_ratio(rgb[0, 0], (0, 0, 0)) < 2.0
-            return [rgb] if dark and abs(rgb.shape[1] - root_w) <= 2 else None
+            return [rgb, d] if dark and abs(rgb.shape[1] - root_w) <= 2 else None
 
-        rgb = paint_until(cam.page, cam.root(), n, dark_full_width, 10, "a dark full-width paint")
-        rgb = rgb[0]
+        rgb, paint = paint_until(
+            cam.page, cam.root(), n, dark_full_width, 10, "a dark full-width paint"
+        )
         strip = cam.rgb(STRIP)  # drawn in the same paint
         cam.page.locator(ROOT).first.screenshot(path=str(artifacts / "lab-dark.png"))
-        area = painted_panels(cam.page)[0]
-        assert abs(area["x"] + area["w"] - (rgb.shape[1] - 82)) <= 1, area
+        # the layout of the full width, as in the light theme: the plot area, then the colour
+        # bar inside the canvas, the same room right of the plot (the painted event's geometry)
+        area, bar = paint["panels"][0], paint["colorbar"]
+        assert area["x"] + area["w"] < bar["x"] and bar["x"] + bar["w"] <= rgb.shape[1], paint
+        margin = rgb.shape[1] - (area["x"] + area["w"])
+        light_area = light["panels"][0]
+        light_margin = light_rgb.shape[1] - (light_area["x"] + light_area["w"])
+        assert abs(margin - light_margin) <= 1, (paint, light)
         assert not np.array_equal(rgb[0, 0], light_bg)
         bad = [(round(c, 2), it) for c, it in dom_contrast(cam.page) if c < 4.5]
         assert not bad, f"DOM text below 4.5:1 in the dark theme: {bad}"

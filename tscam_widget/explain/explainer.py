@@ -15,7 +15,7 @@ from torch import nn
 
 from .explanation import Explanation, check_norm
 from .hooks import LayerCapture
-from .inputs import check_target_arg, prepare_labels, prepare_target, prepare_x
+from .inputs import prepare_labels, prepare_x
 from .layers import (
     INPUT,
     INPUT_SPEC,
@@ -29,6 +29,7 @@ from .layouts import parse_layout
 from .methods import METHODS, Method, MethodContext, WeightedMethod, default_methods
 from .model_io import ModelIO
 from .state import preserved_state
+from .targets import check_target, target_tensor
 from .terms import check_reductions, layer_terms
 from .trace import Trace, trace_model
 
@@ -285,7 +286,7 @@ class Explainer:
                 f"accept {sorted(accepted)}"
             )
         y_arr = None if y is None else prepare_labels(y, n, arg="y")
-        target_arg = check_target_arg(target, n, y_arr)
+        target_arg = check_target(target, n, y_arr)
 
         specs = self._resolve(xt)
         names = [s.name for s in specs]
@@ -396,7 +397,7 @@ class Explainer:
                 except RuntimeError as e:
                     raise self._forward_error(xb, e) from e
                 out = self.io.logits(raw_out, xb.shape[0])
-                tgt = prepare_target(target_arg, out.detach(), y_arr, start)
+                tgt = target_tensor(target_arg, out.detach(), y_arr, start)
                 missing = [s.name for s in specs if not s.is_input and s.name not in cap.outputs]
                 if missing:
                     raise ValueError(f"layers: {missing} did not run in the model's forward")

@@ -1,4 +1,5 @@
-"""Validate and convert user inputs (series, labels, targets) into tensors, with clear errors."""
+"""Validate and convert user inputs (series, labels) into tensors, with clear errors (targets:
+:mod:`.targets`)."""
 
 from __future__ import annotations
 
@@ -90,61 +91,3 @@ def prepare_labels(y: Any, n: int, arg: str = "y", classes: list[str] | None = N
     elif arr.dtype.kind not in "iub":
         raise TypeError(f"{arg}: expected integer class indices, got dtype {arr.dtype}")
     return arr.astype(np.int64)
-
-
-def prepare_target(
-    target: Any, logits: torch.Tensor, y: np.ndarray | None, start: int = 0
-) -> torch.Tensor:
-    """The target class per sample as an int64 tensor ``[N]`` on the logits' device.
-
-    ``target`` is ``"pred"`` (argmax of the logits), ``"true"`` (``y[start:start+N]``), an int, or
-    an array of indices for the whole input (sliced from ``start``)."""
-    n, k = logits.shape
-    if isinstance(target, str):
-        if target == "pred":
-            return logits.argmax(dim=1)
-        if target == "true":
-            if y is None:
-                raise ValueError(
-                    "target='true' needs y: pass y=... with one class index per sample"
-                )
-            t = torch.as_tensor(y[start : start + n], device=logits.device)
-        else:
-            raise ValueError(
-                f"target: expected 'pred', 'true', an int or an array of ints, got {target!r}"
-            )
-    elif isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-        t = torch.full((n,), int(target), dtype=torch.int64, device=logits.device)
-    else:
-        arr = (
-            target
-            if isinstance(target, np.ndarray)
-            else np.asarray(target.detach().cpu() if isinstance(target, torch.Tensor) else target)
-        )
-        t = torch.as_tensor(arr[start : start + n], device=logits.device)
-    t = t.to(torch.int64)
-    bad = (t < 0) | (t >= k)
-    if bool(bad.any()):
-        vals = sorted(set(t[bad].tolist()))[:5]
-        raise ValueError(
-            f"target: class index {vals} out of range for a model with {k} classes "
-            f"(valid: 0..{k - 1})"
-        )
-    return t
-
-
-def check_target_arg(target: Any, n: int, y: np.ndarray | None) -> Any:
-    """Validate ``target`` up front (shape, type); returns a numpy array for array targets."""
-    if isinstance(target, str):
-        if target not in ("pred", "true"):
-            raise ValueError(
-                f"target: expected 'pred', 'true', an int or an array of ints, got {target!r}"
-            )
-        if target == "true" and y is None:
-            raise ValueError("target='true' needs y: pass y=... with one class index per sample")
-        return target
-    if isinstance(target, bool):
-        raise TypeError("target: expected 'pred', 'true', an int or an array of ints, got a bool")
-    if isinstance(target, (int, np.integer)):
-        return int(target)
-    return prepare_labels(target, n, arg="target")

@@ -1,5 +1,8 @@
-"""``CamWidget``: traitlets and observers only (the maths lives in the explainer, reached through
-:mod:`.compute`). The Python <-> frontend contract is ``docs/protocol.md``."""
+"""``CamWidget``: its traits, construction, public views, flushing of control changes and
+observers. The maths lives in the explainer, reached through :mod:`.compute`; the rest of the
+work in mixins: the background jobs (:mod:`.jobs`), the precomputed maps and memory budget
+(:mod:`.precompute`), the controls' validators (:mod:`.validation`) and the trust view
+(:mod:`.trust`). The Python <-> frontend contract is ``docs/protocol.md``."""
 
 from __future__ import annotations
 
@@ -8,10 +11,7 @@ import contextlib
 import os
 import pathlib
 import sys
-import time
-import warnings
-import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anywidget
@@ -21,18 +21,20 @@ import traitlets as t
 from tscam_widget.explain.explanation import map_key
 
 from . import buffers
-from .background import Apply, Background, running_loop
-from .colormaps import cmap_names, cmap_table, resolve_cmap
+from .background import Background, running_loop
+from .colormaps import cmap_names, cmap_table
 from .compact import MapStore, check_precision, dequantise, quantise
-from .compute import ALL_REDUCTIONS, MapComputer, _nanminmax
+from .compute import ALL_REDUCTIONS, MapComputer
 from .export import export_html
-from .options import LINESTYLES, MARKS, NORMS, OPTIONS, SERIES_VIEWS, VIEWS
-from .samples import SAMPLE_FILTERS, SAMPLE_SORTS, sample_list
+from .jobs import BackgroundMixin
+from .options import NORMS, OPTIONS
+from .precompute import PrecomputeMixin
+from .samples import sample_list
 from .source import LabelDecoder, decode_labels, resolve_source
 from .trust import TrustMixin, check_mask
+from .validation import ValidationMixin
 
 _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
-AUTO_LIMIT_BYTES = 64 * 10**6
 #: above this many bytes of series, only the visible samples' series travel (``series_samples``)
 SERIES_LIMIT_BYTES = 32 * 10**6
 INIT_CONTROLS = (
@@ -54,95 +56,6 @@ INIT_CONTROLS = (
     "filter_pred",
     "sample_sort",
 )
-
-
-def _call(ref: Any, name: str, *args: Any) -> None:
-    w = ref()
-    if w is not None:
-        getattr(w, name)(*args)
-
-
-BACKGROUND_BATCH_S = 0.1  # aim of one background batch: a user's request waits at most this
-
-
-def _adaptive(
-    todo: np.ndarray, step: Any, start: int = 4, most: int = 256, aim: Any = None
-) -> Iterator[Any]:
-    """Run ``step(idx)`` over ``todo`` in batches sized so each takes about ``aim()`` seconds
-    (default ``BACKGROUND_BATCH_S``); yields what each step returns."""
-    i, b, rate = 0, start, 0.0
-    while i < todo.size:
-        target = BACKGROUND_BATCH_S if aim is None else aim()
-        if rate > 0:
-            b = int(np.clip(rate * target, 1, most))
-        idx = todo[i : i + b]
-        t0 = time.perf_counter()
-        out = step(idx)
-        dt = max(time.perf_counter() - t0, 1e-4)
-        i += idx.size
-        rate = idx.size / dt if rate == 0 else 0.5 * rate + 0.5 * idx.size / dt
-        yield out
-
-
-def _predict_job(ref: Any, worker: MapComputer, aim: Any = None) -> Iterator[Apply]:
-    todo = np.flatnonzero(worker.finite & ~worker.predicted)
-
-    def step(idx: np.ndarray) -> Apply:
-        idx, probs = worker.probs_of(idx)
-
-        def apply() -> None:
-            w = ref()
-            if w is not None:
-                w._comp.set_probs(idx, probs)
-                w._push_predictions()
-
-        return apply
-
-    yield from _adaptive(todo, step, most=worker.batch_size, aim=aim)
-    yield lambda: _call(ref, "_predictions_done")
-
-
-def _rows_job(ref: Any, worker: MapComputer, todo: np.ndarray, aim: Any = None) -> Iterator[Apply]:
-    """Raw maps of the (sample, class) pairs ``todo`` ``[P, 2]`` for the widget's map store."""
-    keys = worker.keys()
-    done = [0]
-
-    def step(rows: np.ndarray) -> Apply:
-        part = todo[rows]
-        maps = worker._raw_cube(part[:, 0], keys, [int(c) for c in part[:, 1]], "none")
-        done[0] += len(part)
-        n = done[0]
-
-        def apply() -> None:
-            w = ref()
-            if w is not None and w._store is not None:
-                w._store.add(part[:, 0], part[:, 1], maps)
-                w.status = f"precomputing maps: {n} / {len(todo)} samples"
-
-        return apply
-
-    yield from _adaptive(np.arange(len(todo)), step, most=worker.batch_size, aim=aim)
-    yield lambda: _call(ref, "_rows_done")
-
-
-def _ranges_job(
-    ref: Any, worker: MapComputer, key: tuple[str, str | None], target: Any, aim: Any = None
-) -> Iterator[Apply]:
-    """The dataset-wide ``norm="layer"`` range ``[L, 2]`` of one map kind, over every finite
-    sample in batches; each batch hands the range so far to the widget."""
-    todo = np.flatnonzero(worker.finite)
-    acc: list[Any] = [None, None, 0]
-
-    def step(idx: np.ndarray) -> Apply:
-        raw = worker._raw_cube(idx, [key], target, "none")[:, :, 0]  # [S, L, T]
-        lo, hi = _nanminmax(raw, axis=(0, 2))
-        acc[0] = lo if acc[0] is None else np.fmin(acc[0], lo)
-        acc[1] = hi if acc[1] is None else np.fmax(acc[1], hi)
-        acc[2] += len(idx)
-        partial, done = np.stack([acc[0], acc[1]], 1), acc[2]
-        return lambda: _call(ref, "_range_progress", key, target, partial, done, todo.size)
-
-    yield from _adaptive(todo, step, most=worker.batch_size, aim=aim)
 
 
 class _Int(t.Int):
@@ -230,7 +143,7 @@ def _array() -> t.Dict:
     return t.Dict(buffers.empty()).tag(sync=True)
 
 
-class CamWidget(TrustMixin, anywidget.AnyWidget):
+class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, anywidget.AnyWidget):
     """Time series coloured by class-activation maps, for every layer of a classifier.
 
     ``CamWidget(learn, dls=None, *, ds_idx=1, idxs=None, ...)`` for a fastai/tsai ``Learner``
@@ -524,6 +437,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             self._schedule()
 
     # ---- public read-only views --------------------------------------------------------
+
     @property
     def current_map(self) -> np.ndarray:
         """float32 ``[T]``: the map drawn now for (``sample``, ``layer``, ``method``,
@@ -662,6 +576,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         return export_html(self, path, title=title)
 
     # ---- flushing ----------------------------------------------------------------------
+
     def flush(self) -> None:
         """Compute what pending control changes need, now (normally the event loop does)."""
         self._flush(raise_errors=False)
@@ -729,123 +644,6 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         if self.view == "single":
             return [self.sample]
         return list(range(self.sample, min(self.n_samples, self.sample + self.view_count)))
-
-    def _cube_estimate(self) -> int:
-        """Bytes the precomputed maps would take in the kernel: a row per sample for its
-        predicted class and one for its true class where that differs (at most 2 x N rows)."""
-        comp = self._comp
-        n = int(comp.finite.sum())
-        rows = n * (2 if (self._src.y >= 0).any() else 1)
-        per_map = self._src.X.shape[-1] * self._itemsize + 8
-        return rows * len(comp.layers) * len(comp.keys()) * per_map
-
-    @property
-    def memory_bytes(self) -> int:
-        """Bytes the widget holds in the kernel (maps cache, precomputed maps, predictions); kept
-        below ``memory_mb`` (the data itself stays the user's: a memmap or a Dataset is read)."""
-        comp = self._comp
-        n = comp.probs.nbytes + comp.pred.nbytes + comp.predicted.nbytes + comp.finite.nbytes
-        n += comp.cache.nbytes + (self._store.nbytes if self._store is not None else 0)
-        return int(n)
-
-    def _check_budget(self) -> None:
-        """Precompute wanted but the maps would pass the memory budget: maps on demand instead,
-        said in the status line and as a warning."""
-        self._budget_note = ""
-        if self._windowed or self._precompute_arg is False:
-            return
-        if self._precompute_arg == "auto" and (
-            self._comp.expensive or self._comp.cube_nbytes() > AUTO_LIMIT_BYTES
-        ):
-            return
-        need = self._cube_estimate()
-        room = self._memory_bytes - self._comp.cache.max_bytes - self._comp.probs.nbytes * 2
-        if need > room:
-            self._budget_note = (
-                f"maps computed on demand: precomputed they would take {need / 1e6:.1f} MB, over "
-                f"the memory budget (memory_mb={self._memory_bytes / 1e6:g})"
-            )
-            warnings.warn(f"tscam-widget: {self._budget_note}", ResourceWarning, stacklevel=3)
-
-    def _want_precompute(self) -> bool:
-        if self._windowed:  # the series themselves travel on demand: so do the maps
-            return False
-        if self._budget_note:
-            return False
-        if self._precompute_arg == "auto":
-            if self._comp.expensive:  # a method with extra forwards (Method.extra_forwards)
-                return False
-            return self._comp.cube_nbytes() <= AUTO_LIMIT_BYTES
-        return bool(self._precompute_arg)
-
-    def _wanted_classes(self) -> list[np.ndarray]:
-        """The classes the precomputed maps must cover: predicted, true (where known) and the
-        current target's."""
-        comp = self._comp
-        return [comp.pred, self._src.y.astype(np.int32), comp.targets(self.target)]
-
-    def _fill_store(self, wanted: Sequence[np.ndarray]) -> None:
-        """Explain, in batches, every finite sample for each class in ``wanted`` (arrays
-        ``[N]`` of class indices, -1 skipped) that the store does not hold yet."""
-        comp = self._comp
-        keys = comp.keys()
-        todo = self._missing_rows(wanted)
-        store = self._store
-        assert store is not None
-        if not len(todo):
-            return
-        bs = comp.batch_size
-        total = -(-len(todo) // bs)
-        report = self._progress_reporter(total)
-        for b, start in enumerate(range(0, len(todo), bs)):
-            part = todo[start : start + bs]
-            maps = comp._raw_cube(part[:, 0], keys, [int(c) for c in part[:, 1]], "none")
-            comp.n_computations += 1
-            store.add(part[:, 0], part[:, 1], maps)
-            report(b + 1)
-        self._counts["cube_builds"] += 1
-
-    def _progress_reporter(self, total: int):
-        """``report(done)``: progress of a precomputation, in the widget's status line (and, when
-        no event loop runs, e.g. in a script, as one line of plain text on stderr)."""
-        t0 = time.perf_counter()
-        text = sys.stderr if (self._progress and self._loop() is None) else None
-
-        def report(done: int) -> None:
-            msg = f"precomputing maps: batch {done}/{total}"
-            self.status = msg
-            if text is not None:
-                end = "\n" if done == total else ""
-                print(
-                    f"\rtscam-widget: {msg} ({time.perf_counter() - t0:.1f} s)", end=end, file=text
-                )
-
-        self.status = f"precomputing maps: batch 0/{total}"
-        return report
-
-    def _publish_store(self) -> None:
-        """Send the store when it grew; the current target's classes and colour range always."""
-        store = self._store
-        assert store is not None
-        classes = self._comp.targets(self.target)
-        with self.hold_sync():
-            if store.u.shape[0] != self._sent_rows:
-                self._sent_rows = store.u.shape[0]
-                self.cube = buffers.pack(store.u, self.precision, deflate=True)
-                self.cube_scale = buffers.pack(store.scale, "float32", deflate=True)
-                self.cube_rows = buffers.pack(store.rows, "int32")
-                self.cube_keys = [map_key(*k) for k in self._comp.keys()]
-                self.cube_meta = {"scale_range": [float(v) for v in self._comp.scale_range]}
-            self.targets = buffers.pack(classes, "int32")
-            if self.norm == "none":
-                self.value_range = store.value_range(classes)
-            else:
-                self.value_range = [float(v) for v in self._comp.scale_range]
-            n, L, M, T = store.u.shape
-            self.status = (
-                f"precomputed {int(self._comp.finite.sum())} samples x {L} layers x {M} maps "
-                f"({n} sample/class rows, {store.nbytes / 1e6:.1f} MB as {self.precision})"
-            )
 
     @staticmethod
     def _series_traits(src: Any, samples: list[int] | None) -> dict[str, Any]:
@@ -935,241 +733,16 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             return [0.0, 1.0]
         return [float(finite.min()), float(finite.max())]
 
-    # ---- background work ---------------------------------------------------------------
-    def error_background(self) -> str:
-        e = self.background_error
-        return "" if e is None else f"background work failed: {type(e).__name__}: {e}"
+    # ---- observers ---------------------------------------------------------------------
 
-    @property
-    def background_running(self) -> bool:
-        """True while predictions or the precomputed cube are still being computed."""
-        bgs = (self._bg, self._bg_cube, self._bg_ranges, getattr(self, "_bg_trust", None))
-        return any(b is not None and b.running for b in bgs)
+    @t.observe("cmap")
+    def _o_cmap(self, change: Any) -> None:
+        if self._ready:
+            self.cmap_table = buffers.pack(cmap_table(change["new"]), "uint8")
 
-    async def ready(self, timeout: float = 600.0) -> None:
-        """Wait (``await w.ready()`` in a notebook) until the background work is done and its
-        results are in the widget; raises its error if it failed."""
-        t0 = time.monotonic()
-        while self.background_running or self._cube_pending():
-            if time.monotonic() - t0 > timeout:
-                raise TimeoutError(f"background work not done after {timeout} s")
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0)  # results posted last are applied before this returns
-        if self.background_error is not None:
-            raise RuntimeError(self.error_background()) from self.background_error
-
-    def _cube_pending(self) -> bool:
-        """Predictions are done and the precomputed maps should be, but are not in yet."""
-        return (
-            self._bg is not None
-            and self._bg.done.is_set()
-            and self._want_precompute()
-            and not self.precomputed
-            and self.background_error is None
-        )
-
-    def close(self) -> None:
-        """Close the widget and stop its background work."""
-        for name in ("_bg", "_bg_cube", "_bg_ranges", "_bg_trust"):  # getattr: a failed __init__
-            b = getattr(self, name, None)
-            if b is not None:
-                b.cancel()
-        super().close()
-
-    def _start_background(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            self._worker = self._comp.for_worker()
-        except Exception as e:  # noqa: BLE001 - a model that cannot be copied: work now
-            warnings.warn(
-                f"tscam-widget: the model could not be copied for background work ({e}); "
-                "computing predictions now",
-                stacklevel=3,
-            )
-            for idx, probs in self._comp.predict_batches(self._comp.batch_size):
-                self._comp.set_probs(idx, probs)
-            self._push_predictions(final=True)
-            self.precomputed = self._want_precompute()
-            self._mark("cube" if self.precomputed else "maps")
-            return
-        ref, worker = weakref.ref(self), self._worker  # the worker holds no reference to self
-        self._bg = Background(loop, lambda e: _call(ref, "_background_failed", e))
-        bg = self._bg
-        self._bg.start([lambda: _predict_job(ref, worker, bg.aim)])
-        weakref.finalize(self, self._bg.cancel)
-        self.status = f"predicting: {int(self._comp.predicted.sum())} / {self.n_samples} samples"
-
-    def _start_cube(self) -> None:
-        """Compute, behind, the maps the precomputed store lacks for the current choices (every
-        finite sample for its predicted, true and target class); ``_rows_done`` publishes."""
-        if self._bg_cube is not None:
-            self._bg_cube.cancel()
-        loop = running_loop()
-        if loop is None or self._worker is None:
-            return
-        todo = self._missing_rows()
-        # a model copy of its own: a cancelled job may still finish its batch meanwhile
-        worker = self._comp.for_worker()
-        ref = weakref.ref(self)
-        self._bg_cube = Background(loop, lambda e: _call(ref, "_background_failed", e))
-        bg = self._bg_cube
-        self._bg_cube.start([lambda: _rows_job(ref, worker, todo, bg.aim)])
-        weakref.finalize(self, self._bg_cube.cancel)
-
-    def _start_ranges(self) -> None:
-        """Compute, behind, the ``norm="layer"`` range of the current method and target (once
-        per map kind; a job for another one is cancelled)."""
-        want = (self._comp.key_of(self.method, self.reduction), self.target)
-        if self._ranges_for == want and self._bg_ranges is not None:
-            return
-        if self._bg_ranges is not None:
-            self._bg_ranges.cancel()
-        loop = running_loop()
-        if loop is None or self._worker is None:
-            return
-        self._ranges_for, self._range_partial = want, None
-        worker = self._comp.for_worker()
-        key = self._comp.key_of(self.method, self.reduction)
-        ref = weakref.ref(self)
-        bg = self._bg_ranges = Background(loop, lambda e: _call(ref, "_background_failed", e))
-        target = self.target
-        bg.start([lambda: _ranges_job(ref, worker, key, target, bg.aim)])
-        weakref.finalize(self, bg.cancel)
-
-    def _range_progress(
-        self, key: tuple[str, str | None], target: Any, partial: np.ndarray, done: int, total: int
-    ) -> None:
-        if self._ranges_for != (key, target):
-            return
-        if done >= total:
-            self._comp.set_range(key[0], key[1], target, partial)
-            self._range_partial = None
-            self._mark("maps", user=False)  # the final range
-            return
-        self._range_partial = (partial, done, total)
-        now = time.monotonic()
-        if self.norm == "layer" and now - self._last_range_draw > 1.0:
-            self._last_range_draw = now
-            self._mark("maps", user=False)  # redraw with the wider range (and the progress)
-
-    def _missing_rows(self, wanted: Sequence[np.ndarray] | None = None) -> np.ndarray:
-        """int64 ``[P, 2]``: the (sample, class) pairs the store (created if need be) lacks for
-        every finite sample and each class in ``wanted`` (arrays ``[N]`` of class indices, -1
-        skipped; default: :meth:`_wanted_classes`)."""
-        comp = self._comp
-        if self._store is None:
-            n, _, length = self._src.X.shape
-            k = comp.probs.shape[1]
-            keys = comp.keys()
-            self._store = MapStore(n, k, len(comp.layers), len(keys), length, self.precision)
-        finite = np.flatnonzero(comp.finite)
-        pairs: dict[tuple[int, int], None] = {}
-        for classes in self._wanted_classes() if wanted is None else wanted:
-            for s in self._store.missing(classes, finite):
-                pairs[(int(s), int(classes[s]))] = None
-        return np.array(list(pairs), np.int64).reshape(-1, 2)
-
-    def _rows_missing(self) -> bool:
-        return self._store is None or len(self._missing_rows()) > 0
-
-    def _rows_done(self) -> None:
-        if self._rows_missing():  # the target, layers or methods changed meanwhile
-            if self._want_precompute():
-                self._start_cube()
-            return
-        self._publish_store()
-        self.precomputed = True
-
-    def _push_predictions(self, final: bool = False) -> None:
-        """Send predictions to the frontend (at most every 0.3 s while they arrive)."""
-        now = time.monotonic()
-        if not final and now - self._last_push < 0.3:
-            return
-        self._last_push = now
-        comp = self._comp
-        done = int(comp.predicted.sum())
-        with self.hold_sync():
-            if getattr(self._src.X, "lazy", False):  # labels read with the data fill in too
-                self.y_true = buffers.pack(self._src.y, "int32")
-            self.y_pred = buffers.pack(comp.pred, "int32")
-            self.probs = buffers.pack(comp.probs, "float32")
-            self.targets = buffers.pack(comp.targets(self.target), "int32")
-            if final:
-                status = f"predicted {done} samples"
-            else:
-                status = f"predicting: {done} / {self.n_samples} samples"
-            self.status = " · ".join(s for s in (status, self._budget_note) if s)
-
-    def _predictions_done(self) -> None:
-        self._push_predictions(final=True)
-        if self._want_precompute():
-            self._start_cube()
-        self._trust_start_background()
-
-    def _background_failed(self, e: BaseException) -> None:
-        self.background_error = e
-        self.error = self.error_background()
-        self.status = self.error
-        warnings.warn(f"tscam-widget: {self.error}", RuntimeWarning, stacklevel=1)
-
-    # ---- validation --------------------------------------------------------------------
-    @staticmethod
-    def _one_of(name: str, value: Any, options: Sequence[Any]) -> Any:
-        if value not in options:
-            import difflib
-
-            close = difflib.get_close_matches(str(value), [str(o) for o in options], n=3)
-            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise t.TraitError(f"{name}: expected one of {list(options)}, got {value!r}{hint}")
-        return value
-
-    @staticmethod
-    def _in_range(name: str, value: int, n: int) -> int:
-        if not 0 <= value < n:
-            raise t.TraitError(f"{name}: expected an int in 0..{n - 1}, got {value!r}")
-        return value
-
-    @t.validate("layer")
-    def _v_layer(self, proposal: Any) -> int:
-        return self._in_range("layer", proposal["value"], len(self.layers))
-
-    @t.validate("sample")
-    def _v_sample(self, proposal: Any) -> int:
-        return self._in_range("sample", proposal["value"], self.n_samples)
-
-    @t.validate("method")
-    def _v_method(self, proposal: Any) -> str:
-        return self._one_of("method", proposal["value"], self.methods)
-
-    @t.validate("reduction")
-    def _v_reduction(self, proposal: Any) -> str:
-        return self._one_of("reduction", proposal["value"], self.reductions)
-
-    @t.validate("norm")
-    def _v_norm(self, proposal: Any) -> str:
-        return self._one_of("norm", proposal["value"], NORMS)
-
-    @t.validate("view")
-    def _v_view(self, proposal: Any) -> str:
-        return self._one_of("view", proposal["value"], VIEWS)
-
-    @t.validate("sample_filter")
-    def _v_sample_filter(self, proposal: Any) -> str:
-        return self._one_of("sample_filter", proposal["value"], SAMPLE_FILTERS)
-
-    @t.validate("sample_sort")
-    def _v_sample_sort(self, proposal: Any) -> str:
-        return self._one_of("sample_sort", proposal["value"], SAMPLE_SORTS)
-
-    @t.validate("filter_true", "filter_pred")
-    def _v_filter_class(self, proposal: Any) -> int:
-        v = proposal["value"]
-        k = len(self.classes) if self.classes else self._comp.probs.shape[1]
-        if not -1 <= v < k:
-            raise t.TraitError(
-                f"{proposal['trait'].name}: expected a class index 0..{k - 1} or -1 (any), "
-                f"got {v!r}"
-            )
-        return v
+    @t.observe("sample", "method", "reduction", "view", "view_count", "request_id")
+    def _o_request(self, change: Any) -> None:
+        self._mark("maps")
 
     @t.observe("sample_filter", "filter_true", "filter_pred", "sample_sort")
     def _o_sample_filter(self, change: Any) -> None:
@@ -1179,126 +752,6 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         shown = self.sample_list
         if len(shown) and self.sample not in set(shown.tolist()):
             self.sample = int(shown[0])
-
-    @t.validate("series_view")
-    def _v_series_view(self, proposal: Any) -> str:
-        return self._one_of("series_view", proposal["value"], SERIES_VIEWS)
-
-    @t.validate("mark")
-    def _v_mark(self, proposal: Any) -> str:
-        return self._one_of("mark", proposal["value"], MARKS)
-
-    @t.validate("linestyle")
-    def _v_linestyle(self, proposal: Any) -> str:
-        return self._one_of("linestyle", proposal["value"], LINESTYLES)
-
-    @t.validate("view_count", "play_interval_ms")
-    def _v_positive(self, proposal: Any) -> int:
-        v = proposal["value"]
-        if v < 1:
-            raise t.TraitError(f"{proposal['trait'].name}: expected an int >= 1, got {v!r}")
-        return v
-
-    @t.validate("linewidth")
-    def _v_linewidth(self, proposal: Any) -> float:
-        v = proposal["value"]
-        if not (np.isfinite(v) and v > 0):
-            raise t.TraitError(f"linewidth: expected a number > 0 (px), got {v!r}")
-        return v
-
-    @t.validate("alpha")
-    def _v_alpha(self, proposal: Any) -> float:
-        v = proposal["value"]
-        if not 0.0 <= v <= 1.0:
-            raise t.TraitError(f"alpha: expected a number in 0..1, got {v!r}")
-        return v
-
-    @t.validate("cmap")
-    def _v_cmap(self, proposal: Any) -> str:
-        try:
-            return resolve_cmap(proposal["value"])
-        except ValueError as e:
-            raise t.TraitError(str(e)) from None
-
-    @t.validate("target")
-    def _v_target(self, proposal: Any) -> str | int:
-        v = proposal["value"]
-        k = len(self.classes) if self.classes else self._comp.probs.shape[1]
-        if isinstance(v, str):
-            if v == "true":
-                known = self._src.y[self._comp.finite] >= 0
-                if not known.all():
-                    raise t.TraitError(
-                        "target: 'true' needs the true label of every sample; pass y= (or a "
-                        "Learner) — use 'pred' or a class index instead"
-                    )
-                return v
-            if v == "pred":
-                return v
-            if v in self.classes:  # a class name
-                return self.classes.index(v)
-            raise t.TraitError(
-                f"target: expected 'pred', 'true', a class index 0..{k - 1} or a class name "
-                f"{list(self.classes)}, got {v!r}"
-            )
-        return self._in_range("target", v, k)
-
-    @t.validate("layers")
-    def _v_layers(self, proposal: Any) -> list[str]:
-        v = list(proposal["value"])
-        if not self._ready or v == self._comp.layers:
-            return v
-        try:
-            return self._comp.set_layers(v)
-        except Exception as e:  # noqa: BLE001 - reported as a TraitError
-            raise t.TraitError(f"layers: {e}") from None
-
-    @t.validate("methods")
-    def _v_methods(self, proposal: Any) -> list[str]:
-        v = list(proposal["value"])
-        if not self._ready or v == self._comp.methods:
-            return v
-        try:
-            return self._comp.set_methods(v)
-        except ValueError as e:
-            raise t.TraitError(str(e)) from None
-
-    @t.validate("reductions")
-    def _v_reductions(self, proposal: Any) -> list[str]:
-        v = list(proposal["value"])
-        if not self._ready or v == self._comp.reductions:
-            return v
-        try:
-            return self._comp.set_reductions(v)
-        except ValueError as e:
-            raise t.TraitError(str(e)) from None
-
-    @t.validate("precision")
-    def _v_precision(self, proposal: Any) -> str:
-        v = proposal["value"]
-        if self._ready and v != self.precision:
-            raise t.TraitError(
-                f"precision is fixed when the widget is made ({self.precision!r}); "
-                f"pass CamWidget(..., precision={v!r}) instead"
-            )
-        return v
-
-    @t.validate("n_samples")
-    def _v_n_samples(self, proposal: Any) -> int:
-        v = proposal["value"]
-        if self._ready and v != self._src.X.shape[0]:
-            raise t.TraitError(f"n_samples is read-only ({self._src.X.shape[0]}), got {v!r}")
-        return v
-
-    # ---- observers ---------------------------------------------------------------------
-    @t.observe("cmap")
-    def _o_cmap(self, change: Any) -> None:
-        if self._ready:
-            self.cmap_table = buffers.pack(cmap_table(change["new"]), "uint8")
-
-    @t.observe("sample", "method", "reduction", "view", "view_count", "request_id")
-    def _o_request(self, change: Any) -> None:
-        self._mark("maps")
 
     @t.observe("target", "norm")
     def _o_target_norm(self, change: Any) -> None:

@@ -14,13 +14,12 @@ import numpy as np
 
 from tscam_widget.explain import METHODS, REDUCTIONS, Explainer, Method
 from tscam_widget.explain.explanation import map_key, scale_to
+from tscam_widget.explain.targets import Target, check_target, target_array
 from tscam_widget.explain.terms import check_reductions
 
 from .cache import LRUCache
 
 ALL_REDUCTIONS = REDUCTIONS
-
-Target = str | int
 
 
 class MapComputer:
@@ -245,11 +244,7 @@ class MapComputer:
 
     def targets(self, target: Target) -> np.ndarray:
         """The class each map explains under ``target``: int32 ``[N]`` (-1 where unknown)."""
-        if target == "pred":
-            return self.pred.copy()
-        if target == "true":
-            return self.y.astype(np.int32).copy()
-        return np.full(self.X.shape[0], int(target), np.int32)
+        return target_array(target, self.pred, self.y)
 
     # ---- explainer calls -----------------------------------------------------------------
     def _explain(
@@ -267,9 +262,9 @@ class MapComputer:
             raise ValueError(
                 f"sample {int(bad[0])}: its series contains NaN or inf values, so it has no map"
             )
-        y = self.y[idx] if (self.y[idx] >= 0).all() else None
-        if target == "true" and y is None:
-            raise ValueError("target='true' needs the true labels, but some samples have none")
+        y = self.y[idx]
+        target = check_target(target, idx.size, y, n_classes=self.probs.shape[1], ids=idx)
+        y = y if (y >= 0).all() else None
         return self.explainer.explain(
             x,
             target=target,
