@@ -134,7 +134,7 @@ def _ranges_job(
     acc: list[Any] = [None, None, 0]
 
     def step(idx: np.ndarray) -> Apply:
-        raw = worker._raw_cube(idx, [key], target, "none")[:, :, 0]  # [S, L, T]
+        raw = worker._raw_cube(idx, [key], target, "none", skip_bad=True)[:, :, 0]  # [S, L, T]
         lo, hi = _nanminmax(raw, axis=(0, 2))
         acc[0] = lo if acc[0] is None else np.fmin(acc[0], lo)
         acc[1] = hi if acc[1] is None else np.fmax(acc[1], hi)
@@ -490,7 +490,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             sample_ids=buffers.pack(src.sample_ids, "int32"),
             **self._series_traits(src, [first_sample] if self._windowed else None),
             y_true=buffers.pack(src.y, "int32"),
-            y_pred=buffers.pack(comp.pred, "int32"),
+            y_pred=buffers.pack(comp.pred_shown(), "int32"),
             probs=buffers.pack(comp.probs, "float32"),
             layer=len(comp.layers) - 1,
             sample=first_sample,
@@ -510,6 +510,9 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         if in_background and loop is not None:
             # the first sample's maps (the shown method alone: the first picture sooner), then
             # the rest behind
+            # the worker's model copy first: a norm="layer" range is then computed behind too
+            # (not over every sample before the first picture)
+            self._make_worker()
             self._only_first = True
             self._flush(raise_errors=True)
             self._only_first = False
@@ -893,12 +896,13 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             and self._worker is not None
             and not comp.has_range(self.method, self.reduction, self.target)
         ):
-            self._start_ranges()
-            rp = self._range_partial
+            want = (comp.key_of(self.method, self.reduction), self.target)
+            rp = self._range_partial if self._ranges_for == want else None
             partial = rp[0] if rp is not None else None
             done, total = (rp[1], rp[2]) if rp is not None else (0, int(comp.finite.sum()))
             note = f"per-layer colour range filling in: {done} / {total} samples"
             maps = comp.maps_provisional(samples, self.method, self.reduction, self.target, partial)
+            self._start_ranges()  # after this answer: the range's work does not delay it
             return maps, note
         maps = comp.maps(samples, self.method, self.reduction, self.target, self.norm, only=only)
         return maps, ""
@@ -976,15 +980,21 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
                 b.cancel()
         super().close()
 
-    def _start_background(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _make_worker(self) -> None:
+        """The background worker's copy (None, with a warning, for a model that cannot be
+        copied: then the work is done now)."""
         try:
             self._worker = self._comp.for_worker()
         except Exception as e:  # noqa: BLE001 - a model that cannot be copied: work now
+            self._worker = None
             warnings.warn(
                 f"tscam-widget: the model could not be copied for background work ({e}); "
                 "computing predictions now",
-                stacklevel=3,
+                stacklevel=4,
             )
+
+    def _start_background(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._worker is None:
             for idx, probs in self._comp.predict_batches(self._comp.batch_size):
                 self._comp.set_probs(idx, probs)
             self._push_predictions(final=True)
@@ -1090,11 +1100,14 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         with self.hold_sync():
             if getattr(self._src.X, "lazy", False):  # labels read with the data fill in too
                 self.y_true = buffers.pack(self._src.y, "int32")
-            self.y_pred = buffers.pack(comp.pred, "int32")
+            self.y_pred = buffers.pack(comp.pred_shown(), "int32")
             self.probs = buffers.pack(comp.probs, "float32")
             self.targets = buffers.pack(comp.targets(self.target), "int32")
             if final:
                 status = f"predicted {done} samples"
+                bad = int((~comp.finite).sum())
+                if bad:
+                    status += f" ({bad} with NaN or inf values: no prediction)"
             else:
                 status = f"predicting: {done} / {self.n_samples} samples"
             self.status = " · ".join(s for s in (status, self._budget_note) if s)
