@@ -94,7 +94,7 @@ def test_errors_in_the_background_reach_the_widget_and_python(data, monkeypatch)
     def broken(self):
         worker = real(self)
 
-        def fail(x):
+        def fail(x, **kw):
             raise RuntimeError("boom in the worker")
 
         worker.explainer.probs = fail
@@ -129,6 +129,22 @@ def test_close_stops_the_work(data):
 
     asyncio.run(main())
     assert not [t for t in threading.enumerate() if t.name == "tscam-widget"]
+
+
+def test_worker_predictions_need_no_saved_state(data):
+    """The worker's copy of the model is its own and in eval mode: its plain forwards skip the
+    state bookkeeping and give the kernel's probabilities; the user's model is untouched."""
+    model, X, y = data
+    model.train()
+    try:
+        comp = MapComputer(model, X[:12], y[:12], predict=False)
+        worker = comp.for_worker()
+        assert not worker.model.training and model.training
+        idx = np.arange(12)
+        np.testing.assert_allclose(worker.probs_of(idx)[1], comp.probs_of(idx)[1], atol=1e-6)
+        np.testing.assert_allclose(worker.probs_of(idx)[1], softmax_of(model.eval(), X[:12]))
+    finally:
+        model.eval()
 
 
 def test_background_needs_a_loop_and_false_computes_now(data):

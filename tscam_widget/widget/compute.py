@@ -66,6 +66,7 @@ class MapComputer:
         self._specs: dict[str, Method] = dict(METHODS)  # the registry when the widget was made
         # data on disk or read on demand: each sample's finiteness is checked as it is read
         # (reading all of it first would make the first picture wait on N)
+        self._private = False  # the model is the user's (see for_worker)
         self._check_on_read = bool(getattr(X, "lazy", False) or _on_disk(X))
         self.finite = np.ones(X.shape[0], bool) if self._check_on_read else _finite_rows(X)
         if self._check_on_read:
@@ -130,7 +131,7 @@ class MapComputer:
             idx, x = idx[ok], x[ok]
         if not len(idx):
             return idx, np.zeros((0, self.probs.shape[1]), np.float32)
-        return idx, self.explainer.probs(x)
+        return idx, self.explainer.probs(x, private=self._private)
 
     def set_probs(self, idx: np.ndarray, probs: np.ndarray) -> None:
         """Record the softmax ``probs`` ``[len(idx), K]`` of samples ``idx``."""
@@ -156,8 +157,9 @@ class MapComputer:
         import copy
 
         w = copy.copy(self)
-        w.model = copy.deepcopy(self.model)
+        w.model = copy.deepcopy(self.model).eval()  # its own: left in eval mode
         w.explainer = self.explainer.for_copy(w.model)
+        w._private = True  # plain forwards on it need no state saved and restored
         w.cache = LRUCache.from_mb(0)
         w._ranges = {}
         return w
