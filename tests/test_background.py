@@ -131,6 +131,48 @@ def test_close_stops_the_work(data):
     assert not [t for t in threading.enumerate() if t.name == "tscam-widget"]
 
 
+def test_worker_threads_halve_while_the_user_is_active():
+    """The worker computes with the kernel's torch threads while the user is idle and half of
+    them after a request (a request finds a core free); the count new threads start with is
+    left as found."""
+    from tscam_widget.widget.background import Background
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    seen: list[int] = []
+    gate = threading.Event()
+
+    def job():
+        seen.append(torch.get_num_threads())
+        gate.wait(10)
+        yield lambda: None
+        seen.append(torch.get_num_threads())  # the batch after a user request
+        yield lambda: None
+
+    async def main():
+        bg = Background(asyncio.get_running_loop(), lambda e: None)
+        bg.start([job])
+        while not seen:
+            await asyncio.sleep(0.005)
+        with bg.user_first():
+            pass
+        gate.set()
+        while bg.running:
+            await asyncio.sleep(0.005)
+        assert bg.error is None
+
+    try:
+        asyncio.run(main())
+        fresh: list[int] = []
+        t = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+        t.start()
+        t.join()
+        assert seen == [4, 2]
+        assert torch.get_num_threads() == 4 and fresh == [4]
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_worker_predictions_need_no_saved_state(data):
     """The worker's copy of the model is its own and in eval mode: its plain forwards skip the
     state bookkeeping and give the kernel's probabilities; the user's model is untouched."""
