@@ -454,6 +454,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         self._only_first = False
         self._user_dirty = False
         self._worker: MapComputer | None = None
+        self._worker_made = False  # _make_worker tried (it leaves None for a model not copied)
         self._last_push = 0.0
         self.background_error: BaseException | None = None
         # a large data set, or one read on demand: only the visible samples' series travel
@@ -510,9 +511,8 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
         if in_background and loop is not None:
             # the first sample's maps (the shown method alone: the first picture sooner), then
             # the rest behind
-            # the worker's model copy first: a norm="layer" range is then computed behind too
-            # (not over every sample before the first picture)
-            self._make_worker()
+            if self.norm == "layer":  # the worker's model copy first: the range is then
+                self._make_worker()  # computed behind too, not over every sample before
             self._only_first = True
             self._flush(raise_errors=True)
             self._only_first = False
@@ -983,6 +983,7 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
     def _make_worker(self) -> None:
         """The background worker's copy (None, with a warning, for a model that cannot be
         copied: then the work is done now)."""
+        self._worker_made = True
         try:
             self._worker = self._comp.for_worker()
         except Exception as e:  # noqa: BLE001 - a model that cannot be copied: work now
@@ -994,6 +995,8 @@ class CamWidget(TrustMixin, anywidget.AnyWidget):
             )
 
     def _start_background(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._worker_made:
+            self._make_worker()
         if self._worker is None:
             for idx, probs in self._comp.predict_batches(self._comp.batch_size):
                 self._comp.set_probs(idx, probs)
