@@ -10,12 +10,13 @@ It stops when cancelled (the widget closed or garbage-collected); an error ends 
 reported through ``on_error`` on the event loop.
 
 Threads: the worker computes with the kernel's torch thread count (``torch.get_num_threads()``
-when it was made) while the user is idle, and with half of it while the user is active
-(``ACTIVE_S`` after a request). A request then finds a core free of the worker's batch in
+when it was made), and with half of it for ``ACTIVE_THREADS_S`` after a user request (a user
+stepping through samples). Their next request then finds a core free of the worker's batch in
 flight, instead of the kernel's and the worker's thread teams (each as large as the machine)
-sharing the cores and waiting on each other at every parallel region; and the short batches of
-those seconds run where they are cheapest (on CPU a small batch on one thread costs less per
-sample than a large one on several). torch keeps the thread count per thread; the worker sets
+sharing the cores and waiting on each other at every parallel region; the short batches of
+that time run where they are cheapest (on CPU a small batch on one thread costs less per sample
+than a large one on several). The window is shorter than ``ACTIVE_S``: the worker is back to
+full speed soon after the user stops. torch keeps the thread count per thread; the worker sets
 its own before each batch and leaves the process-wide default as it found it.
 """
 
@@ -33,6 +34,7 @@ Apply = Callable[[], None]
 BATCH_S = 0.1  # aim of one background batch
 ACTIVE_BATCH_S = 0.02  # ... while a user is active: a request meets a shorter batch in flight
 ACTIVE_S = 3.0  # a user counts as active this long after their last request
+ACTIVE_THREADS_S = 1.0  # ... and the worker keeps to half the threads this long after it
 #: a job yields, per batch, the function that applies that batch's results on the event loop
 Job = Callable[[], Iterator[Apply]]
 
@@ -107,7 +109,8 @@ class Background:
 
     def threads(self) -> int:
         """torch threads for the worker's next batch (see the module docstring)."""
-        return max(1, self._threads // 2) if self.user_active else self._threads
+        busy = self._user > 0 or time.monotonic() - self._last_user < ACTIVE_THREADS_S
+        return max(1, self._threads // 2) if busy else self._threads
 
     def _set_threads(self, n: int) -> None:
         if n != self._threads_now:
