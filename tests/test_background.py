@@ -94,7 +94,7 @@ def test_errors_in_the_background_reach_the_widget_and_python(data, monkeypatch)
     def broken(self):
         worker = real(self)
 
-        def fail(x):
+        def fail(x, **kw):
             raise RuntimeError("boom in the worker")
 
         worker.explainer.probs = fail
@@ -129,6 +129,64 @@ def test_close_stops_the_work(data):
 
     asyncio.run(main())
     assert not [t for t in threading.enumerate() if t.name == "tscam-widget"]
+
+
+def test_worker_threads_halve_while_the_user_is_active():
+    """The worker computes with the kernel's torch threads while the user is idle and half of
+    them after a request (a request finds a core free); the count new threads start with is
+    left as found."""
+    from tscam_widget.widget.background import Background
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    seen: list[int] = []
+    gate = threading.Event()
+
+    def job():
+        seen.append(torch.get_num_threads())
+        gate.wait(10)
+        yield lambda: None
+        seen.append(torch.get_num_threads())  # the batch after a user request
+        yield lambda: None
+
+    async def main():
+        bg = Background(asyncio.get_running_loop(), lambda e: None)
+        bg.start([job])
+        while not seen:
+            await asyncio.sleep(0.005)
+        with bg.user_first():
+            pass
+        gate.set()
+        while bg.running:
+            await asyncio.sleep(0.005)
+        assert bg.error is None
+
+    try:
+        asyncio.run(main())
+        fresh: list[int] = []
+        t = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+        t.start()
+        t.join()
+        assert seen == [4, 2]
+        assert torch.get_num_threads() == 4 and fresh == [4]
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_worker_predictions_need_no_saved_state(data):
+    """The worker's copy of the model is its own and in eval mode: its plain forwards skip the
+    state bookkeeping and give the kernel's probabilities; the user's model is untouched."""
+    model, X, y = data
+    model.train()
+    try:
+        comp = MapComputer(model, X[:12], y[:12], predict=False)
+        worker = comp.for_worker()
+        assert not worker.model.training and model.training
+        idx = np.arange(12)
+        np.testing.assert_allclose(worker.probs_of(idx)[1], comp.probs_of(idx)[1], atol=1e-6)
+        np.testing.assert_allclose(worker.probs_of(idx)[1], softmax_of(model.eval(), X[:12]))
+    finally:
+        model.eval()
 
 
 def test_background_needs_a_loop_and_false_computes_now(data):

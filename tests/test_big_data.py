@@ -264,7 +264,51 @@ def test_memmap_finiteness_checked_as_read(tmp_path, data):
     w = CamWidget(model, Xm, y, progress=False, background=False)
     assert w.sample == 1
     assert not w._comp.finite[0] and not w._comp.finite[50] and w._comp.finite.sum() == N - 2
-    assert unpack(w.y_pred)[50] == -1 and unpack(w.y_pred)[51] >= 0
+    assert unpack(w.y_pred)[50] == -2 and unpack(w.y_pred)[51] >= 0  # -2: never predicted
+    w.sample = 50
+    w.flush()
+    assert "NaN or inf" in w.error
+
+
+@pytest.mark.parametrize(
+    ("kind", "norm"), [("numpy", "sample"), ("dataset", "sample"), ("dataset", "layer")]
+)
+def test_non_finite_samples_have_no_prediction_and_do_not_block(data, kind, norm):
+    """Sample 0 and a middle sample hold NaN / inf: the first picture is the first finite
+    sample's, the predictions are complete once every finite sample has one, and the menu lists
+    the non-finite ones as such (y_pred -2: never a mistake, sorted last by confidence)."""
+    model, X, y = data
+    X = X.copy()
+    X[0, 0, 3] = np.nan
+    X[50, 1, 7] = np.inf
+    ds = Counting(X, y)
+    ok = np.ones(N, bool)
+    ok[[0, 50]] = False
+    pred = np.full(N, -2)
+    pred[ok] = softmax_of(model, X[ok]).argmax(1)
+
+    async def main():
+        kw = dict(progress=False, background=True, norm=norm, precompute=False, trust=False)
+        w = CamWidget(model, X, y, **kw) if kind == "numpy" else CamWidget(model, ds, **kw)
+        at_start = list(ds.kernel_reads)
+        assert w.sample == 1 and np.isfinite(w.current_map).all()
+        await w.ready()
+        await asyncio.sleep(0.05)
+        return w, at_start
+
+    w, at_start = asyncio.run(main())
+    if kind == "dataset":
+        assert at_start == [0, 1]  # the first finite sample, found by reading on from 0
+    assert w.predictions_complete and not w.error
+    np.testing.assert_array_equal(unpack(w.y_pred), pred)
+    if norm == "sample":  # (with "layer", the range's final redraw writes the status last)
+        assert "2 with NaN or inf values: no prediction" in w.status
+    else:
+        assert w._comp.has_range(w.method, w.reduction, w.target)  # the range over 118 samples
+    w.sample_filter = "mistakes"
+    np.testing.assert_array_equal(w.sample_list, np.flatnonzero(ok & (pred != y)))
+    w.sample_filter, w.sample_sort = "all", "confidence"
+    assert w.sample_list[-2:].tolist() == [0, 50]
     w.sample = 50
     w.flush()
     assert "NaN or inf" in w.error

@@ -418,7 +418,7 @@ def test_nan_sample_sets_error_and_widget_keeps_working(data):
         np.testing.assert_allclose(
             got, oracle(model, X, y, 3, w.layer, "gradcam", "mean", "pred", "sample"), atol=ATOL
         )
-        assert unpack(w.y_pred)[2] == -1
+        assert unpack(w.y_pred)[2] == -2  # never predicted (-1: not yet)
 
 
 def test_cache_stays_within_bound():

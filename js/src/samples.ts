@@ -1,6 +1,7 @@
 // The sample menu: filter by true / predicted class or by mistakes, sort by confidence, step
 // through the listed samples; works from the predictions as they arrive (and says so while they
-// are still filling in). The same rules as tscam_widget/widget/samples.py.
+// are still filling in; a sample whose series holds NaN or inf never gets one: y_pred -2, listed
+// as such, never a mistake, sorted last). The same rules as tscam_widget/widget/samples.py.
 import { decodeCached } from "./buffers";
 import type { CamTraits, TraitReader } from "./types";
 
@@ -58,11 +59,27 @@ export function isFiltered(q: SampleQuery): boolean {
   return q.filter !== "all" || q.trueClass >= 0 || q.predClass >= 0 || q.sort !== "index";
 }
 
+/** y_pred of a sample whose series holds NaN or inf: it never gets a prediction. */
+export const NON_FINITE = -2;
+
 /** How many samples have a prediction so far. */
 export function predictedCount(yPred: Ints): number {
   let k = 0;
   for (let n = 0; n < yPred.length; n++) if (yPred[n] >= 0) k++;
   return k;
+}
+
+/** How many samples never get a prediction (NaN or inf in their series). */
+export function nonFiniteCount(yPred: Ints): number {
+  let k = 0;
+  for (let n = 0; n < yPred.length; n++) if (yPred[n] === NON_FINITE) k++;
+  return k;
+}
+
+/** Whether the predictions are still filling in: some sample of `N` has neither a prediction
+ * nor the mark of a non-finite series. */
+export function predictionsFilling(yPred: Ints, N: number): boolean {
+  return predictedCount(yPred) + nonFiniteCount(yPred) < N;
 }
 
 let memo: { key: unknown[]; list: number[] } | null = null;
@@ -185,7 +202,7 @@ export function createSampleMenu(change: (c: Partial<CamTraits>) => void, read: 
     const K = probs && probs.shape.length === 2 ? probs.shape[1] : 0;
     const ids = decodeCached(m.get("sample_ids"))?.data;
     const s = m.get("sample") | 0;
-    const name = (k: number) => (k >= 0 ? classes[k] ?? String(k) : "?");
+    const name = (k: number) => (k >= 0 ? classes[k] ?? String(k) : k === NON_FINITE ? "NaN/inf, no prediction" : "?");
     const item = (n: number): [string, string] => {
       const p = n < yPred.length ? yPred[n] : -1;
       const c = p >= 0 && probs?.data ? ` (${(probs.data[n * K + p] as number).toFixed(2)})` : "";
@@ -197,11 +214,14 @@ export function createSampleMenu(change: (c: Partial<CamTraits>) => void, read: 
     fill(list, items.map(item), String(s));
     const N = m.get("n_samples") ?? 0;
     const done = predictedCount(yPred);
+    const bad = nonFiniteCount(yPred);
+    const filling = predictionsFilling(yPred, N);
     const parts: string[] = [];
     if (isFiltered(q)) parts.push(`${shown.length} listed`);
-    if (done < N) parts.push(`predictions filling in: ${done} / ${N}`);
+    if (filling) parts.push(`predictions filling in: ${done} / ${N - bad}`);
+    if (bad) parts.push(`${bad} with NaN/inf: no prediction`);
     note.textContent = parts.join(" · ");
-    note.dataset.filling = done < N ? "1" : "0";
+    note.dataset.filling = filling ? "1" : "0";
   }
 
   return { root, update };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { confidences, isFiltered, predictedCount, sampleList, showChanges, showValue, stepSample } from "../src/samples";
+import { confidences, isFiltered, NON_FINITE, nonFiniteCount, predictedCount, predictionsFilling, sampleList, showChanges, showValue, stepSample } from "../src/samples";
 import type { CamTraits, Packed, TraitReader } from "../src/types";
 
 const q = (o: Partial<{ filter: string; trueClass: number; predClass: number; sort: string }> = {}) => ({
@@ -24,6 +24,19 @@ describe("sample filters and sort", () => {
     expect(sampleList(yTrue, yPred, probs, 2, q({ sort: "confidence" }))).toEqual([3, 1, 4, 2, 0, 5]);
     expect(sampleList(yTrue, yPred, probs, 2, q({ sort: "-confidence" }))).toEqual([0, 2, 4, 1, 3, 5]);
     expect(predictedCount(yPred)).toBe(5);
+  });
+  it("a non-finite sample has no prediction: never a mistake, sorted last, not filling in", () => {
+    // sample 0 and a middle one hold NaN/inf (y_pred -2); sample 5 is not predicted yet
+    const yP = [NON_FINITE, 1, NON_FINITE, 0, 0, -1];
+    const pr = [NaN, NaN, 0.4, 0.6, NaN, NaN, 0.55, 0.45, 0.7, 0.3, NaN, NaN];
+    expect(sampleList(yTrue, yP, pr, 2, q({ filter: "mistakes" }))).toEqual([1, 3]);
+    expect(sampleList(yTrue, yP, pr, 2, q({ filter: "correct" }))).toEqual([4]);
+    expect(sampleList(yTrue, yP, pr, 2, q({ sort: "confidence" }))).toEqual([3, 1, 4, 0, 2, 5]);
+    expect(sampleList(yTrue, yP, pr, 2, q({ sort: "-confidence" }))).toEqual([4, 1, 3, 0, 2, 5]);
+    expect([predictedCount(yP), nonFiniteCount(yP)]).toEqual([3, 2]);
+    expect(predictionsFilling(yP, 6)).toBe(true);
+    yP[5] = 1;
+    expect(predictionsFilling(yP, 6)).toBe(false); // every finite sample predicted
   });
   it("maps the show menu to traits and back", () => {
     expect(showChanges("mistakes")).toEqual({ sample_filter: "mistakes", filter_true: -1, filter_pred: -1 });

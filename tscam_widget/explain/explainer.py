@@ -180,12 +180,20 @@ class Explainer:
         other.model = model
         return other
 
-    def probs(self, x: Any) -> np.ndarray:
+    def probs(self, x: Any, private: bool = False) -> np.ndarray:
         """Softmax probabilities float32 ``[N, K]`` of ``x`` (``[N, T]`` or ``[N, C, T]``) from one
-        plain forward (eval mode, ``torch.inference_mode``, no hooks; model state restored)."""
-        xt = prepare_x(x, self.model)
-        with preserved_state(self.model), torch.inference_mode():
-            self.model.eval()
+        plain forward (eval mode, ``torch.inference_mode``, no hooks; model state restored).
+
+        ``private``: the model is a copy in eval mode that nothing else uses (the widget's
+        background worker) and ``x`` is known to be finite: no state is saved and restored and
+        the values are not checked again (per batch, that bookkeeping costs a few percent of a
+        small batch's forward)."""
+        xt = prepare_x(x, self.model, finite=private)
+        with ExitStack() as stack:
+            stack.enter_context(torch.inference_mode())
+            if not private:
+                stack.enter_context(preserved_state(self.model))
+                self.model.eval()
             try:
                 logits = self.io(self.model, xt)
             except RuntimeError as e:

@@ -26,9 +26,12 @@ def to_plain_tensor(a: Any) -> torch.Tensor:
     return torch.as_tensor(arr)
 
 
-def prepare_x(x: Any, model: nn.Module | None = None, arg: str = "x") -> torch.Tensor:
+def prepare_x(
+    x: Any, model: nn.Module | None = None, arg: str = "x", finite: bool = False
+) -> torch.Tensor:
     """Return ``x`` as a float tensor ``[N, C, T]`` (a ``[N, T]`` input gets one channel) on the
-    model's device and dtype. Raises on a wrong rank or non-finite values (naming the samples)."""
+    model's device and dtype. Raises on a wrong rank or non-finite values (naming the samples);
+    ``finite``: the caller has checked the values already."""
     try:
         t = to_plain_tensor(x)
     except Exception as e:  # noqa: BLE001 - re-raised with context
@@ -51,10 +54,10 @@ def prepare_x(x: Any, model: nn.Module | None = None, arg: str = "x") -> torch.T
         raise TypeError(f"{arg}: expected real numbers, got dtype {t.dtype}")
     # NaN and inf survive a sum, so a finite sum proves every value finite in one cheap pass;
     # only a non-finite sum (or an overflow) pays for the per-sample check
-    if t.is_floating_point() and not bool(torch.isfinite(t.detach().sum())):
-        finite = torch.isfinite(t.detach()).reshape(t.shape[0], -1).all(dim=1)
-        if not bool(finite.all()):
-            bad = torch.nonzero(~finite).flatten().tolist()
+    if t.is_floating_point() and not finite and not bool(torch.isfinite(t.detach().sum())):
+        ok = torch.isfinite(t.detach()).reshape(t.shape[0], -1).all(dim=1)
+        if not bool(ok.all()):
+            bad = torch.nonzero(~ok).flatten().tolist()
             shown = bad[:10]
             more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
             raise ValueError(

@@ -8,6 +8,16 @@ thread; torch releases the GIL, so both run). Results are handed to the kernel's
 waits while the kernel computes what the user asked for, so a jump to a sample is served first.
 It stops when cancelled (the widget closed or garbage-collected); an error ends it and is
 reported through ``on_error`` on the event loop.
+
+Threads: the worker computes with the kernel's torch thread count (``torch.get_num_threads()``
+when it was made), and with half of it for ``ACTIVE_THREADS_S`` after a user request (a user
+stepping through samples). Their next request then finds a core free of the worker's batch in
+flight, instead of the kernel's and the worker's thread teams (each as large as the machine)
+sharing the cores and waiting on each other at every parallel region; the short batches of
+that time run where they are cheapest (on CPU a small batch on one thread costs less per sample
+than a large one on several). The window is shorter than ``ACTIVE_S``: the worker is back to
+full speed soon after the user stops. torch keeps the thread count per thread; the worker sets
+its own before each batch and leaves the process-wide default as it found it.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ Apply = Callable[[], None]
 BATCH_S = 0.1  # aim of one background batch
 ACTIVE_BATCH_S = 0.02  # ... while a user is active: a request meets a shorter batch in flight
 ACTIVE_S = 3.0  # a user counts as active this long after their last request
+ACTIVE_THREADS_S = 1.0  # ... and the worker keeps to half the threads this long after it
 #: a job yields, per batch, the function that applies that batch's results on the event loop
 Job = Callable[[], Iterator[Apply]]
 
@@ -45,6 +56,8 @@ class Background:
         self._thread: threading.Thread | None = None
         self._name = name
         self._last_user = -1e9  # time.monotonic() of the last user request
+        self._threads = _torch_threads()  # the kernel's torch threads: the worker's when idle
+        self._threads_now = 0
         self.done = threading.Event()
         self.error: BaseException | None = None
 
@@ -83,13 +96,26 @@ class Background:
                 self._user -= 1
             self._last_user = time.monotonic()
 
+    @property
+    def user_active(self) -> bool:
+        """A user request is being served, or was less than ``ACTIVE_S`` ago."""
+        return self._user > 0 or time.monotonic() - self._last_user < ACTIVE_S
+
     def aim(self) -> float:
         """Seconds one batch should take: ``BATCH_S``, or ``ACTIVE_BATCH_S`` for
         ``ACTIVE_S`` after a user request (a user jumping around meets a short batch in flight:
         each of their requests waits less)."""
-        if time.monotonic() - self._last_user < ACTIVE_S:
-            return ACTIVE_BATCH_S
-        return BATCH_S
+        return ACTIVE_BATCH_S if self.user_active else BATCH_S
+
+    def threads(self) -> int:
+        """torch threads for the worker's next batch (see the module docstring)."""
+        busy = self._user > 0 or time.monotonic() - self._last_user < ACTIVE_THREADS_S
+        return max(1, self._threads // 2) if busy else self._threads
+
+    def _set_threads(self, n: int) -> None:
+        if n != self._threads_now:
+            _set_torch_threads(n)
+            self._threads_now = n
 
     def _wait_for_user(self) -> None:
         while self._user > 0 and not self._cancel.is_set():
@@ -105,6 +131,7 @@ class Background:
 
     def _run(self, jobs: list[Job]) -> None:
         try:
+            self._set_threads(self.threads())
             for job in jobs:
                 for apply in job():
                     if self._cancel.is_set():
@@ -113,12 +140,30 @@ class Background:
                     self._wait_for_user()
                     if self._cancel.is_set():
                         return
+                    self._set_threads(self.threads())  # for the next batch
         except BaseException as e:  # noqa: BLE001 - reported on the loop, never swallowed
             self.error = e
             err = e
             self._post(lambda: self._on_error(err))
         finally:
+            if self._threads_now not in (0, self._threads):
+                # torch.set_num_threads also sets the count new threads start with: as found
+                _set_torch_threads(self._threads)
             self.done.set()
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def _set_torch_threads(n: int) -> None:
+    """This thread's torch (intra-op) thread count; torch also makes it the count that threads
+    started later begin with."""
+    import torch
+
+    torch.set_num_threads(n)
 
 
 _ALL: weakref.WeakSet[Background] = weakref.WeakSet()

@@ -367,6 +367,7 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
         self._only_first = False
         self._user_dirty = False
         self._worker: MapComputer | None = None
+        self._worker_made = False  # _make_worker tried (it leaves None for a model not copied)
         self._last_push = 0.0
         self.background_error: BaseException | None = None
         # a large data set, or one read on demand: only the visible samples' series travel
@@ -403,7 +404,7 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
             sample_ids=buffers.pack(src.sample_ids, "int32"),
             **self._series_traits(src, [first_sample] if self._windowed else None),
             y_true=buffers.pack(src.y, "int32"),
-            y_pred=buffers.pack(comp.pred, "int32"),
+            y_pred=buffers.pack(comp.pred_shown(), "int32"),
             probs=buffers.pack(comp.probs, "float32"),
             layer=len(comp.layers) - 1,
             sample=first_sample,
@@ -423,6 +424,8 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
         if in_background and loop is not None:
             # the first sample's maps (the shown method alone: the first picture sooner), then
             # the rest behind
+            if self.norm == "layer":  # the worker's model copy first: the range is then
+                self._make_worker()  # computed behind too, not over every sample before
             self._only_first = True
             self._flush(raise_errors=True)
             self._only_first = False
@@ -691,12 +694,13 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
             and self._worker is not None
             and not comp.has_range(self.method, self.reduction, self.target)
         ):
-            self._start_ranges()
-            rp = self._range_partial
+            want = (comp.key_of(self.method, self.reduction), self.target)
+            rp = self._range_partial if self._ranges_for == want else None
             partial = rp[0] if rp is not None else None
             done, total = (rp[1], rp[2]) if rp is not None else (0, int(comp.finite.sum()))
             note = f"per-layer colour range filling in: {done} / {total} samples"
             maps = comp.maps_provisional(samples, self.method, self.reduction, self.target, partial)
+            self._start_ranges()  # after this answer: the range's work does not delay it
             return maps, note
         maps = comp.maps(samples, self.method, self.reduction, self.target, self.norm, only=only)
         return maps, ""

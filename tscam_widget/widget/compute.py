@@ -21,6 +21,9 @@ from .cache import LRUCache
 
 ALL_REDUCTIONS = REDUCTIONS
 
+#: the predicted class of a sample whose series holds NaN or inf (it has none)
+NON_FINITE = -2
+
 
 class MapComputer:
     """Computes maps for the widget through one :class:`~tscam_widget.explain.Explainer`.
@@ -63,6 +66,7 @@ class MapComputer:
         self._specs: dict[str, Method] = dict(METHODS)  # the registry when the widget was made
         # data on disk or read on demand: each sample's finiteness is checked as it is read
         # (reading all of it first would make the first picture wait on N)
+        self._private = False  # the model is the user's (see for_worker)
         self._check_on_read = bool(getattr(X, "lazy", False) or _on_disk(X))
         self.finite = np.ones(X.shape[0], bool) if self._check_on_read else _finite_rows(X)
         if self._check_on_read:
@@ -127,7 +131,7 @@ class MapComputer:
             idx, x = idx[ok], x[ok]
         if not len(idx):
             return idx, np.zeros((0, self.probs.shape[1]), np.float32)
-        return idx, self.explainer.probs(x)
+        return idx, self.explainer.probs(x, private=self._private)
 
     def set_probs(self, idx: np.ndarray, probs: np.ndarray) -> None:
         """Record the softmax ``probs`` ``[len(idx), K]`` of samples ``idx``."""
@@ -137,7 +141,14 @@ class MapComputer:
 
     @property
     def all_predicted(self) -> bool:
+        """Every finite sample has its prediction (a non-finite one never gets one)."""
         return bool(self.predicted[self.finite].all())
+
+    def pred_shown(self) -> np.ndarray:
+        """int32 ``[N]``: the predictions as the sample menu gets them: -1 not in yet,
+        ``NON_FINITE`` never (the series holds NaN or inf; data read on demand: known once
+        read)."""
+        return np.where(self.finite, self.pred, NON_FINITE).astype(np.int32)
 
     def for_worker(self) -> MapComputer:
         """A copy for a background thread: the same data and choices, an explainer of its own on
@@ -146,8 +157,9 @@ class MapComputer:
         import copy
 
         w = copy.copy(self)
-        w.model = copy.deepcopy(self.model)
+        w.model = copy.deepcopy(self.model).eval()  # its own: left in eval mode
         w.explainer = self.explainer.for_copy(w.model)
+        w._private = True  # plain forwards on it need no state saved and restored
         w.cache = LRUCache.from_mb(0)
         w._ranges = {}
         return w
@@ -174,7 +186,8 @@ class MapComputer:
         one chosen layer."""
         first = np.flatnonzero(self.finite)[:1]
         try:
-            cube, _ = self._explain(first, [method], "pred", "none").to_array()
+            ex, _ = self._explain(first, [method], "pred", "none")
+            cube, _ = ex.to_array()
         except Exception:  # noqa: BLE001 - undefined for this model
             return False
         return bool(np.isfinite(np.asarray(cube)).any())
@@ -251,21 +264,32 @@ class MapComputer:
         self,
         idx: np.ndarray,
         methods: Sequence[str],
-        target: Target,
+        target: Target | list[int],
         norm: str,
         reductions: Sequence[str] | None = None,
-    ) -> Any:
+        skip_bad: bool = False,
+    ) -> tuple[Any, np.ndarray]:
+        """``(explanation or None, kept bool [len(idx)])``. A non-finite sample is an error, or
+        with ``skip_bad`` left out (data read on demand: found non-finite only as it is read by
+        a pass over all samples); None when none is left."""
         idx = np.asarray(idx, dtype=np.int64)
         x = self.read(idx)
-        bad = idx[~self.finite[idx]]
-        if bad.size:
-            raise ValueError(
-                f"sample {int(bad[0])}: its series contains NaN or inf values, so it has no map"
-            )
+        kept = self.finite[idx].copy()
+        if not kept.all():
+            if not skip_bad:
+                bad = idx[~kept]
+                raise ValueError(
+                    f"sample {int(bad[0])}: its series contains NaN or inf values, so it has no map"
+                )
+            idx, x = idx[kept], x[kept]
+            if isinstance(target, list):
+                target = [c for c, k in zip(target, kept.tolist()) if k]
+            if not len(idx):
+                return None, kept
         y = self.y[idx]
         target = check_target(target, idx.size, y, n_classes=self.probs.shape[1], ids=idx)
         y = y if (y >= 0).all() else None
-        return self.explainer.explain(
+        ex = self.explainer.explain(
             x,
             target=target,
             y=y,
@@ -276,14 +300,24 @@ class MapComputer:
             batch_size=self.batch_size,
             **self.method_kwargs,
         )
+        return ex, kept
 
     def _raw_cube(
-        self, idx: np.ndarray, keys: Sequence[tuple[str, str | None]], target: Target, norm: str
+        self,
+        idx: np.ndarray,
+        keys: Sequence[tuple[str, str | None]],
+        target: Target | list[int],
+        norm: str,
+        skip_bad: bool = False,
     ) -> np.ndarray:
-        """float32 ``[S, L, len(keys), T]`` for samples ``idx`` (explainer norm ``norm``)."""
+        """float32 ``[S, L, len(keys), T]`` for samples ``idx`` (explainer norm ``norm``); with
+        ``skip_bad``, rows of samples found non-finite as they are read are NaN."""
         methods = list(dict.fromkeys(m for m, _ in keys))
         reds = sorted({r for _, r in keys if r is not None}, key=ALL_REDUCTIONS.index)
-        ex = self._explain(idx, methods, target, norm, reductions=reds or ("mean",))
+        ex, kept = self._explain(idx, methods, target, norm, reds or ("mean",), skip_bad)
+        shape = (len(kept), len(self.layers), len(keys), self.X.shape[-1])
+        if ex is None:
+            return np.full(shape, np.nan, np.float32)
         arr, names = ex.to_array()
         arr = np.asarray(arr, dtype=np.float32)  # [L, M', S, T]
         pos = {str(k): i for i, k in enumerate(names)}
@@ -291,7 +325,12 @@ class MapComputer:
             order = [pos[map_key(m, r)] for m, r in keys]
         except KeyError as e:
             raise RuntimeError(f"explainer returned keys {list(names)}, missing {e}") from None
-        return np.ascontiguousarray(arr[:, order].transpose(2, 0, 1, 3))
+        out = np.ascontiguousarray(arr[:, order].transpose(2, 0, 1, 3))
+        if kept.all():
+            return out
+        full = np.full(shape, np.nan, np.float32)
+        full[kept] = out
+        return full
 
     def layer_ranges(self, key: tuple[str, str | None], target: Target) -> np.ndarray:
         """Dataset-wide ``[L, 2]`` (min, max) of the raw maps of ``key``; computed once per
@@ -308,7 +347,8 @@ class MapComputer:
         ok = np.flatnonzero(self.finite)
         lo = hi = None
         for start in range(0, ok.size, self.batch_size):
-            raw = self._raw_cube(ok[start : start + self.batch_size], keys, target, "none")
+            idx = ok[start : start + self.batch_size]
+            raw = self._raw_cube(idx, keys, target, "none", skip_bad=True)
             blo, bhi = _nanminmax(raw, axis=(0, 3))  # [L, M]
             lo = blo if lo is None else np.fmin(lo, blo)
             hi = bhi if hi is None else np.fmax(hi, bhi)
@@ -416,7 +456,7 @@ class MapComputer:
         explainer_norm = "sample" if norm == "sample" else "none"
         for b, start in enumerate(range(0, ok.size, self.batch_size)):
             idx = ok[start : start + self.batch_size]
-            out[idx] = self._raw_cube(idx, keys, target, explainer_norm)
+            out[idx] = self._raw_cube(idx, keys, target, explainer_norm, skip_bad=True)
             self.n_computations += 1
             if progress is not None:
                 progress(b + 1, total)

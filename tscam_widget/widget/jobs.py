@@ -1,7 +1,7 @@
 """The widget's work behind the first picture, on a worker thread (:mod:`.background`): all
 samples' predictions, the precomputed maps' missing rows and the dataset-wide ``norm="layer"``
 ranges. The jobs run on a copy of the model (:meth:`MapComputer.for_worker`) in batches sized to
-about :data:`BACKGROUND_BATCH_S`; each batch hands the event loop a function that applies its
+about :data:`.background.BATCH_S`; each batch hands the event loop a function that applies its
 results to the widget (held by a weak reference, so a job never keeps a widget alive).
 
 :class:`BackgroundMixin` starts the jobs, takes their results and reports their errors;
@@ -22,7 +22,7 @@ import numpy as np
 import traitlets as t
 
 from . import buffers
-from .background import Apply, Background, running_loop
+from .background import BATCH_S, Apply, Background, running_loop
 from .compute import MapComputer, _nanminmax
 
 
@@ -32,17 +32,14 @@ def _call(ref: Any, name: str, *args: Any) -> None:
         getattr(w, name)(*args)
 
 
-BACKGROUND_BATCH_S = 0.1  # aim of one background batch: a user's request waits at most this
-
-
 def _adaptive(
     todo: np.ndarray, step: Any, start: int = 4, most: int = 256, aim: Any = None
 ) -> Iterator[Any]:
     """Run ``step(idx)`` over ``todo`` in batches sized so each takes about ``aim()`` seconds
-    (default ``BACKGROUND_BATCH_S``); yields what each step returns."""
+    (default :data:`.background.BATCH_S`); yields what each step returns."""
     i, b, rate = 0, start, 0.0
     while i < todo.size:
-        target = BACKGROUND_BATCH_S if aim is None else aim()
+        target = BATCH_S if aim is None else aim()
         if rate > 0:
             b = int(np.clip(rate * target, 1, most))
         idx = todo[i : i + b]
@@ -104,7 +101,7 @@ def _ranges_job(
     acc: list[Any] = [None, None, 0]
 
     def step(idx: np.ndarray) -> Apply:
-        raw = worker._raw_cube(idx, [key], target, "none")[:, :, 0]  # [S, L, T]
+        raw = worker._raw_cube(idx, [key], target, "none", skip_bad=True)[:, :, 0]  # [S, L, T]
         lo, hi = _nanminmax(raw, axis=(0, 2))
         acc[0] = lo if acc[0] is None else np.fmin(acc[0], lo)
         acc[1] = hi if acc[1] is None else np.fmax(acc[1], hi)
@@ -159,15 +156,24 @@ class BackgroundMixin(t.HasTraits):
                 b.cancel()
         super().close()
 
-    def _start_background(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _make_worker(self) -> None:
+        """The background worker's copy (None, with a warning, for a model that cannot be
+        copied: then the work is done now)."""
+        self._worker_made = True
         try:
             self._worker = self._comp.for_worker()
         except Exception as e:  # noqa: BLE001 - a model that cannot be copied: work now
+            self._worker = None
             warnings.warn(
                 f"tscam-widget: the model could not be copied for background work ({e}); "
                 "computing predictions now",
-                stacklevel=3,
+                stacklevel=4,
             )
+
+    def _start_background(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._worker_made:
+            self._make_worker()
+        if self._worker is None:
             for idx, probs in self._comp.predict_batches(self._comp.batch_size):
                 self._comp.set_probs(idx, probs)
             self._push_predictions(final=True)
@@ -253,11 +259,14 @@ class BackgroundMixin(t.HasTraits):
         with self.hold_sync():
             if getattr(self._src.X, "lazy", False):  # labels read with the data fill in too
                 self.y_true = buffers.pack(self._src.y, "int32")
-            self.y_pred = buffers.pack(comp.pred, "int32")
+            self.y_pred = buffers.pack(comp.pred_shown(), "int32")
             self.probs = buffers.pack(comp.probs, "float32")
             self.targets = buffers.pack(comp.targets(self.target), "int32")
             if final:
                 status = f"predicted {done} samples"
+                bad = int((~comp.finite).sum())
+                if bad:
+                    status += f" ({bad} with NaN or inf values: no prediction)"
             else:
                 status = f"predicting: {done} / {self.n_samples} samples"
             self.status = " · ".join(s for s in (status, self._budget_note) if s)

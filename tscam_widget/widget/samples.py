@@ -5,7 +5,8 @@ this is the Python side behind ``CamWidget.sample_list``.
 Traits: ``sample_filter`` (``"all"``, ``"mistakes"``: predicted class differs from the true one,
 ``"correct"``), ``filter_true`` / ``filter_pred`` (a class index, -1 for any) and ``sample_sort``
 (``"index"``, ``"confidence"``: least confident first, ``"-confidence"``: most confident first;
-confidence is the predicted class's probability). Samples without a prediction yet are left out
+confidence is the predicted class's probability). Samples without a prediction yet, and those
+whose series holds NaN or inf (they never get one: ``y_pred`` -2 in the frontend), are left out
 of every filter that needs one and sorted last.
 """
 
