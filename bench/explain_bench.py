@@ -13,6 +13,7 @@ Per model:
              resolution, a traced forward of a few samples, included); (br) the same explain on an
              explainer resolved beforehand (the widget's case: the per-batch cost);
              (b+) also materialises every normalised map (``to_array``); (b1) Grad-CAM only
+             (b1r: on the resolved explainer); (t) a new explainer's layer resolution alone
   (c) captum ``LayerGradCam`` looped over the blocks (gradcam only) + linear upsampling
   (d) grad-cam  pytorch-grad-cam ``GradCAM`` looped over the blocks through a 2-D wrapper
 
@@ -45,7 +46,17 @@ import torch
 from torch import nn
 
 OURS_METHODS = ["gradcam", "gradcam++", "xgradcam", "hirescam", "layercam"]
-VARIANTS = ["floor", "ours", "ours_resolved", "ours+maps", "ours_gradcam", "captum", "gradcam_pkg"]
+VARIANTS = [
+    "floor",
+    "ours",
+    "ours_resolved",
+    "ours+maps",
+    "ours_gradcam",
+    "ours_gradcam_resolved",
+    "trace",
+    "captum",
+    "gradcam_pkg",
+]
 
 
 class Light(nn.Module):
@@ -115,7 +126,7 @@ def run_ours(
 _RESOLVED: dict[int, object] = {}
 
 
-def run_ours_resolved(model: nn.Module, x: torch.Tensor) -> None:
+def run_ours_resolved(model: nn.Module, x: torch.Tensor, methods: list[str] = OURS_METHODS) -> None:
     """As run_ours with an explainer made and resolved once (its trace is done on the warm-up
     run), as the widget keeps one: the per-batch cost without the one-time layer resolution."""
     from tscam_widget.explain import Explainer
@@ -123,7 +134,14 @@ def run_ours_resolved(model: nn.Module, x: torch.Tensor) -> None:
     ex = _RESOLVED.get(id(model))
     if ex is None:
         ex = _RESOLVED[id(model)] = Explainer(model, layers=list(BLOCKS))
-    ex.explain(x, methods=OURS_METHODS, norm="sample")  # type: ignore[attr-defined]
+    ex.explain(x, methods=methods, norm="sample")  # type: ignore[attr-defined]
+
+
+def run_trace(model: nn.Module, x: torch.Tensor) -> None:
+    """The one-time part of a new explainer alone: its layer resolution (the traced forwards)."""
+    from tscam_widget.explain import Explainer
+
+    Explainer(model, layers=list(BLOCKS)).resolve(x)
 
 
 def run_captum(model: nn.Module, x: torch.Tensor) -> None:
@@ -165,6 +183,8 @@ RUNNERS = {
     "ours_resolved": run_ours_resolved,
     "ours+maps": lambda m, x: run_ours(m, x, maps=True),
     "ours_gradcam": lambda m, x: run_ours(m, x, methods=["gradcam"]),
+    "ours_gradcam_resolved": lambda m, x: run_ours_resolved(m, x, methods=["gradcam"]),
+    "trace": run_trace,
     "captum": run_captum,
     "gradcam_pkg": run_gradcam_pkg,
 }
@@ -253,6 +273,8 @@ def bench_model(name: str, a: argparse.Namespace) -> dict[str, float]:
         "ours_resolved": "(br) ours, explainer resolved once beforehand",
         "ours+maps": "(b+) ours + to_array (all normalised maps)",
         "ours_gradcam": f"(b1) ours: explain, gradcam only x {nb} blocks",
+        "ours_gradcam_resolved": "(b1r) gradcam only, explainer resolved once",
+        "trace": "(t) a new explainer's layer resolution alone",
         "captum": f"(c) captum LayerGradCam x {nb} blocks",
         "gradcam_pkg": f"(d) pytorch-grad-cam GradCAM x {nb} blocks",
     }
@@ -266,6 +288,8 @@ def bench_model(name: str, a: argparse.Namespace) -> dict[str, float]:
         ("br/a", "ours_resolved", "floor", goal),
         ("b+/a", "ours+maps", "floor", ""),
         ("b1/a", "ours_gradcam", "floor", ""),
+        ("b1r/a", "ours_gradcam_resolved", "floor", ""),
+        ("t/a", "trace", "floor", ""),
         ("c/b", "captum", "ours", "(target >= 3)"),
         ("d/b", "gradcam_pkg", "ours", ""),
     ]
