@@ -389,6 +389,31 @@ def test_state_restored_for_every_method(model_state):
     )
 
 
+def test_frozen_body_maps_equal_and_second_forward_only_once():
+    """The input gets a gradient only when needed: with the first conv frozen (fastai's
+    ``freeze``), the first layer's output is outside the graph unless the input is in it, so the
+    first batch runs again with the input's gradient and the explainer remembers that."""
+    m = conv_stack()
+    frozen = copy.deepcopy(m)
+    for p in frozen[0].parameters():
+        p.requires_grad_(False)
+    calls = [0]
+    frozen.register_forward_pre_hook(lambda mod, i: calls.__setitem__(0, calls[0] + 1))
+    x = rand_x(n=5)
+    want = Explainer(m, layers="all").explain(x, methods=["gradcam", "hirescam"], norm="none")
+    ex = Explainer(frozen, layers="all")
+    ex.resolve(x)
+    calls[0] = 0
+    got = ex.explain(x, methods=["gradcam", "hirescam"], norm="none", batch_size=2)
+    assert calls[0] == 3 + 1  # three batches, the first one twice
+    for method in ("gradcam", "hirescam"):
+        for layer in want.layers:
+            np.testing.assert_allclose(
+                got.raw(method, layer), want.raw(method, layer), rtol=1e-5, atol=1e-7
+            )
+    assert np.abs(got.raw("hirescam", "0")).max() > 0  # the frozen layer's map is not zeros
+
+
 def test_state_restored_after_exceptions(model_state):
     m = _messy_model()
     before = model_state(m)

@@ -108,6 +108,8 @@ class Explainer:
         self._selection = normalize_selection(model, layers)
         self._specs: list[LayerSpec] | None = None
         self._trace: Trace | None = None
+        # the graph needs the input's gradient (parameters before a captured layer are frozen)
+        self._input_grad = False
         self._provisional = provisional_names(model, self._selection)
         self._with_input = bool(with_input) and self._selection is None
 
@@ -391,17 +393,30 @@ class Explainer:
         model = self.model
         need_grad = any(m.uses_gradients for m in ms)
         with LayerCapture(model, specs) as cap:
-            cap.reset()
-            with torch.enable_grad() if need_grad else torch.no_grad():
-                xin = xb.detach().clone().requires_grad_(need_grad)
-                try:
+
+            def run(input_grad: bool) -> tuple[torch.Tensor, Any]:
+                xin = xb.detach().clone().requires_grad_(input_grad)
+                cap.reset()
+                raw_out = model(self.io.feed(xin))
+                if cap.modified():
+                    # an in-place op after a captured layer changed what was kept: again, with a
+                    # clone of each captured output passed downstream
+                    cap.clone = True
+                    cap.reset()
                     raw_out = model(self.io.feed(xin))
-                    if cap.modified():
-                        # an in-place op after a captured layer changed what was kept: again,
-                        # with a clone of each captured output passed downstream
-                        cap.clone = True
-                        cap.reset()
-                        raw_out = model(self.io.feed(xin))
+                return xin, raw_out
+
+            with torch.enable_grad() if need_grad else torch.no_grad():
+                # the input needs a gradient only for an input map, or when parameters before a
+                # captured layer are frozen (its output would then be outside the graph)
+                input_grad = need_grad and (self._input_grad or any(s.is_input for s in specs))
+                try:
+                    xin, raw_out = run(input_grad)
+                    if need_grad and not input_grad:
+                        kept = [*cap.outputs.values(), self.io.logits(raw_out, xb.shape[0])]
+                        if not all(t.requires_grad for t in kept):
+                            self._input_grad = True
+                            xin, raw_out = run(True)
                 except RuntimeError as e:
                     raise self._forward_error(xb, e) from e
                 out = self.io.logits(raw_out, xb.shape[0])
