@@ -3,6 +3,10 @@ them to the frontend in the ``options`` trait, whose menus show them (value, lab
 
 from __future__ import annotations
 
+from tscam_widget.explain.explanation import NORMS as _EXPLAIN_NORMS
+
+_NORM_LABELS = {"sample": "per sample", "layer": "per layer"}
+
 #: per control: its values in menu order, each with the label the menu shows
 OPTIONS: dict[str, list[tuple[str, str]]] = {
     "view": [("single", "single"), ("grid", "grid"), ("overlay", "overlay"), ("trust", "trust")],
@@ -13,7 +17,7 @@ OPTIONS: dict[str, list[tuple[str, str]]] = {
         ("dashdot", "dash-dot"),
         ("dotted", "dotted"),
     ],  # noqa: E501
-    "norm": [("none", "none"), ("sample", "per sample"), ("layer", "per layer")],
+    "norm": [(n, _NORM_LABELS.get(n, n)) for n in _EXPLAIN_NORMS],  # the explainer's norms
     "series_view": [("original", "original"), ("input", "model input")],
     # the class indices 0..K-1 follow these, labelled with the class names
     "target": [("pred", "predicted"), ("true", "true")],

@@ -16,16 +16,12 @@ import traitlets as t
 from tscam_widget.explain.targets import check_target
 
 from .colormaps import resolve_cmap
-from .options import LINESTYLES, MARKS, NORMS, SERIES_VIEWS, VIEWS
+from .options import OPTIONS, values
 from .samples import SAMPLE_FILTERS, SAMPLE_SORTS
 
-#: the controls that take one of a fixed set of values
+#: the controls that take one of a fixed set of values (the target also takes class indices)
 FIXED_OPTIONS = {
-    "norm": NORMS,
-    "view": VIEWS,
-    "series_view": SERIES_VIEWS,
-    "mark": MARKS,
-    "linestyle": LINESTYLES,
+    **{name: values(name) for name in OPTIONS if name != "target"},
     "sample_filter": SAMPLE_FILTERS,
     "sample_sort": SAMPLE_SORTS,
 }
