@@ -6,11 +6,14 @@ their handles; the model's state is restored by :func:`~.state.preserved_state`)
 
 - ``base``: ``n`` samples at the input length, with autograd on, so the graph from the input to
   the logits can be read;
+- ``longer``: ``n`` samples at twice the length (the axis that follows is time); models that take
+  one length only refuse it, and layouts then fall back to matching sizes;
 - ``more``: ``n + 1`` samples (the axis that follows is the batch axis): one plain copy and two
   copies bumped at 1/8 and 7/8 of the length (where a layer's output changes most tells its
-  time axis apart from a channel axis of the same size, for models that take one length only);
-- ``longer``: ``n`` samples at twice the length (the axis that follows is time); models that take
-  one length only refuse it, and layouts then fall back to matching sizes.
+  time axis apart from a channel axis of the same size, for models that take one length only).
+  Where a tensor's layout comes from ``longer``, :func:`~.layouts.detect` never reads these
+  profiles, so they are computed only for the others (all of them when the model refused
+  ``longer``; none, for most models that take any length).
 
 **Main path.** In the autograd graph of ``base`` every node gets a weight of 1 if it is the output
 of a *leaf* module (a conv, a norm, an activation, an RNN ...), else 0. The main path is made of
@@ -147,11 +150,12 @@ def _run(
     io: ModelIO,
     x: torch.Tensor,
     with_graph: bool,
-    probe: bool = False,
+    probe: Callable[[tuple[str, int, Path]], bool] | None = None,
 ) -> tuple[list[CallRecord], Any, Any]:
     """One hooked forward. Returns (records in completion order, each with the call that
     produced its input where a module did, the fed input, the logits). With ``probe`` (``x`` from
-    :func:`probe_input`) each record's ``probes`` holds :func:`_profiles` per element."""
+    :func:`probe_input`) each record's ``probes`` holds :func:`_profiles` for the elements
+    whose key ``(module name, call, path)`` it accepts."""
     records: list[CallRecord] = []
     open_calls: dict[int, list[CallRecord]] = {}
     # id(tensor) -> (record index, path, weak reference): a weak reference tells a live tensor
@@ -187,7 +191,7 @@ def _run(
             for path, t in tensor_elements(output):
                 rec.shapes[path] = tuple(t.shape)
                 rec.nodes[path] = t.grad_fn
-                if probe:
+                if probe is not None and probe((name, rec.call, path)):
                     rec.probes[path] = _profiles(t.detach())
                 known = producers.get(id(t))
                 if known is None or known[2]() is not t:  # the innermost producer stays
@@ -291,18 +295,27 @@ def trace_model(
         model.eval()
         base, fed, logits = _run(model, io, x1.expand(BASE_N, *x1.shape[1:]), graph)
         with torch.no_grad():
-            more, _, _ = _run(model, io, probe_input(x1), False, probe=True)
             longer_error = None
             try:
                 xl = torch.cat([x1, x1], -1).expand(BASE_N, -1, -1)
                 longer, _, _ = _run(model, io, xl, False)
             except Exception as e:  # noqa: BLE001 - a fixed-length model
                 longer, longer_error = None, (str(e).splitlines() or [type(e).__name__])[0]
+            long_shapes = {
+                (r.module_name, r.call, p): s for r in (longer or []) for p, s in r.shapes.items()
+            }
+            base_ranks = {
+                (r.module_name, r.call, p): len(s) for r in base for p, s in r.shapes.items()
+            }
+
+            def unmatched(key: tuple[str, int, Path]) -> bool:
+                """Whether :func:`detect` falls back to matching sizes (and so reads probes)."""
+                s = long_shapes.get(key)
+                return s is None or len(s) != base_ranks.get(key)
+
+            more, _, _ = _run(model, io, probe_input(x1), False, probe=unmatched)
     more_shapes = {(r.module_name, r.call, p): s for r in more for p, s in r.shapes.items()}
     probes = {(r.module_name, r.call, p): v for r in more for p, v in r.probes.items()}
-    long_shapes = {
-        (r.module_name, r.call, p): s for r in (longer or []) for p, s in r.shapes.items()
-    }
     strides = model_strides(model)
     given = given or {}
     fed_time = 1 if io.input_layout == "NTC" else 2
