@@ -343,3 +343,41 @@ def test_model_state_untouched_by_tracing():
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
     assert (len(m.enc._forward_hooks), len(m._forward_pre_hooks)) == hooks
     assert all(p.grad is None for p in m.parameters())
+
+
+class Squeezer(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.squeeze()  # drops the batch axis of a batch of one
+
+
+class SqueezesBatchOfOne(nn.Module):
+    """A generic ``squeeze()`` mid-model: a batch of one loses its batch axis (the next conv takes
+    the unbatched ``[C, T]``, so the forward still runs and the logits come out ``[N, K]``)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv1d(C, D, 3, padding=1)
+        self.squeeze = Squeezer()
+        self.conv2 = nn.Conv1d(D, D, 3, padding=1)
+        self.head = nn.Linear(D, K)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv2(self.squeeze(self.conv(x)))
+        return self.head(h.mean(-1).reshape(x.shape[0], -1))
+
+
+def test_trace_at_twice_the_length_reruns_on_two_samples_when_one_changes_ranks():
+    # the longer forward runs one sample first; its ranks differ here, so it runs again on two
+    # and the layouts are traced from the length (not matched by size)
+    from tscam_widget.explain.trace import trace_model
+
+    m = SqueezesBatchOfOne()
+    x = torch.from_numpy(x_batch())
+    assert m(x[:1]).shape == (1, K)
+    tr = trace_model(m, x)
+    assert tr.longer_error is None
+    lays = {r.module_name: r.layouts[()] for r in tr.calls}
+    assert {n: (lay.axes, lay.source) for n, lay in lays.items() if n != "head"} == {
+        n: ("NCT", "traced") for n in ("conv", "squeeze", "conv2")
+    }

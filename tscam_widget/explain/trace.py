@@ -6,8 +6,9 @@ their handles; the model's state is restored by :func:`~.state.preserved_state`)
 
 - ``base``: ``n`` samples at the input length, with autograd on, so the graph from the input to
   the logits can be read;
-- ``longer``: ``n`` samples at twice the length (the axis that follows is time); models that take
-  one length only refuse it, and layouts then fall back to matching sizes;
+- ``longer``: one sample at twice the length (the axis that follows is time; ``n`` samples where
+  one gives outputs of other ranks or fails, see :func:`_longer`); models that take one length
+  only refuse it, and layouts then fall back to matching sizes;
 - ``more``: ``n + 1`` samples (the axis that follows is the batch axis): one plain copy and two
   copies bumped at 1/8 and 7/8 of the length (where a layer's output changes most tells its
   time axis apart from a channel axis of the same size, for models that take one length only).
@@ -278,6 +279,30 @@ def _graph(
     return main, depth, cuts, True
 
 
+def _longer(
+    model: nn.Module, io: ModelIO, x1: torch.Tensor, base_ranks: dict[tuple[str, int, Path], int]
+) -> tuple[list[CallRecord] | None, str | None]:
+    """The ``longer`` forward: (records, None), or (None, why) when the model refuses twice the
+    length. :func:`~.layouts.detect` reads its shapes on the axes other than the batch axis only
+    (the batch axis comes from ``base`` and ``more``), so it runs one sample first, half the
+    work; where that forward fails or any output differs from ``base`` in rank (or in the calls
+    made: a ``squeeze()`` that drops a batch axis of one), it runs again on ``n`` samples,
+    whose outcome is what the trace keeps."""
+    xl = torch.cat([x1, x1], -1)
+    try:
+        longer, _, _ = _run(model, io, xl, False)
+        ranks = {(r.module_name, r.call, p): len(s) for r in longer for p, s in r.shapes.items()}
+        if ranks == base_ranks:
+            return longer, None
+    except Exception:  # noqa: BLE001, S110 - decided on n samples below
+        pass
+    try:
+        longer, _, _ = _run(model, io, xl.expand(BASE_N, -1, -1), False)
+    except Exception as e:  # noqa: BLE001 - a fixed-length model
+        return None, (str(e).splitlines() or [type(e).__name__])[0]
+    return longer, None
+
+
 def trace_model(
     model: nn.Module,
     x: torch.Tensor,
@@ -295,17 +320,12 @@ def trace_model(
         model.eval()
         base, fed, logits = _run(model, io, x1.expand(BASE_N, *x1.shape[1:]), graph)
         with torch.no_grad():
-            longer_error = None
-            try:
-                xl = torch.cat([x1, x1], -1).expand(BASE_N, -1, -1)
-                longer, _, _ = _run(model, io, xl, False)
-            except Exception as e:  # noqa: BLE001 - a fixed-length model
-                longer, longer_error = None, (str(e).splitlines() or [type(e).__name__])[0]
-            long_shapes = {
-                (r.module_name, r.call, p): s for r in (longer or []) for p, s in r.shapes.items()
-            }
             base_ranks = {
                 (r.module_name, r.call, p): len(s) for r in base for p, s in r.shapes.items()
+            }
+            longer, longer_error = _longer(model, io, x1, base_ranks)
+            long_shapes = {
+                (r.module_name, r.call, p): s for r in (longer or []) for p, s in r.shapes.items()
             }
 
             def unmatched(key: tuple[str, int, Path]) -> bool:
