@@ -146,17 +146,34 @@ def _profiles(t: torch.Tensor) -> dict[tuple[int, int], tuple[int, int]]:
     return out
 
 
+Modules = list[tuple[str, nn.Module, bool, bool]]
+
+
+def _modules(model: nn.Module) -> Modules:
+    """``(name, module, leaf, holds parameters of its own)`` per named submodule, listed once for
+    the trace's forwards."""
+    out = []
+    for name, m in model.named_modules():
+        if name:
+            leaf = next(m.children(), None) is None
+            params = next(m.parameters(recurse=False), None) is not None
+            out.append((name, m, leaf, params))
+    return out
+
+
 def _run(
     model: nn.Module,
     io: ModelIO,
     x: torch.Tensor,
     with_graph: bool,
     probe: Callable[[tuple[str, int, Path]], bool] | None = None,
+    modules: Modules | None = None,
 ) -> tuple[list[CallRecord], Any, Any]:
     """One hooked forward. Returns (records in completion order, each with the call that
     produced its input where a module did, the fed input, the logits). With ``probe`` (``x`` from
     :func:`probe_input`) each record's ``probes`` holds :func:`_profiles` for the elements
-    whose key ``(module name, call, path)`` it accepts."""
+    whose key ``(module name, call, path)`` it accepts. ``modules``: :func:`_modules` of
+    ``model`` (listed here if not given)."""
     records: list[CallRecord] = []
     open_calls: dict[int, list[CallRecord]] = {}
     # id(tensor) -> (record index, path, weak reference): a weak reference tells a live tensor
@@ -172,11 +189,12 @@ def _run(
             counts[name] = k + 1
             seq[0] += 1
             rec = CallRecord(name, k, seq[0], leaf=leaf, params=params)
-            first = next((a for a in args if isinstance(a, torch.Tensor)), None)
-            if first is not None:
-                known = producers.get(id(first))
-                if known is not None and known[2]() is first:
-                    rec.producer = known[:2]
+            for first in args:
+                if isinstance(first, torch.Tensor):
+                    known = producers.get(id(first))
+                    if known is not None and known[2]() is first:
+                        rec.producer = known[:2]
+                    break
             open_calls.setdefault(id(module), []).append(rec)
 
         return hook
@@ -202,12 +220,9 @@ def _run(
         return hook
 
     try:
-        for name, m in model.named_modules():
-            if name:
-                leaf = next(m.children(), None) is None
-                params = next(m.parameters(recurse=False), None) is not None
-                handles.append(m.register_forward_pre_hook(pre(name, leaf, params)))
-                handles.append(m.register_forward_hook(post(name)))
+        for name, m, leaf, params in _modules(model) if modules is None else modules:
+            handles.append(m.register_forward_pre_hook(pre(name, leaf, params)))
+            handles.append(m.register_forward_hook(post(name)))
         with torch.enable_grad() if with_graph else torch.no_grad():
             leaf_x = x.detach().clone().requires_grad_(with_graph)
             fed = io.feed(leaf_x)
@@ -280,7 +295,11 @@ def _graph(
 
 
 def _longer(
-    model: nn.Module, io: ModelIO, x1: torch.Tensor, base_ranks: dict[tuple[str, int, Path], int]
+    model: nn.Module,
+    io: ModelIO,
+    x1: torch.Tensor,
+    base_ranks: dict[tuple[str, int, Path], int],
+    modules: Modules,
 ) -> tuple[list[CallRecord] | None, str | None]:
     """The ``longer`` forward: (records, None), or (None, why) when the model refuses twice the
     length. :func:`~.layouts.detect` reads its shapes on the axes other than the batch axis only
@@ -290,14 +309,14 @@ def _longer(
     whose outcome is what the trace keeps."""
     xl = torch.cat([x1, x1], -1)
     try:
-        longer, _, _ = _run(model, io, xl, False)
+        longer, _, _ = _run(model, io, xl, False, modules=modules)
         ranks = {(r.module_name, r.call, p): len(s) for r in longer for p, s in r.shapes.items()}
         if ranks == base_ranks:
             return longer, None
     except Exception:  # noqa: BLE001, S110 - decided on n samples below
         pass
     try:
-        longer, _, _ = _run(model, io, xl.expand(BASE_N, -1, -1), False)
+        longer, _, _ = _run(model, io, xl.expand(BASE_N, -1, -1), False, modules=modules)
     except Exception as e:  # noqa: BLE001 - a fixed-length model
         return None, (str(e).splitlines() or [type(e).__name__])[0]
     return longer, None
@@ -318,12 +337,15 @@ def trace_model(
     T = int(x.shape[-1])
     with preserved_state(model):
         model.eval()
-        base, fed, logits = _run(model, io, x1.expand(BASE_N, *x1.shape[1:]), graph)
+        modules = _modules(model)
+        base, fed, logits = _run(
+            model, io, x1.expand(BASE_N, *x1.shape[1:]), graph, modules=modules
+        )
         with torch.no_grad():
             base_ranks = {
                 (r.module_name, r.call, p): len(s) for r in base for p, s in r.shapes.items()
             }
-            longer, longer_error = _longer(model, io, x1, base_ranks)
+            longer, longer_error = _longer(model, io, x1, base_ranks, modules)
             long_shapes = {
                 (r.module_name, r.call, p): s for r in (longer or []) for p, s in r.shapes.items()
             }
@@ -333,7 +355,7 @@ def trace_model(
                 s = long_shapes.get(key)
                 return s is None or len(s) != base_ranks.get(key)
 
-            more, _, _ = _run(model, io, probe_input(x1), False, probe=unmatched)
+            more, _, _ = _run(model, io, probe_input(x1), False, probe=unmatched, modules=modules)
     more_shapes = {(r.module_name, r.call, p): s for r in more for p, s in r.shapes.items()}
     probes = {(r.module_name, r.call, p): v for r in more for p, v in r.probes.items()}
     strides = model_strides(model)
