@@ -167,6 +167,68 @@ def _follows_probe(s: Shapes, batch: int, axis: int, tol: float = 0.1) -> bool:
     )
 
 
+def _batch_axis(s: Shapes) -> int | str:
+    """The batch axis (the one that follows the batch size), or why none was found."""
+    r = len(s.base)
+    if s.more is not None and len(s.more) == r:
+        changed = [i for i in range(r) if s.base[i] != s.more[i]]
+        if len(changed) != 1 or s.base[changed[0]] != s.n or s.more[changed[0]] != s.n + 1:
+            return f"no single batch axis (axes {changed} change with the batch size)"
+        return changed[0]
+    batch_axes = [i for i in range(r) if s.base[i] == s.n]
+    if len(batch_axes) != 1:
+        return "no single batch axis"
+    return batch_axes[0]
+
+
+def _takes_longer(s: Shapes) -> bool:
+    """Whether the layout is traced from the longer forward (else matched by size)."""
+    return s.longer is not None and s.longer_length is not None and len(s.longer) == len(s.base)
+
+
+def _matches(
+    s: Shapes, rest: list[int], strides: Sequence[int]
+) -> tuple[list[tuple[int, int, float]], list[int], list[int], bool]:
+    """For a model that accepts one length: ``(found, axes_found, exact, pooled)``: the
+    (axis, dropped tokens, stride) that match the input length or a patch count, the axes
+    among them (those of the input length itself when any), those of the input length, and
+    whether an axis has one step."""
+    T = s.length
+    found: list[tuple[int, int, float]] = []  # (axis, dropped tokens, stride)
+    for i in rest:
+        token_axis = i < max(rest)
+        if s.base[i] == T:
+            found.append((i, 0, 1.0))
+            continue
+        for p in sorted(set(strides)):
+            for drop in (0, 1) if token_axis else (0,):
+                n_t = s.base[i] - drop
+                if n_t >= 2 and n_t in (T // p, math.ceil(T / p)):
+                    found.append((i, drop, float(p)))
+        if token_axis and s.base[i] == T + 1:
+            found.append((i, 1, 1.0))
+    axes_found = sorted({f[0] for f in found})
+    exact = [i for i in axes_found if s.base[i] == T]
+    if exact:  # the input length itself beats a patch count
+        axes_found = exact
+    pooled = any(s.base[i] == 1 for i in rest)  # [N, C, 1]: the channels may match T by chance
+    return found, axes_found, exact, pooled
+
+
+def reads_probes(s: Shapes, strides: Sequence[int] = ()) -> bool:
+    """Whether :func:`detect` may read ``s.probes`` (whatever ``inherited``): only where the
+    layout is matched by size and several axes match, or the match sits beside an axis of one
+    step. ``s.probes`` itself is not looked at, so the trace can ask before computing them."""
+    if len(s.base) not in (3, 4):
+        return False
+    batch = _batch_axis(s)
+    if isinstance(batch, str) or _takes_longer(s):
+        return False
+    rest = [i for i in range(len(s.base)) if i != batch]
+    _, axes_found, _, pooled = _matches(s, rest, strides)
+    return len(axes_found) > 1 or (pooled and bool(axes_found))
+
+
 def detect(
     s: Shapes,
     element: Path = (),
@@ -181,19 +243,13 @@ def detect(
     r = len(s.base)
     if r not in (3, 4):
         return f"a {r}-D output (a layer needs 3 or 4 axes: batch, time and channels)"
-    if s.more is not None and len(s.more) == r:
-        changed = [i for i in range(r) if s.base[i] != s.more[i]]
-        if len(changed) != 1 or s.base[changed[0]] != s.n or s.more[changed[0]] != s.n + 1:
-            return f"no single batch axis (axes {changed} change with the batch size)"
-        batch = changed[0]
-    else:
-        batch_axes = [i for i in range(r) if s.base[i] == s.n]
-        if len(batch_axes) != 1:
-            return "no single batch axis"
-        batch = batch_axes[0]
+    batch = _batch_axis(s)
+    if isinstance(batch, str):
+        return batch
     rest = [i for i in range(r) if i != batch]
 
-    if s.longer is not None and s.longer_length is not None and len(s.longer) == r:
+    if _takes_longer(s):
+        assert s.longer is not None and s.longer_length is not None
         changed = [i for i in rest if s.longer[i] != s.base[i]]
         if len(changed) > 1:
             return f"axes {changed} all change with the series length"
@@ -217,24 +273,7 @@ def detect(
     T = s.length
     if inherited is not None and inherited < r and inherited != batch and s.base[inherited] < 2:
         return "no time axis (the time axis of its input was pooled to one step)"
-    found: list[tuple[int, int, float]] = []  # (axis, dropped tokens, stride)
-    for i in rest:
-        token_axis = i < max(rest)
-        if s.base[i] == T:
-            found.append((i, 0, 1.0))
-            continue
-        for p in sorted(set(strides)):
-            for drop in (0, 1) if token_axis else (0,):
-                n_t = s.base[i] - drop
-                if n_t >= 2 and n_t in (T // p, math.ceil(T / p)):
-                    found.append((i, drop, float(p)))
-        if token_axis and s.base[i] == T + 1:
-            found.append((i, 1, 1.0))
-    axes_found = sorted({f[0] for f in found})
-    exact = [i for i in axes_found if s.base[i] == T]
-    if exact:  # the input length itself beats a patch count
-        axes_found = exact
-    pooled = any(s.base[i] == 1 for i in rest)  # [N, C, 1]: the channels may match T by chance
+    found, axes_found, exact, pooled = _matches(s, rest, strides)
     if len(axes_found) > 1 or (pooled and axes_found):
         probed = [i for i in axes_found if _follows_probe(s, batch, i)]
         if not probed and len(axes_found) > 1 and inherited in axes_found:

@@ -12,9 +12,9 @@ their handles; the model's state is restored by :func:`~.state.preserved_state`)
 - ``more``: ``n + 1`` samples (the axis that follows is the batch axis): one plain copy and two
   copies bumped at 1/8 and 7/8 of the length (where a layer's output changes most tells its
   time axis apart from a channel axis of the same size, for models that take one length only).
-  Where a tensor's layout comes from ``longer``, :func:`~.layouts.detect` never reads these
-  profiles, so they are computed only for the others (all of them when the model refused
-  ``longer``; none, for most models that take any length).
+  :func:`~.layouts.detect` reads these profiles only where sizes leave the time axis open (no
+  ``longer`` shape, and several axes match the length or one sits beside an axis of one step:
+  :func:`~.layouts.reads_probes`), so they are computed only there (for most models, nowhere).
 
 **Main path.** In the autograd graph of ``base`` every node gets a weight of 1 if it is the output
 of a *leaf* module (a conv, a norm, an activation, an RNN ...), else 0. The main path is made of
@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .layouts import Layout, Path, Shapes, detect, tensor_elements
+from .layouts import Layout, Path, Shapes, detect, reads_probes, tensor_elements
 from .model_io import ModelIO
 from .state import preserved_state
 
@@ -166,13 +166,13 @@ def _run(
     io: ModelIO,
     x: torch.Tensor,
     with_graph: bool,
-    probe: Callable[[tuple[str, int, Path]], bool] | None = None,
+    probe: Callable[[tuple[str, int, Path], tuple[int, ...]], bool] | None = None,
     modules: Modules | None = None,
 ) -> tuple[list[CallRecord], Any, Any]:
     """One hooked forward. Returns (records in completion order, each with the call that
     produced its input where a module did, the fed input, the logits). With ``probe`` (``x`` from
     :func:`probe_input`) each record's ``probes`` holds :func:`_profiles` for the elements
-    whose key ``(module name, call, path)`` it accepts. ``modules``: :func:`_modules` of
+    whose key ``(module name, call, path)`` and shape it accepts. ``modules``: :func:`_modules` of
     ``model`` (listed here if not given)."""
     records: list[CallRecord] = []
     open_calls: dict[int, list[CallRecord]] = {}
@@ -210,7 +210,7 @@ def _run(
             for path, t in tensor_elements(output):
                 rec.shapes[path] = tuple(t.shape)
                 rec.nodes[path] = t.grad_fn
-                if probe is not None and probe((name, rec.call, path)):
+                if probe is not None and probe((name, rec.call, path), rec.shapes[path]):
                     rec.probes[path] = _profiles(t.detach())
                 known = producers.get(id(t))
                 if known is None or known[2]() is not t:  # the innermost producer stays
@@ -335,6 +335,7 @@ def trace_model(
     io = io or ModelIO()
     x1 = x[:1]
     T = int(x.shape[-1])
+    strides = model_strides(model)
     with preserved_state(model):
         model.eval()
         modules = _modules(model)
@@ -349,16 +350,19 @@ def trace_model(
             long_shapes = {
                 (r.module_name, r.call, p): s for r in (longer or []) for p, s in r.shapes.items()
             }
+            base_shapes = {(r.module_name, r.call, p): s for r in base for p, s in r.shapes.items()}
 
-            def unmatched(key: tuple[str, int, Path]) -> bool:
-                """Whether :func:`detect` falls back to matching sizes (and so reads probes)."""
-                s = long_shapes.get(key)
-                return s is None or len(s) != base_ranks.get(key)
+            def read(key: tuple[str, int, Path], more_shape: tuple[int, ...]) -> bool:
+                """Whether :func:`detect` may read this element's probe profiles."""
+                shape = base_shapes.get(key)
+                if shape is None:
+                    return False
+                s = Shapes(shape, more_shape, long_shapes.get(key), BASE_N, T, 2 * T)
+                return reads_probes(s, strides)
 
-            more, _, _ = _run(model, io, probe_input(x1), False, probe=unmatched, modules=modules)
+            more, _, _ = _run(model, io, probe_input(x1), False, probe=read, modules=modules)
     more_shapes = {(r.module_name, r.call, p): s for r in more for p, s in r.shapes.items()}
     probes = {(r.module_name, r.call, p): v for r in more for p, v in r.probes.items()}
-    strides = model_strides(model)
     given = given or {}
     fed_time = 1 if io.input_layout == "NTC" else 2
     for r in base:
