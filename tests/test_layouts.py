@@ -367,15 +367,29 @@ class SqueezesBatchOfOne(nn.Module):
         return self.head(h.mean(-1).reshape(x.shape[0], -1))
 
 
-def test_trace_at_twice_the_length_reruns_on_two_samples_when_one_changes_ranks():
-    # the longer forward runs one sample first; its ranks differ here, so it runs again on two
-    # and the layouts are traced from the length (not matched by size)
-    from tscam_widget.explain.trace import trace_model
+def test_trace_runs_two_samples_where_one_changes_ranks(monkeypatch):
+    # the longer forward and (for a model that takes any length) the batch-size forward run one
+    # sample first; ranks differ here, so they run again as before (two samples at twice the
+    # length, the three probe copies) and the layouts are traced from the length
+    from tscam_widget.explain import trace
 
-    m = SqueezesBatchOfOne()
+    runs: list[tuple[int, int]] = []
+    run = trace._run
+
+    def logged(model, io, x, *args, **kwargs):
+        runs.append((x.shape[0], x.shape[-1]))
+        return run(model, io, x, *args, **kwargs)
+
+    monkeypatch.setattr(trace, "_run", logged)
     x = torch.from_numpy(x_batch())
+    plain = nn.Sequential(nn.Conv1d(C, D, 3), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten())
+    trace.trace_model(plain, x)
+    assert runs == [(2, T), (1, 2 * T), (1, T)]  # a plain model: one sample is enough
+    runs.clear()
+    m = SqueezesBatchOfOne()
     assert m(x[:1]).shape == (1, K)
-    tr = trace_model(m, x)
+    tr = trace.trace_model(m, x)
+    assert runs == [(2, T), (1, 2 * T), (2, 2 * T), (1, T), (3, T)]
     assert tr.longer_error is None
     lays = {r.module_name: r.layouts[()] for r in tr.calls}
     assert {n: (lay.axes, lay.source) for n, lay in lays.items() if n != "head"} == {

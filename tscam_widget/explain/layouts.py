@@ -142,9 +142,10 @@ def _is_int(v: float, tol: float = 1e-6) -> bool:
 @dataclass(frozen=True)
 class Shapes:
     """One tensor element's shapes in the traced forwards: ``base`` (``n`` samples of length
-    ``length``), ``more`` (``n + 1`` samples, or None), ``longer`` (``n`` samples of length
-    ``longer_length``, None when the model refused that length); ``probes``: per (batch axis,
-    axis) where the ``more`` copies bumped at 1/8 and 7/8 of the length changed most."""
+    ``length``), ``more`` (``more_n`` samples, ``n + 1`` when None, at the same length; or None),
+    ``longer`` (length ``longer_length``, None when the model refused that length; its batch
+    axis is not read); ``probes``: per (batch axis, axis) where the ``more`` copies bumped at
+    1/8 and 7/8 of the length changed most."""
 
     base: tuple[int, ...]
     more: tuple[int, ...] | None
@@ -153,6 +154,7 @@ class Shapes:
     length: int
     longer_length: int | None
     probes: dict[tuple[int, int], tuple[int, int]] | None = None
+    more_n: int | None = None
 
 
 def _follows_probe(s: Shapes, batch: int, axis: int, tol: float = 0.1) -> bool:
@@ -172,7 +174,8 @@ def _batch_axis(s: Shapes) -> int | str:
     r = len(s.base)
     if s.more is not None and len(s.more) == r:
         changed = [i for i in range(r) if s.base[i] != s.more[i]]
-        if len(changed) != 1 or s.base[changed[0]] != s.n or s.more[changed[0]] != s.n + 1:
+        more_n = s.n + 1 if s.more_n is None else s.more_n
+        if len(changed) != 1 or s.base[changed[0]] != s.n or s.more[changed[0]] != more_n:
             return f"no single batch axis (axes {changed} change with the batch size)"
         return changed[0]
     batch_axes = [i for i in range(r) if s.base[i] == s.n]

@@ -14,7 +14,9 @@ their handles; the model's state is restored by :func:`~.state.preserved_state`)
   time axis apart from a channel axis of the same size, for models that take one length only).
   :func:`~.layouts.detect` reads these profiles only where sizes leave the time axis open (no
   ``longer`` shape, and several axes match the length or one sits beside an axis of one step:
-  :func:`~.layouts.reads_probes`), so they are computed only there (for most models, nowhere).
+  :func:`~.layouts.reads_probes`), so they are computed only there. Where no tensor needs them
+  (most models that take any length) a single plain sample serves instead (the batch axis
+  follows 2 -> 1 as it follows 2 -> 3), unless it gives other ranks than ``base``: :func:`_one`.
 
 **Main path.** In the autograd graph of ``base`` every node gets a weight of 1 if it is the output
 of a *leaf* module (a conv, a norm, an activation, an RNN ...), else 0. The main path is made of
@@ -322,6 +324,39 @@ def _longer(
     return longer, None
 
 
+def _one(
+    model: nn.Module,
+    io: ModelIO,
+    x1: torch.Tensor,
+    base_shapes: dict[tuple[str, int, Path], tuple[int, ...]],
+    long_shapes: dict[tuple[str, int, Path], tuple[int, ...]],
+    T: int,
+    strides: list[int],
+    modules: Modules,
+) -> list[CallRecord] | None:
+    """Where the model took the longer length, the ``more`` forward's batch size can be one
+    (an axis whose size follows the batch size changes from 2 to 1 as from 2 to 3) and its
+    probe copies are not needed when :func:`~.layouts.reads_probes` says so for every tensor:
+    the records of one sample at the input length, or None (run the probe forward) when the
+    model refused the longer length, a profile is needed, or the forward failed or gave any
+    output another rank (or made other calls) than ``base`` (a ``squeeze()`` dropping a batch
+    axis of one)."""
+    if not long_shapes:
+        return None
+    try:
+        one, _, _ = _run(model, io, x1, False, modules=modules)
+    except Exception:  # noqa: BLE001 - the probe forward decides
+        return None
+    shapes = {(r.module_name, r.call, p): s for r in one for p, s in r.shapes.items()}
+    if {k: len(s) for k, s in shapes.items()} != {k: len(s) for k, s in base_shapes.items()}:
+        return None
+    for k, s in base_shapes.items():
+        sh = Shapes(s, shapes[k], long_shapes.get(k), BASE_N, T, 2 * T, more_n=1)
+        if reads_probes(sh, strides):
+            return None
+    return one
+
+
 def trace_model(
     model: nn.Module,
     x: torch.Tensor,
@@ -360,7 +395,9 @@ def trace_model(
                 s = Shapes(shape, more_shape, long_shapes.get(key), BASE_N, T, 2 * T)
                 return reads_probes(s, strides)
 
-            more, _, _ = _run(model, io, probe_input(x1), False, probe=read, modules=modules)
+            more, more_n = _one(model, io, x1, base_shapes, long_shapes, T, strides, modules), 1
+            if more is None:
+                more, more_n = _run(model, io, probe_input(x1), False, read, modules)[0], None
     more_shapes = {(r.module_name, r.call, p): s for r in more for p, s in r.shapes.items()}
     probes = {(r.module_name, r.call, p): v for r in more for p, v in r.probes.items()}
     given = given or {}
@@ -388,6 +425,7 @@ def trace_model(
                 T,
                 2 * T if longer is not None else None,
                 probes.get(key),
+                more_n,
             )
             r.layouts[p] = detect(s, p, strides, inherited)
     weight: dict[int, int] = {}
