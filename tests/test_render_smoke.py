@@ -194,20 +194,6 @@ def root(page):
     return page.locator(".tscam-root").element_handle()
 
 
-#: the controls a paint reports (docs/protocol.md, "The painted event")
-PAINTED_CONTROLS = (
-    "layer",
-    "sample",
-    "view",
-    "view_count",
-    "method",
-    "reduction",
-    "target",
-    "norm",
-    "cmap",
-)
-
-
 def change(page, action, ready: bool = True, **want) -> dict:
     """Runs ``action`` (one change) and waits for the widget's paint of it: the first paint
     after it (``ready``: showing maps) whose controls show ``want``; returns its detail."""
@@ -261,7 +247,8 @@ def shot(page, name: str) -> None:
 
 
 def select(page, control: str, value: str) -> None:
-    want = {control: value} if control in PAINTED_CONTROLS else {}
+    reported = last_paint(root(page))["controls"]  # the controls a paint reports
+    want = {control: value} if control in reported else {}
     change(page, lambda: page.select_option(f"[data-control={control}]", value), **want)
 
 
