@@ -71,7 +71,7 @@ def one(n: int, folder: Path, threads: int, plain: bool = True) -> dict:
         t0 = time.perf_counter()
         w = CamWidget(model, X, progress=False, background=True)
         out["first_s"] = time.perf_counter() - t0
-        while not w._comp.all_predicted:
+        while not w._maps.comp.all_predicted:
             await asyncio.sleep(0.01)
         out["predictions_s"] = time.perf_counter() - t0
         w.close()

@@ -64,7 +64,7 @@ def main() -> None:
     wk = CamWidget(model, X, y, precompute=False, progress=False)
     tot_b = tot_j = n_upd = 0
     for sample in range(5):
-        for method, reduction in wk._comp.keys():
+        for method, reduction in wk._maps.comp.keys():
             wk.sample, wk.method = sample, method
             wk.reduction = reduction or wk.reduction
             wk.flush()
@@ -87,7 +87,7 @@ def main() -> None:
         ("+ scorecam, ablationcam", expensive, args.expensive_n),
     ):
         w = CamWidget(model, X[:n], y[:n], methods=methods, precompute=False, progress=False)
-        comp = w._comp  # the bridge the widget uses to build its cube
+        comp = w._maps.comp  # the bridge the widget uses to build its cube
         keys = ", ".join(k if r is None else f"{k}/{r}" for k, r in comp.keys())
         t, cube = timed(lambda comp=comp: comp.cube("pred", "sample"), args.repeat)
         n, n_layers, m, t_len = cube.shape

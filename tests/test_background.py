@@ -81,7 +81,7 @@ def test_target_change_during_background_adds_the_rows_it_needs(data):
         return w
 
     w = asyncio.run(main())
-    assert w.precomputed and not w._rows_missing()
+    assert w.precomputed and not w._maps.rows_missing(w.target)
     np.testing.assert_array_equal(unpack(w.targets), y)
     rows = unpack(w.cube_rows)  # every sample has the maps of its true class
     assert (rows[np.arange(N), y] >= 0).all()
@@ -120,7 +120,7 @@ def test_close_stops_the_work(data):
 
     async def main():
         w = CamWidget(model, X, y, progress=False, background=True)
-        bg = w._bg
+        bg = w._jobs.jobs["predict"]
         w.close()
         assert bg.cancelled
         await asyncio.sleep(0.01)
@@ -200,7 +200,7 @@ def test_background_needs_a_loop_and_false_computes_now(data):
         return CamWidget(model, X[:20], y[:20], background=False, progress=False)
 
     w = asyncio.run(main())
-    assert w._bg is None and (unpack(w.y_pred) >= 0).all() and w.precomputed
+    assert not w._jobs.jobs and (unpack(w.y_pred) >= 0).all() and w.precomputed
 
 
 def test_memmap_stays_on_disk_and_only_visible_series_travel(tmp_path):

@@ -263,7 +263,11 @@ def test_memmap_finiteness_checked_as_read(tmp_path, data):
     Xm = np.memmap(path, np.float32, "r", shape=X.shape)
     w = CamWidget(model, Xm, y, progress=False, background=False)
     assert w.sample == 1
-    assert not w._comp.finite[0] and not w._comp.finite[50] and w._comp.finite.sum() == N - 2
+    assert (
+        not w._maps.comp.finite[0]
+        and not w._maps.comp.finite[50]
+        and w._maps.comp.finite.sum() == N - 2
+    )
     assert unpack(w.y_pred)[50] == -2 and unpack(w.y_pred)[51] >= 0  # -2: never predicted
     w.sample = 50
     w.flush()
@@ -304,7 +308,7 @@ def test_non_finite_samples_have_no_prediction_and_do_not_block(data, kind, norm
     if norm == "sample":  # (with "layer", the range's final redraw writes the status last)
         assert "2 with NaN or inf values: no prediction" in w.status
     else:
-        assert w._comp.has_range(w.method, w.reduction, w.target)  # the range over 118 samples
+        assert w._maps.comp.has_range(w.method, w.reduction, w.target)  # the range over 118 samples
     w.sample_filter = "mistakes"
     np.testing.assert_array_equal(w.sample_list, np.flatnonzero(ok & (pred != y)))
     w.sample_filter, w.sample_sort = "all", "confidence"

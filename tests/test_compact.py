@@ -150,7 +150,7 @@ def test_deflated_traits_round_trip():
 
 def test_cube_travels_deflated(widgets):
     for p, w in widgets.items():
-        store = w._store
+        store = w._maps.store
         assert w.cube["z"] == "deflate", p
         assert ("delta" in w.cube) == (p == "uint8")
         sent = unpack(w.cube)  # cube_array() may have added rows since the last publish
@@ -235,10 +235,24 @@ def test_in_a_kernel_the_first_computation_waits_for_the_loop(data, capsys, monk
     assert seen[0] == "precomputing maps: batch 0/1" and "precomputing maps: batch 1/1" in seen
     assert seen[-1].startswith("precomputed 8 samples")
     assert "tscam-widget" not in capsys.readouterr().err
-    # a running loop outside a kernel (Playwright's sync API, a web server) computes at once
+    # a running loop outside a kernel (marimo, an async host): the first picture at once, the
+    # rest behind, as in a kernel
     monkeypatch.setattr("IPython.get_ipython", lambda: None)
 
     async def outside():
-        return CamWidget(model, X, y, precompute=True, progress=False)
+        w = CamWidget(model, X, y, precompute=True, progress=False)
+        first = (unpack(w.maps).shape[0], unpack(w.cube).shape)
+        await w.ready()
+        return w, first
 
-    assert unpack(asyncio.run(outside()).cube).shape[0] >= N
+    w, first = asyncio.run(outside())
+    assert first == (1, (0,)) and unpack(w.cube).shape[0] >= N
+    # ... but a loop seen from inside a greenlet (Playwright's sync API: its loop turns only
+    # while its caller waits for it) computes at once
+    import greenlet
+
+    async def sync_wrapper():
+        return greenlet.greenlet(lambda: CamWidget(model, X, y, precompute=True)).switch()
+
+    w = asyncio.run(sync_wrapper())
+    assert not w.background_running and unpack(w.cube).shape[0] >= N

@@ -204,13 +204,18 @@ def test_export_holds_the_trust_state(wtrust, tmp_path):
 
 
 # ---- in a kernel: a worker thread ----------------------------------------------------------
-def test_background_trust_after_the_maps_or_when_asked(data):
+def test_background_trust_when_asked_or_with_trust_true(data):
     import asyncio
 
     m, X, y, mask = data
 
     async def main() -> tuple[str, str, str, list[str]]:
-        small = CamWidget(m, X, y, mask=mask, background=True, progress=False)
+        # trust="auto": a widget nobody looks at costs nothing after its maps
+        idle = CamWidget(m, X, y, mask=mask, background=True, progress=False)
+        await idle.ready(120)
+        assert idle.trust_meta["state"] == "pending" and not idle.background_running
+        # trust=True: computed behind, right after the predictions
+        small = CamWidget(m, X, y, mask=mask, background=True, progress=False, trust=True)
         statuses: list[str] = []
         small.observe(lambda c: statuses.append(c["new"]), "status")
         small.sample = 2  # the controls stay live meanwhile

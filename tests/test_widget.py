@@ -25,7 +25,7 @@ from tscam_widget.explain import (
 )
 from tscam_widget.models import InceptionTime
 from tscam_widget.widget import CamWidget, cmap_table, pack, unpack
-from tscam_widget.widget import precompute as precompute_mod
+from tscam_widget.widget import maps as precompute_mod
 from tscam_widget.widget.cache import LRUCache
 from tscam_widget.widget.compact import dequantise
 from tscam_widget.widget.trust import TRUST_ARRAYS
@@ -451,7 +451,7 @@ def test_widget_cache_bound_evicts_oldest(data):
         w.flush()
         assert w.stats["cache_bytes"] <= 40 * entry
     assert w.stats["cache_evictions"] > 0
-    keys = list(w._comp.cache)
+    keys = list(w._maps.comp.cache)
     assert all(k[0] != 0 for k in keys)  # the first sample's maps went first
     assert any(k[0] == N - 1 for k in keys)
     # an evicted sample is computed again, and right

@@ -46,7 +46,7 @@ def test_first_sample_painted_before_predictions_complete(lab_server, open_page)
         return int((cmap_index(rgb, table) >= 0).sum()) > 200
 
     wait_until(coloured, 30, 0.1, "the first sample painted in colour")
-    assert kernel.eval("w._comp.all_predicted") is False, "predictions were already complete"
+    assert kernel.eval("w._maps.comp.all_predicted") is False, "predictions were already complete"
     note = page.locator(f"{WIDGET} .tscam-samples-note").first
     wait_until(lambda: "predictions filling in" in note.inner_text(), 10, 0.1, "the note")
     # a jump typed in the page is served while the worker predicts
@@ -54,7 +54,7 @@ def test_first_sample_painted_before_predictions_complete(lab_server, open_page)
     box.fill("123")
     box.press("Enter")
     kernel.wait_for("w.maps_meta['samples']", lambda v: v == [123], timeout=20)
-    assert kernel.eval("w._comp.all_predicted") is False
+    assert kernel.eval("w._maps.comp.all_predicted") is False
     kernel.run("import asyncio\nawait w.ready()", timeout=300)
     wait_until(lambda: note.get_attribute("data-filling") == "0", 10, 0.1, "predictions in")
     # the mistakes, from the menu

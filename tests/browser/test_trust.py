@@ -235,7 +235,8 @@ def test_trust_view_in_lab(lab_server, open_page, artifacts: Path) -> None:
         )
         # the kernel's own map for the toggle is the randomised model's
         same = kernel.eval(
-            "bool(np.allclose(w.current_map, w._trust_current_map(), equal_nan=True))"
+            "bool(np.allclose(w.current_map, w._trust.current_map(w._maps.comp, w.method, "
+            "w.reduction, w.norm, w.sample, w.layer), equal_nan=True))"
         )
         assert same
         page.screenshot(path=str(artifacts / "trust-lab-randomised.png"))

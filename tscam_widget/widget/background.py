@@ -117,11 +117,13 @@ class Background:
             _set_torch_threads(n)
             self._threads_now = n
 
-    def _wait_for_user(self) -> None:
+    def wait_for_user(self) -> None:
+        """Block (the worker) while a user request is being served."""
         while self._user > 0 and not self._cancel.is_set():
             time.sleep(0.002)
 
-    def _post(self, fn: Apply) -> None:
+    def post(self, fn: Apply) -> None:
+        """Hand ``fn`` to the event loop (dropped once cancelled)."""
         if self._cancel.is_set():
             return
         try:
@@ -136,15 +138,15 @@ class Background:
                 for apply in job():
                     if self._cancel.is_set():
                         return
-                    self._post(apply)
-                    self._wait_for_user()
+                    self.post(apply)
+                    self.wait_for_user()
                     if self._cancel.is_set():
                         return
                     self._set_threads(self.threads())  # for the next batch
         except BaseException as e:  # noqa: BLE001 - reported on the loop, never swallowed
             self.error = e
             err = e
-            self._post(lambda: self._on_error(err))
+            self.post(lambda: self._on_error(err))
         finally:
             if self._threads_now not in (0, self._threads):
                 # torch.set_num_threads also sets the count new threads start with: as found

@@ -1,8 +1,9 @@
-"""``CamWidget``: its traits, construction, public views, flushing of control changes and
-observers. The maths lives in the explainer, reached through :mod:`.compute`; the rest of the
-work in mixins: the background jobs (:mod:`.jobs`), the precomputed maps and memory budget
-(:mod:`.precompute`), the controls' validators (:mod:`.validation`) and the trust view
-(:mod:`.trust`). The Python <-> frontend contract is ``docs/protocol.md``."""
+"""``CamWidget``: the synced traits, and the wiring of the parts that do the work: the maps
+(:class:`~.maps.MapService`: precomputed store and maps on demand), the background jobs
+(:class:`~.jobs.JobRunner`), the trust scores (:class:`~.trust.TrustService`), the controls'
+checks (:class:`~.validation.ControlChecks`) and the version of the user's weights the maps
+belong to (:class:`~.version.ModelWatch`). The maths lives in the explainer, reached through
+:mod:`.compute`. The Python <-> frontend contract is ``docs/protocol.md``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import asyncio
 import contextlib
 import os
 import pathlib
-import sys
+import time
+import warnings
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,41 +24,27 @@ import traitlets as t
 from tscam_widget.explain.explanation import map_key
 
 from . import buffers
-from .background import Background, running_loop
+from .arguments import background_mode, check_arguments, check_controls, class_names, in_kernel
+from .background import running_loop
 from .colormaps import cmap_names, cmap_table
-from .compact import MapStore, check_precision, dequantise, quantise
+from .compact import check_precision
 from .compute import ALL_REDUCTIONS, MapComputer
 from .export import export_html
-from .jobs import BackgroundMixin
+from .jobs import JobRunner
+from .maps import MapService, progress_reporter
 from .options import NORMS, OPTIONS
-from .precompute import PrecomputeMixin
 from .samples import sample_list
-from .source import LabelDecoder, decode_labels, resolve_source
-from .trust import TrustMixin, check_mask
-from .validation import ValidationMixin
+from .source import LabelDecoder, resolve_source
+from .trust import TrustService, TrustTraits, check_mask, trust_job
+from .validation import CHECKED, ControlChecks
+from .version import ModelWatch
 
 _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 #: above this many bytes of series, only the visible samples' series travel (``series_samples``)
 SERIES_LIMIT_BYTES = 32 * 10**6
-INIT_CONTROLS = (
-    "layer",
-    "method",
-    "reduction",
-    "sample",
-    "view_count",
-    "mark",
-    "style",
-    "linewidth",
-    "linestyle",
-    "alpha",
-    "play_interval_ms",
-    "playing",
-    "series_view",
-    "sample_filter",
-    "filter_true",
-    "filter_pred",
-    "sample_sort",
-)
+#: how often a kernel checks whether the user's model changed (seconds)
+WATCH_S = 1.0
+MODEL_CHANGED = "model changed: maps from the new weights"
 
 
 class _Int(t.Int):
@@ -69,81 +58,11 @@ class _Int(t.Int):
         return super().validate(obj, value)
 
 
-def _in_kernel() -> bool:
-    """Whether this runs in an IPython kernel (where a widget shows after its cell returns)."""
-    ip = sys.modules.get("IPython")
-    get = getattr(ip, "get_ipython", None) if ip is not None else None
-    shell = get() if get is not None else None
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-def _check_controls(controls: dict[str, Any]) -> dict[str, Any]:
-    """The initial control values given as keywords (``style`` is the alias of ``mark``)."""
-    unknown = sorted(set(controls) - set(INIT_CONTROLS) - {"style"})
-    if unknown:
-        raise TypeError(
-            f"CamWidget() got unexpected keyword argument(s) {unknown}; initial control "
-            f"values can be given for {list(INIT_CONTROLS)}"
-        )
-    if "style" in controls:
-        controls["mark"] = controls.pop("style")
-    return controls
-
-
-def _check_arguments(
-    precompute: Any, batch_size: Any, scale_range: Any, memory_mb: Any, background: Any
-) -> None:
-    """ValueErrors naming the argument, what it takes and what it got."""
-    if precompute not in (True, False, "auto"):
-        raise ValueError(f"precompute: expected True, False or 'auto', got {precompute!r}")
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or (batch_size < 1)
-    ):
-        raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
-    lo_hi = np.asarray(scale_range, dtype=float).ravel()
-    if lo_hi.size != 2 or not np.isfinite(lo_hi).all() or not lo_hi[0] < lo_hi[1]:
-        raise ValueError(f"scale_range: expected (lo, hi) with lo < hi, got {scale_range!r}")
-    if isinstance(memory_mb, bool) or not isinstance(memory_mb, (int, float)) or memory_mb <= 0:
-        raise ValueError(f"memory_mb: expected a number of MB > 0, got {memory_mb!r}")
-    if background not in (True, False, "auto"):
-        raise ValueError(f"background: expected True, False or 'auto', got {background!r}")
-
-
-def _background_mode(background: bool | str, loop: asyncio.AbstractEventLoop | None) -> bool:
-    """Whether the work after the first picture runs in the background."""
-    if background is True and loop is None:
-        raise ValueError(
-            "background=True needs a running event loop (a Jupyter kernel); outside one, "
-            "pass background=False or 'auto'"
-        )
-    # "auto": in a Jupyter kernel (other running loops, e.g. Playwright's, do not turn their
-    # callbacks while the caller waits for results)
-    return loop is not None and (background is True or (background == "auto" and _in_kernel()))
-
-
-def _class_names(src: Any, comp: MapComputer, labels: LabelDecoder | None) -> list[str]:
-    """One name per model output; checks the names and the labels ``y`` against the outputs."""
-    n_classes = comp.probs.shape[1]
-    names = src.classes or decode_labels(list(range(n_classes)), labels)
-    if len(names) != n_classes:
-        raise ValueError(
-            f"classes: expected {n_classes} names (the model's outputs), got {len(names)}"
-        )
-    if src.y.size and int(src.y.max()) >= n_classes:
-        raise ValueError(
-            f"y: expected class indices in 0..{n_classes - 1} (the model has {n_classes} "
-            f"outputs; -1 for unknown), got {int(src.y.max())}"
-        )
-    return list(names)
-
-
 def _array() -> t.Dict:
     return t.Dict(buffers.empty()).tag(sync=True)
 
 
-class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, anywidget.AnyWidget):
+class CamWidget(TrustTraits, anywidget.AnyWidget):
     """Time series coloured by class-activation maps, for every layer of a classifier.
 
     ``CamWidget(learn, dls=None, *, ds_idx=1, idxs=None, ...)`` for a fastai/tsai ``Learner``
@@ -293,11 +212,11 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
         memory_mb: float = 2048,
         **controls: Any,
     ) -> None:
-        controls = _check_controls(controls)
-        _check_arguments(precompute, batch_size, scale_range, memory_mb, background)
+        controls = check_controls(controls)
+        check_arguments(precompute, batch_size, scale_range, memory_mb, background)
         precision = check_precision(precision)
         loop = running_loop()
-        in_background = _background_mode(background, loop)
+        in_background = background_mode(background, loop)
         if dls is not None and X is not None:
             raise TypeError("CamWidget: pass the DataLoaders either as X or as dls=, not both")
         src = resolve_source(
@@ -312,6 +231,7 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
             lazy_bytes=SERIES_LIMIT_BYTES,
         )
         mask = check_mask(mask, *src.X.shape[::2], src.sample_ids)  # before the costly work
+        trust_part = TrustService(trust, mask, precision)
         comp = MapComputer(
             src.model,
             src.X,
@@ -326,67 +246,49 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
             explainer_kwargs=dict(layouts=layouts, input_layout=input_layout, output=output),
             predict=not in_background,
         )
-        names = _class_names(src, comp, labels)
-        self._init_state(src, comp, precompute, memory_mb, progress, precision)
+        names = class_names(src, comp.probs.shape[1], labels)
+        self._src, self._progress, self._ready = src, bool(progress), False
+        self._dirty: set[str] = set()
+        self._user_dirty = self._flushing = self._only_first = False
+        self._scheduled: asyncio.AbstractEventLoop | None = None
+        self._sample_error = self._model_note = ""
+        self._series_sent: list[int] | None = None
+        self._warned_filling = False
+        self._restart_pending = False
+        self._last_push = 0.0
+        # a large data set, or one read on demand: only the visible samples' series travel
+        windowed = src.display.nbytes > SERIES_LIMIT_BYTES or bool(getattr(src.X, "lazy", False))
+        self._maps = MapService(
+            comp,
+            src.y,
+            precompute=precompute,
+            memory_bytes_max=int(memory_mb * 1e6),
+            windowed=windowed,
+            precision=precision,
+        )
+        learner = learn_or_model if hasattr(learn_or_model, "dls") else None
+        self._watch = ModelWatch(lambda: learner.model if learner is not None else src.model)
+        self._jobs = JobRunner(comp, lambda: self._watch.model, self)
+        self._trust = trust_part
+        self._checks = ControlChecks(self, lambda: self._maps.comp, src.y, lambda: self._ready)
         init = self._initial_traits(names, precision, target, cmap, norm, view, in_background)
-        super().__init__(**{**init, **controls})
-        self._trust_init(mask, trust)
+        super().__init__(**{**init, **trust_part.initial_traits(), **controls})
         self.targets = buffers.pack(comp.targets(self.target), "int32")
         self._ready = True
         self._start(loop, in_background)
-
-    def _init_state(
-        self,
-        src: Any,
-        comp: MapComputer,
-        precompute: bool | str,
-        memory_mb: float,
-        progress: bool,
-        precision: str,
-    ) -> None:
-        """The widget's private state before its traits exist."""
-        self._src, self._comp = src, comp
-        self._precompute_arg = precompute
-        self._memory_bytes = int(memory_mb * 1e6)
-        self._budget_note = ""
-        self._progress = bool(progress)
-        self._ready = False
-        self._dirty: set[str] = set()
-        self._scheduled: asyncio.AbstractEventLoop | None = None
-        self._flushing = False
-        self._store: MapStore | None = None
-        self._sent_rows = -1  # rows of the store last sent in `cube`
-        self._counts = {"flushes": 0, "cube_builds": 0, "map_updates": 0}
-        self._sample_error = ""
-        self._bg: Background | None = None
-        self._bg_cube: Background | None = None
-        self._bg_ranges: Background | None = None
-        self._ranges_for: tuple[Any, ...] | None = None  # ((method, reduction), target) behind
-        self._range_partial: tuple[np.ndarray, int, int] | None = None  # range, done, total
-        self._last_range_draw = 0.0
-        self._only_first = False
-        self._user_dirty = False
-        self._worker: MapComputer | None = None
-        self._worker_made = False  # _make_worker tried (it leaves None for a model not copied)
-        self._last_push = 0.0
-        self.background_error: BaseException | None = None
-        # a large data set, or one read on demand: only the visible samples' series travel
-        self._windowed = src.display.nbytes > SERIES_LIMIT_BYTES or getattr(src.X, "lazy", False)
-        self._itemsize = np.dtype(precision).itemsize
-        self._check_budget()
 
     def _initial_traits(
         self,
         names: list[str],
         precision: str,
-        target: str | int,
+        target: Any,
         cmap: Any,
         norm: str,
         view: str,
         in_background: bool,
     ) -> dict[str, Any]:
         """The traits the widget starts with (the user's initial controls go over them)."""
-        src, comp = self._src, self._comp
+        src, comp = self._src, self._maps.comp
         first_sample = int(np.flatnonzero(comp.finite)[0])
         return dict(
             layers=comp.layers,
@@ -402,10 +304,8 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
             cmap_table=buffers.pack(cmap_table(cmap), "uint8"),
             n_samples=int(src.X.shape[0]),
             sample_ids=buffers.pack(src.sample_ids, "int32"),
-            **self._series_traits(src, [first_sample] if self._windowed else None),
-            y_true=buffers.pack(src.y, "int32"),
-            y_pred=buffers.pack(comp.pred_shown(), "int32"),
-            probs=buffers.pack(comp.probs, "float32"),
+            **self._series_traits([first_sample] if self._maps.windowed else None),
+            **self._prediction_traits(),
             layer=len(comp.layers) - 1,
             sample=first_sample,
             method="gradcam" if "gradcam" in comp.methods else comp.methods[0],
@@ -414,73 +314,235 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
             cmap=cmap,
             norm=norm,
             view=view,
-            precomputed=self._want_precompute() and not in_background,
+            precomputed=self._maps.want_precompute() and not in_background,
         )
 
     def _start(self, loop: asyncio.AbstractEventLoop | None, in_background: bool) -> None:
-        """The first computation: now (no kernel), on the loop's next turn (a kernel), or the
-        first sample now and the rest in the background."""
+        """The first computation: now (no loop), on the loop's next turn (a kernel not in
+        background mode), or the first sample now and the rest in the background."""
         self._dirty = {"cube"} if self.precomputed else {"maps"}
         if in_background and loop is not None:
-            # the first sample's maps (the shown method alone: the first picture sooner), then
-            # the rest behind
             if self.norm == "layer":  # the worker's model copy first: the range is then
-                self._make_worker()  # computed behind too, not over every sample before
-            self._only_first = True
-            self._flush(raise_errors=True)
-            self._only_first = False
-            self._start_background(loop)
-        elif self._loop() is None or not _in_kernel():
+                self._jobs.make_worker()  # computed behind too, not over every sample before
+            self._first_picture_then_background()
+        elif loop is None or not in_kernel():
             self._flush(raise_errors=True)
             self._trust_sync()  # view="trust" given
         else:
-            # in a kernel: return now so the widget shows, and compute on the event loop's next
-            # turn, reporting progress in the widget's own status line
-            self.status = "starting..."
+            self.status = "starting..."  # a kernel: show the widget now, compute next turn
             self._schedule()
+        if loop is not None:
+            _watch_later(weakref.ref(self), loop)
+
+    def _first_picture_then_background(self) -> None:
+        """The current sample's maps now (the shown method alone: the first picture sooner),
+        the predictions and the rest behind."""
+        self._only_first = True
+        try:
+            self._flush(raise_errors=True)
+        finally:
+            self._only_first = False
+        if self._watch.training:  # the weights are changing: the work waits until they rest
+            self._restart_pending = True
+            return
+        self._restart_pending = False
+        if not self._jobs.start_predictions():  # a model that cannot be copied: now
+            self._predict_now()
+            self.precomputed = self._maps.want_precompute()
+            self._mark("cube" if self.precomputed else "maps")
+            return
+        self.status = f"predicting: {int(self._maps.comp.predicted.sum())} / {self.n_samples}"
+
+    # ---- the user's model changes ------------------------------------------------------
+    def check_model(self) -> bool:
+        """Whether the user's model changed (trained, loaded, moved) since the maps were made;
+        then every map, prediction and trust score of the old weights is dropped and the maps
+        are made again from the current sample outward. Runs at each request and, in a kernel,
+        every second."""
+        if not self._ready or not self._watch.check():
+            return False
+        comp = self._maps.comp
+        background = self._jobs.active or self._jobs.worker_made
+        self._jobs.cancel_all()
+        comp.new_weights(self._watch.model, predict=not background)
+        self._watch.accept()  # forwards of our own (restored state) are not a change
+        self._jobs.reset(comp)
+        self._maps.drop_store()
+        self._model_note = MODEL_CHANGED
+        with self.hold_sync():
+            for k, v in {**self._trust.reset(), **self._prediction_traits()}.items():
+                setattr(self, k, v)
+            self.layer_layouts = comp.layer_layouts()
+            if background:
+                self.precomputed = False
+                for k, v in self._maps.empty_store_traits().items():
+                    setattr(self, k, v)
+            self.status = MODEL_CHANGED
+        if background:
+            self._dirty.add("maps")
+            self._first_picture_then_background()
+        else:
+            self._dirty.add("cube" if self.precomputed else "maps")
+        return True
+
+    def _tick(self) -> None:
+        """The kernel's periodic look at the user's model (and a held-back restart)."""
+        if self.check_model():
+            return
+        if self._restart_pending and not self._watch.training:
+            self._first_picture_then_background()
+
+    # ---- results of the background jobs (JobEvents) -----------------------------------
+    def on_predictions(self, idx: np.ndarray, probs: np.ndarray, final: bool) -> None:
+        comp = self._maps.comp
+        if len(idx):
+            comp.set_probs(idx, probs)
+        self._push_predictions(final)
+        if final:
+            if self._maps.want_precompute():
+                self._start_cube()
+            if self._trust.mode is True:
+                self._start_trust()
+
+    def on_rows(self, samples: np.ndarray, classes: np.ndarray, maps: np.ndarray) -> None:
+        self._maps.add_rows(samples, classes, maps)
+
+    def on_rows_done(self) -> None:
+        if self._maps.rows_missing(self.target):  # the target, layers or methods changed
+            if self._maps.want_precompute():
+                self._start_cube()
+            return
+        self._publish_store()
+        self.precomputed = True
+
+    def on_range(self, key: Any, target: Any, partial: np.ndarray, done: int, total: int) -> None:
+        jobs = self._jobs
+        if jobs.ranges_for != (key, target):
+            return
+        if done >= total:
+            self._maps.comp.set_range(key[0], key[1], target, partial)
+            jobs.range_partial = None
+            self._mark("maps", user=False)  # the final range
+            return
+        jobs.range_partial = (partial, done, total)
+        if self.norm == "layer":
+            self._mark("maps", user=False)  # redraw with the wider range (and the progress)
+
+    def on_status(self, text: str) -> None:
+        self.status = text
+
+    def on_trust(self, res: Any) -> None:
+        with self.hold_sync():
+            for k, v in self._trust.traits(res).items():
+                setattr(self, k, v)
+
+    def on_error(self, e: BaseException) -> None:
+        self.error = self.status = self._jobs.error_text()
+        if self.trust_meta.get("state") == "computing":
+            self.trust_meta = {**self.trust_meta, "state": "failed", "error": str(e)}
+        warnings.warn(f"tscam-widget: {self.error}", RuntimeWarning, stacklevel=1)
+
+    def _push_predictions(self, final: bool = False) -> None:
+        """Send predictions to the frontend (at most every 0.3 s while they arrive)."""
+        now = time.monotonic()
+        if not final and now - self._last_push < 0.3:
+            return
+        self._last_push = now
+        comp = self._maps.comp
+        done = int(comp.predicted.sum())
+        with self.hold_sync():
+            for k, v in self._prediction_traits().items():
+                setattr(self, k, v)
+            self.targets = buffers.pack(comp.targets(self.target), "int32")
+            if final:
+                status = f"predicted {done} samples"
+                bad = int((~comp.finite).sum())
+                if bad:
+                    status += f" ({bad} with NaN or inf values: no prediction)"
+            else:
+                status = f"predicting: {done} / {self.n_samples} samples"
+            self.status = self._join(status)
+
+    def _prediction_traits(self) -> dict[str, Any]:
+        comp = self._maps.comp
+        out = dict(
+            y_pred=buffers.pack(comp.pred_shown(), "int32"),
+            probs=buffers.pack(comp.probs, "float32"),
+        )
+        if not self._ready or getattr(self._src.X, "lazy", False):  # labels read with the data
+            out["y_true"] = buffers.pack(self._src.y, "int32")
+        return out
+
+    def _start_cube(self) -> None:
+        """Compute, behind, the maps the store lacks for the current choices."""
+        maps = self._maps
+        self._jobs.start_rows(maps.missing_rows(maps.wanted_classes(self.target)))
+
+    def _start_trust(self) -> None:
+        if self._jobs.job_running("trust") or self._trust.off or self._trust.result is not None:
+            return
+        try:
+            worker = self._maps.comp.for_worker()
+        except Exception:  # noqa: BLE001 - computed on demand instead
+            return
+        mask, precision = self._trust.mask, self.precision
+        self._jobs.start("trust", lambda progress: trust_job(worker, mask, precision, progress))
+        self.trust_meta = {**self.trust_meta, "state": "computing"}
+
+    def _precompute_now(self) -> None:
+        """Every prediction and the precomputed maps, now (what the background would do)."""
+        self.check_model()
+        if not self._maps.comp.all_predicted:  # the classes the maps explain need them all
+            self._jobs.cancel("predict")
+            self._predict_now()
+        if not self.precomputed:
+            self._jobs.cancel("rows")
+            self.precomputed = True
+            self._mark("rows")
+        self.flush()
+
+    def _predict_now(self) -> None:
+        comp = self._maps.comp
+        for idx, probs in comp.predict_batches(comp.batch_size):
+            comp.set_probs(idx, probs)
+        self._push_predictions(final=True)
 
     # ---- public read-only views --------------------------------------------------------
-
     @property
     def current_map(self) -> np.ndarray:
         """float32 ``[T]``: the map drawn now for (``sample``, ``layer``, ``method``,
         ``reduction``, ``target``, ``norm``); flushes pending work first. All NaN when the
         method is undefined for the layer or the sample has no map (see ``error``)."""
         self.flush()
+        comp = self._maps.comp
         if self.randomised:
-            return self._trust_current_map()
-        T = self._src.X.shape[-1]
+            self.compute_trust()
+            args = (self.method, self.reduction, self.norm, self.sample, self.layer)
+            return self._trust.current_map(comp, *args)
         if self.precomputed:
-            if self._store is None:
-                return np.full(T, np.nan, np.float32)
-            m = self.cube_keys.index(self._key_str())
-            maps = self._store.maps(
-                self._comp.targets(self.target),
-                self.norm,
-                self._comp.scale_range,
-                samples=[self.sample],
+            return self._maps.store_map(
+                self.target, self.norm, self.sample, self.layer, self._key()
             )
-            return maps[0, self.layer, m].copy()
         try:
             maps, _ = self._maps_now([self.sample])
         except Exception:  # noqa: BLE001 - reported in `error` by the flush
-            return np.full(T, np.nan, np.float32)
-        u, scale = quantise(maps[0, self.layer], self.precision)  # as sent, so as drawn
-        return dequantise(u, scale)
+            return np.full(comp.X.shape[-1], np.nan, np.float32)
+        return self._maps.drawn(maps[0, self.layer])
 
     def cube_array(self, target: str | int | None = None, norm: str | None = None) -> np.ndarray:
         """float32 ``[N, L, M, T]`` (M indexes ``cube_keys``): the precomputed maps under
         ``target`` and ``norm`` (default: the current ones) as the frontend draws them; NaN
         where a sample has no map. Computes the maps of a target not in the cube yet."""
-        if not self.precomputed:
+        if not self.precomputed and not self._maps.want_precompute():
             raise RuntimeError("cube_array: the widget runs in kernel mode (precompute=False)")
-        target = self.target if target is None else self._v_target({"value": target})
-        norm = self.norm if norm is None else self._one_of("norm", norm, NORMS)
-        self.flush()
-        classes = self._comp.targets(target)
-        self._fill_store([classes])
-        assert self._store is not None
-        return self._store.maps(classes, norm, self._comp.scale_range)
+        target = self.target if target is None else self._checks.check("target", target)
+        norm = self.norm if norm is None else self._checks.one_of("norm", norm, NORMS)
+        self._precompute_now()
+        comp = self._maps.comp
+        classes = comp.targets(target)
+        self._maps.fill([classes], self._reporter())
+        assert self._maps.store is not None
+        return self._maps.store.maps(classes, norm, comp.scale_range)
 
     @property
     def current_series(self) -> np.ndarray:
@@ -493,7 +555,7 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
         """int64: the samples the menu lists under ``sample_filter``, ``filter_true``,
         ``filter_pred`` and ``sample_sort``, from the predictions known so far (``w.sample_filter
         = "mistakes"`` then ``w.sample_list``: the misclassified samples)."""
-        comp = self._comp
+        comp = self._maps.comp
         return sample_list(
             self._src.y,
             comp.pred,
@@ -507,7 +569,7 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
     @property
     def predictions_complete(self) -> bool:
         """Whether every sample's prediction is in (filters and sorts are final)."""
-        return self._comp.all_predicted
+        return self._maps.comp.all_predicted
 
     @property
     def layouts(self) -> dict[str, str]:
@@ -517,23 +579,35 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
     @property
     def explainer(self) -> Any:
         """The :class:`~tscam_widget.explain.Explainer` the widget asks for maps."""
-        return self._comp.explainer
+        return self._maps.comp.explainer
 
     @property
     def data(self) -> tuple[Any, np.ndarray, np.ndarray, list[str]]:
         """``(model, X float32 [N, C, T], y int32 [N] (-1 unknown), classes)`` as the widget
         sees them (after ``idxs`` selection)."""
-        return self._src.model, self._src.X, self._src.y, list(self.classes)
+        return self._watch.model, self._src.X, self._src.y, list(self.classes)
+
+    @property
+    def model_version(self) -> int:
+        """How many changes of the user's weights the widget has seen (0: as when it was
+        made); the maps, predictions and scores shown are those of the current weights."""
+        return self._watch.version
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes the widget holds in the kernel (maps cache, precomputed maps, predictions)."""
+        return self._maps.memory_bytes
 
     @property
     def stats(self) -> dict[str, int]:
         """Counters: ``computations`` (explainer calls for maps), ``flushes``, ``map_updates``
         (kernel-mode ``maps`` sent), ``cube_builds``, ``cache_hits``, ``cache_misses``,
         ``cache_evictions``, ``cache_entries``, ``cache_bytes``."""
-        c = self._comp.cache
+        comp = self._maps.comp
+        c = comp.cache
         return {
-            "computations": self._comp.n_computations,
-            **self._counts,
+            "computations": comp.n_computations,
+            **self._maps.counts,
             "cache_hits": c.hits,
             "cache_misses": c.misses,
             "cache_evictions": c.evictions,
@@ -550,6 +624,95 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
     def style(self, value: str) -> None:
         self.mark = value
 
+    # ---- background work -----------------------------------------------------------------
+    @property
+    def background_running(self) -> bool:
+        """True while predictions, precomputed maps, ranges or trust scores are computed."""
+        return self._jobs.running
+
+    @property
+    def background_error(self) -> BaseException | None:
+        return self._jobs.error
+
+    def error_background(self) -> str:
+        return self._jobs.error_text()
+
+    async def ready(self, timeout: float = 600.0) -> None:
+        """Wait (``await w.ready()`` in a notebook) until the background work is done and its
+        results are in the widget (those of the model's current weights: a change since is
+        taken up first); raises its error if it failed."""
+        self.check_model()
+        await self._jobs.wait(self._pending, timeout)
+
+    def _pending(self) -> bool:
+        """Work the widget still owes: a held-back restart (training), or precomputed maps
+        that should follow the predictions."""
+        if self._restart_pending:
+            return True
+        return (
+            self._jobs.job_done("predict")
+            and self._maps.want_precompute()
+            and not self.precomputed
+            and self._jobs.error is None
+        )
+
+    def close(self) -> None:
+        """Close the widget and stop its background work."""
+        jobs = self.__dict__.get("_jobs")  # a failed __init__ has none
+        if jobs is not None:
+            jobs.cancel_all()
+        super().close()
+
+    # ---- trust -------------------------------------------------------------------------
+    @property
+    def ground_truth(self) -> np.ndarray | None:
+        """bool ``[N, T]``: the mask given as ``mask=`` (the widget's samples), or None."""
+        return None if self._trust.mask is None else self._trust.mask.copy()
+
+    @property
+    def trust_report(self) -> Any:
+        """The :class:`~tscam_widget.metrics.TrustReport` of the widget's samples (computed now
+        when it is not there yet)."""
+        self.compute_trust()
+        assert self._trust.result is not None
+        return self._trust.result.report
+
+    def compute_trust(self, force: bool = False) -> None:
+        """Compute the trust scores now (normally the first use of the trust view or the
+        randomised toggle does, in the background in a kernel)."""
+        self._trust.check_on()
+        self.check_model()
+        if self._trust.result is not None and not force:
+            return
+        self._jobs.cancel("trust")
+        self.trust_meta = {**self.trust_meta, "state": "computing"}
+        self.on_trust(self._trust.compute(self._maps.comp, self.on_status))
+
+    def cell_of(self, layer: int, method: str) -> tuple[int, int]:
+        """(row, column) of the trust table for a layer index and a method name."""
+        return self._trust.cell_of(self.trust_meta, layer, method)
+
+    def select_cell(self, row: int, col: int) -> None:
+        """What a click on a cell of the trust table does: select that layer and method."""
+        method, _, red = (self.trust_meta.get("keys") or [])[col].partition("/")
+        with self.hold_sync():
+            self.layer, self.method = int(row), method
+            if red:
+                self.reduction = red
+
+    def _trust_sync(self) -> None:
+        """On flush: compute the trust scores when the view needs them and no worker does."""
+        if not self._trust.wanted(self.view, self.randomised) or self._jobs.job_running("trust"):
+            return
+        if self._jobs.active:  # background mode (a kernel)
+            self._start_trust()
+            return
+        try:
+            self.compute_trust()
+        except Exception as e:  # noqa: BLE001 - shown in the widget, which keeps working
+            self.error = f"trust scores: {type(e).__name__}: {e}"
+            self.trust_meta = {**self.trust_meta, "state": "failed", "error": str(e)}
+
     def save_html(
         self, path: str | os.PathLike, title: str = "tscam-widget", targets: str = "auto"
     ) -> pathlib.Path:
@@ -558,30 +721,29 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
         kernel mode), so every control works without a kernel: sliders, menus, every norm,
         views, play, and the target menu's "predicted" and "true" entries. ``targets="all"``
         also embeds the maps explained for every class (each class entry works offline; about
-        K - 1 times more map data for K classes). Returns the path."""
+        K - 1 times more map data for K classes). The trust scores are embedded when
+        ``trust=True`` or when they were computed already. Returns the path."""
         if targets not in ("auto", "all"):
             raise ValueError(f"targets: expected 'auto' or 'all', got {targets!r}")
-        if self._windowed:
+        if self._maps.windowed:
             raise ValueError(
                 f"save_html: the series alone are {self._src.display.nbytes / 1e6:.0f} MB, too "
                 f"much for one page; make a widget of a subset (idxs=...) and save that"
             )
-        if not self.precomputed:
-            self.precomputed = True
-            self._mark("cube")
-        self.flush()
-        if self._trust_mode is True:
+        self._precompute_now()
+        if self._trust.mode is True:
             self.compute_trust()
         if targets == "all":
-            k = self._comp.probs.shape[1]
-            self._fill_store([self._comp.targets(c) for c in range(k)])
+            k = self._maps.comp.probs.shape[1]
+            self._maps.fill([self._maps.comp.targets(c) for c in range(k)], self._reporter())
             self._publish_store()
         return export_html(self, path, title=title)
 
     # ---- flushing ----------------------------------------------------------------------
-
     def flush(self) -> None:
-        """Compute what pending control changes need, now (normally the event loop does)."""
+        """Compute what pending control changes need, now (normally the event loop does);
+        first looks whether the user's model changed (:meth:`check_model`)."""
+        self.check_model()
         self._flush(raise_errors=False)
         self._trust_sync()
 
@@ -591,25 +753,22 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
             return
         dirty, self._dirty = self._dirty, set()
         self._flushing = True
-        self._counts["flushes"] += 1
+        self._maps.counts["flushes"] += 1
         user, self._user_dirty = self._user_dirty, False
-        running = [b for b in (self._bg, self._bg_cube, self._bg_ranges) if b is not None]
-        running = running if user else []  # a redraw the background asked for: no pause
         try:
-            with contextlib.ExitStack() as stack:  # every worker waits while the user is served
-                for b in running:
-                    stack.enter_context(b.user_first())
-                if self._windowed:
+            # a user's request: every worker waits while it is served (not a redraw they asked)
+            with self._jobs.user_first() if user else contextlib.nullcontext():
+                if self._maps.windowed:
                     self._send_series()
                 if self.precomputed:
-                    if "cube" in dirty or self._store is None:
-                        self._store = None
-                    self._fill_store(self._wanted_classes())
+                    if "cube" in dirty or self._maps.store is None:
+                        self._maps.drop_store()
+                    self._maps.fill(self._maps.wanted_classes(self.target), self._reporter())
                     self._publish_store()
                     self._check_sample()
                 else:
                     self._send_maps()
-            self.error = self._sample_error or self.error_background()
+            self.error = self._sample_error or self._jobs.error_text()
         except Exception as e:
             if raise_errors:
                 raise
@@ -626,32 +785,38 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
         self._user_dirty = self._user_dirty or user
         self._schedule()
 
-    @staticmethod
-    def _loop() -> asyncio.AbstractEventLoop | None:
-        try:
-            return asyncio.get_running_loop()
-        except RuntimeError:
-            return None
-
     def _schedule(self) -> None:
-        loop = self._loop()
+        loop = running_loop()
         if loop is None or self._scheduled is loop:
             return  # no loop: flush() / current_map computes
         self._scheduled = loop
         loop.call_soon(self.flush)
 
-    def _key_str(self) -> str:
-        return map_key(*self._comp.key_of(self.method, self.reduction))
+    def _reporter(self) -> Any:
+        return progress_reporter(self.on_status, self._progress and running_loop() is None)
+
+    def _publish_store(self) -> None:
+        with self.hold_sync():
+            for k, v in self._maps.store_traits(self.target, self.norm).items():
+                setattr(self, k, v)
+            self.status = self._join(self.status)
+
+    def _join(self, status: str) -> str:
+        notes = (self._model_note, status, self._maps.budget_note)
+        return " · ".join(s for s in notes if s)
+
+    def _key(self) -> str:
+        return map_key(*self._maps.comp.key_of(self.method, self.reduction))
 
     def _visible_samples(self) -> list[int]:
         if self.view == "single":
             return [self.sample]
         return list(range(self.sample, min(self.n_samples, self.sample + self.view_count)))
 
-    @staticmethod
-    def _series_traits(src: Any, samples: list[int] | None) -> dict[str, Any]:
+    def _series_traits(self, samples: list[int] | None) -> dict[str, Any]:
         """``series``/``input_series``/``series_samples``: every sample's series, or (a large
         data set) only those of ``samples``."""
+        src = self._src
         rows = slice(None) if samples is None else np.asarray(samples, np.int64)
         return dict(
             series=buffers.pack(np.asarray(src.display[rows], np.float32), "float32"),
@@ -668,17 +833,16 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
     def _send_series(self) -> None:
         """A large data set: send the series of the visible samples (when they changed)."""
         samples = self._visible_samples()
-        if samples != getattr(self, "_series_sent", None):
+        if samples != self._series_sent:
             self._series_sent = samples
             with self.hold_sync():
-                for k, v in self._series_traits(self._src, samples).items():
+                for k, v in self._series_traits(samples).items():
                     setattr(self, k, v)
 
     def _check_sample(self) -> None:
         s = self.sample
-        if self._comp.finite[s]:
-            self._sample_error = ""
-        else:
+        self._sample_error = ""
+        if not self._maps.comp.finite[s]:
             self._sample_error = (
                 f"ValueError: sample {s} (id {int(self._src.sample_ids[s])}): its series "
                 "contains NaN or inf values, so it has no map"
@@ -688,56 +852,47 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
         """``(maps [S, L, T], note)`` of ``samples`` for the current controls; with
         ``norm="layer"`` in background mode, while the dataset-wide range is computed behind,
         scaled by the range seen so far (the note says so)."""
-        comp = self._comp
+        comp, jobs = self._maps.comp, self._jobs
+        partial = None
         if (
             self.norm == "layer"
-            and self._worker is not None
+            and jobs.active
             and not comp.has_range(self.method, self.reduction, self.target)
         ):
-            want = (comp.key_of(self.method, self.reduction), self.target)
-            rp = self._range_partial if self._ranges_for == want else None
-            partial = rp[0] if rp is not None else None
-            done, total = (rp[1], rp[2]) if rp is not None else (0, int(comp.finite.sum()))
-            note = f"per-layer colour range filling in: {done} / {total} samples"
-            maps = comp.maps_provisional(samples, self.method, self.reduction, self.target, partial)
-            self._start_ranges()  # after this answer: the range's work does not delay it
-            return maps, note
-        maps = comp.maps(samples, self.method, self.reduction, self.target, self.norm, only=only)
-        return maps, ""
+            key = comp.key_of(self.method, self.reduction)
+            rp = jobs.range_partial if jobs.ranges_for == (key, self.target) else None
+            total = int(comp.finite.sum())
+            partial = (rp[0], rp[1], rp[2]) if rp is not None else (None, 0, total)
+        maps, note = self._maps.maps_now(
+            samples, self.method, self.reduction, self.target, self.norm, only, partial
+        )
+        if partial is not None:  # after this answer: the range's work does not delay it
+            jobs.start_ranges(comp.key_of(self.method, self.reduction), self.target)
+        return maps, note
 
     def _send_maps(self) -> None:
         samples = self._visible_samples()
         self._sample_error = ""
         # while background work runs, the asked-for method alone: the answer comes sooner
-        only = self.background_running or self._only_first
-        maps, range_note = self._maps_now(samples, only)
-        self._counts["map_updates"] += 1
-        u, scale = quantise(maps, self.precision)
+        maps, range_note = self._maps_now(samples, self.background_running or self._only_first)
+        meta = {
+            "request_id": self.request_id,
+            "samples": samples,
+            "method": self.method,
+            "reduction": self.reduction,
+            "target": self.target,
+            "norm": self.norm,
+        }
         with self.hold_sync():
-            self.maps = buffers.pack(u, self.precision)
-            self.maps_scale = buffers.pack(scale, "float32")
-            self.maps_meta = {
-                "request_id": self.request_id,
-                "samples": samples,
-                "method": self.method,
-                "reduction": self.reduction,
-                "target": self.target,
-                "norm": self.norm,
-            }
-            self.targets = buffers.pack(self._comp.targets(self.target), "int32")
-            self.value_range = self._value_range(maps)
+            for k, v in self._maps.maps_traits(maps, meta, self.norm).items():
+                setattr(self, k, v)
             status = f"{self.method_labels.get(self.method, self.method)}: samples {samples}"
-            self.status = " · ".join(s for s in (status, range_note, self._budget_note) if s)
-
-    def _value_range(self, arr: np.ndarray) -> list[float]:
-        if self.norm != "none":
-            return [float(v) for v in self._comp.scale_range]
-        finite = arr[np.isfinite(arr)]
-        if finite.size == 0:
-            return [0.0, 1.0]
-        return [float(finite.min()), float(finite.max())]
+            self.status = self._join(" · ".join(s for s in (status, range_note) if s))
 
     # ---- observers ---------------------------------------------------------------------
+    @t.validate(*CHECKED)
+    def _validate(self, proposal: Any) -> Any:
+        return self._checks.check(proposal["trait"].name, proposal["value"])
 
     @t.observe("cmap")
     def _o_cmap(self, change: Any) -> None:
@@ -761,32 +916,57 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
     def _o_target_norm(self, change: Any) -> None:
         # precomputed: every norm comes from the same maps, a new target may need more rows;
         # in background mode those rows are computed behind, with maps on demand meanwhile
-        if self._ready and self._worker is not None and self.precomputed and self._rows_missing():
-            self.precomputed = False
-            self._start_cube()
+        if self._ready and self._jobs.active and self.precomputed:
+            if self._maps.rows_missing(self.target):
+                self.precomputed = False
+                self._start_cube()
         self._mark("rows" if self.precomputed else "maps")
 
     @t.observe("layers", "methods", "reductions")
     def _o_structure(self, change: Any) -> None:
         if not self._ready:
             return
-        self._check_budget()
+        maps = self._maps
+        maps.check_budget()
         with self.hold_sync():
-            self.layer_layouts = self._comp.layer_layouts()
+            self.layer_layouts = maps.comp.layer_layouts()
             if self.layer >= len(self.layers):
                 self.layer = len(self.layers) - 1
             if self.method not in self.methods:
                 self.method = self.methods[0]
             if self.reduction not in self.reductions:
                 self.reduction = self.reductions[0]
-            self.precomputed = self._want_precompute() and self._worker is None
-            self._store, self._sent_rows = None, -1
+            self.precomputed = maps.want_precompute() and not self._jobs.active
+            maps.drop_store()
             if not self.precomputed:
-                self.cube = buffers.empty()
-                self.cube_scale = buffers.empty()
-                self.cube_rows = buffers.empty("int32")
-                self.cube_keys = []
-        if self._worker is not None:
-            if self._want_precompute() and self._bg is not None and self._bg.done.is_set():
-                self._start_cube()
+                for k, v in maps.empty_store_traits().items():
+                    setattr(self, k, v)
+            self._jobs.cancel("trust")
+            for k, v in self._trust.reset().items():  # the scores no longer match the table
+                setattr(self, k, v)
+        if self._jobs.active and maps.want_precompute() and self._jobs.job_done("predict"):
+            self._start_cube()
         self._mark("cube" if self.precomputed else "maps")
+        if self._trust.wanted(self.view, self.randomised):
+            self._mark("trust")
+
+    @t.observe("view", "randomised")
+    def _o_trust_view(self, change: Any) -> None:
+        if self._ready and self._trust.wanted(self.view, self.randomised):
+            self._mark("trust")
+
+
+def _watch_later(ref: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Every :data:`WATCH_S` on ``loop``, while the widget lives: :meth:`CamWidget._tick`."""
+
+    def tick() -> None:
+        w = ref()
+        if w is None or w.comm is None:  # collected or closed: stop watching
+            return
+        try:
+            w._tick()
+        finally:
+            if not loop.is_closed():
+                loop.call_later(WATCH_S, tick)
+
+    loop.call_later(WATCH_S, tick)

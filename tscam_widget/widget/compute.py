@@ -74,15 +74,7 @@ class MapComputer:
         if not self.finite.any():
             raise ValueError("X: every sample contains NaN or inf values; nothing to explain")
         self.layers: list[str] = [str(n) for n in self._explainer_layers()]
-        first = np.flatnonzero(self.finite)[:1]
-        p = self.explainer.probs(self.X[first])
-        self.probs = np.full((X.shape[0], p.shape[1]), np.nan, np.float32)
-        self.pred = np.full(X.shape[0], -1, np.int32)
-        self.predicted = np.zeros(X.shape[0], bool)  # rows of probs/pred known so far
-        self.set_probs(first, p)
-        if predict:
-            for idx, probs in self.predict_batches(self.batch_size):
-                self.set_probs(idx, probs)
+        self._first_predictions(predict)
         self.reductions = self._check_reductions(reductions)
         self.methods = self._check_methods(methods)
         self.cache = LRUCache.from_mb(cache_mb)
@@ -93,6 +85,30 @@ class MapComputer:
     def _explainer_layers(self) -> list[str]:
         first = np.flatnonzero(self.finite)[:1]
         return list(self.explainer.resolve(self.X[first]))
+
+    def _first_predictions(self, predict: bool) -> None:
+        """Fresh prediction arrays: the first finite sample's (all samples' with ``predict``)."""
+        first = np.flatnonzero(self.finite)[:1]
+        p = self.explainer.probs(self.X[first])
+        n = self.X.shape[0]
+        self.probs = np.full((n, p.shape[1]), np.nan, np.float32)
+        self.pred = np.full(n, -1, np.int32)
+        self.predicted = np.zeros(n, bool)  # rows of probs/pred known so far
+        self.set_probs(first, p)
+        if predict:
+            for idx, probs in self.predict_batches(self.batch_size):
+                self.set_probs(idx, probs)
+
+    def new_weights(self, model: Any, predict: bool) -> None:
+        """The user's model changed (trained, loaded, moved, or ``model`` replaces it): a new
+        explainer on it, and every cached map, layer range and prediction of the old weights
+        forgotten; the new predictions: the first finite sample's (all with ``predict``)."""
+        self.model = model
+        self.explainer = Explainer(model, layers=list(self.layers), **self.explainer_kwargs)
+        first = np.flatnonzero(self.finite)[:1]
+        self.layers = [str(n) for n in self.explainer.resolve(self.X[first])]
+        self.reset()
+        self._first_predictions(predict)
 
     def predict_batches(self, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(idx, softmax float32 [len(idx), K])`` for every finite sample not predicted yet,
@@ -302,7 +318,7 @@ class MapComputer:
         )
         return ex, kept
 
-    def _raw_cube(
+    def raw_cube(
         self,
         idx: np.ndarray,
         keys: Sequence[tuple[str, str | None]],
@@ -348,8 +364,8 @@ class MapComputer:
         lo = hi = None
         for start in range(0, ok.size, self.batch_size):
             idx = ok[start : start + self.batch_size]
-            raw = self._raw_cube(idx, keys, target, "none", skip_bad=True)
-            blo, bhi = _nanminmax(raw, axis=(0, 3))  # [L, M]
+            raw = self.raw_cube(idx, keys, target, "none", skip_bad=True)
+            blo, bhi = nanminmax(raw, axis=(0, 3))  # [L, M]
             lo = blo if lo is None else np.fmin(lo, blo)
             hi = bhi if hi is None else np.fmax(hi, bhi)
         assert lo is not None and hi is not None
@@ -394,7 +410,7 @@ class MapComputer:
             if key not in keys:
                 keys = [key]
             explainer_norm = "sample" if norm == "sample" else "none"
-            cube = self._raw_cube(np.array(missing), keys, target, explainer_norm)
+            cube = self.raw_cube(np.array(missing), keys, target, explainer_norm)
             self.n_computations += 1
             if norm == "layer":
                 for j, k in enumerate(keys):
@@ -431,8 +447,8 @@ class MapComputer:
         computed: scaled by the range seen so far (``partial`` ``[L, 2]``, or None) widened to
         these samples' own maps. Not cached (the range will change)."""
         key = self.key_of(method, reduction)
-        raw = self._raw_cube(np.array([int(s) for s in samples]), [key], target, "none")[:, :, 0]
-        lo, hi = _nanminmax(raw, axis=(0, 2))  # [L]
+        raw = self.raw_cube(np.array([int(s) for s in samples]), [key], target, "none")[:, :, 0]
+        lo, hi = nanminmax(raw, axis=(0, 2))  # [L]
         if partial is not None:
             lo, hi = np.fmin(lo, partial[:, 0]), np.fmax(hi, partial[:, 1])
         return scale_to(raw, lo[None, :, None], hi[None, :, None], self.scale_range)
@@ -456,12 +472,12 @@ class MapComputer:
         explainer_norm = "sample" if norm == "sample" else "none"
         for b, start in enumerate(range(0, ok.size, self.batch_size)):
             idx = ok[start : start + self.batch_size]
-            out[idx] = self._raw_cube(idx, keys, target, explainer_norm, skip_bad=True)
+            out[idx] = self.raw_cube(idx, keys, target, explainer_norm, skip_bad=True)
             self.n_computations += 1
             if progress is not None:
                 progress(b + 1, total)
         if norm == "layer":
-            lo, hi = _nanminmax(out, axis=(0, 3))  # [L, M]
+            lo, hi = nanminmax(out, axis=(0, 3))  # [L, M]
             for j, k in enumerate(keys):
                 self._ranges[(map_key(*k), target)] = np.stack([lo[:, j], hi[:, j]], 1)
             out = scale_to(out, lo[None, :, :, None], hi[None, :, :, None], self.scale_range)
@@ -513,7 +529,7 @@ def _finite_rows(X: Any, chunk: int = 1024) -> np.ndarray:
     return out
 
 
-def _nanminmax(a: np.ndarray, axis: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def nanminmax(a: np.ndarray, axis: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """``nanmin``/``nanmax`` over ``axis`` without all-NaN warnings (NaN where all NaN)."""
     finite = np.isfinite(a)
     lo = np.where(finite, a, np.inf).min(axis=axis)

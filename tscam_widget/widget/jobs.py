@@ -1,12 +1,15 @@
-"""The widget's work behind the first picture, on a worker thread (:mod:`.background`): all
-samples' predictions, the precomputed maps' missing rows and the dataset-wide ``norm="layer"``
-ranges. The jobs run on a copy of the model (:meth:`MapComputer.for_worker`) in batches sized to
-about :data:`.background.BATCH_S`; each batch hands the event loop a function that applies its
-results to the widget (held by a weak reference, so a job never keeps a widget alive).
+"""The widget's work behind the first picture, on worker threads (:mod:`.background`): all
+samples' predictions, the precomputed maps' missing rows, the dataset-wide ``norm="layer"``
+ranges and the trust scores. The jobs run on copies of the model
+(:meth:`MapComputer.for_worker`) in batches sized to about :data:`.background.BATCH_S`; each batch
+hands the event loop a function that applies its results.
 
-:class:`BackgroundMixin` starts the jobs, takes their results and reports their errors;
-:class:`~.camwidget.CamWidget` calls :meth:`BackgroundMixin._start_background` when it starts in
-a kernel, ``_start_cube`` and ``_start_ranges`` when the controls need more maps.
+:class:`JobRunner` starts, stops and tags the jobs. Every job belongs to one version of the
+user's weights (:class:`~.version.ModelWatch`): before each batch the worker compares the user's
+model with the fingerprint it started from and stops when it changed (the weights being trained
+meanwhile: its results would belong to older weights), and a result posted before that is
+dropped on the event loop when the runner has been reset since. Results reach the widget through
+:class:`JobEvents` (a weak reference: a job never keeps a widget alive).
 """
 
 from __future__ import annotations
@@ -15,24 +18,37 @@ import asyncio
 import time
 import warnings
 import weakref
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any, Protocol
 
 import numpy as np
-import traitlets as t
 
-from . import buffers
 from .background import BATCH_S, Apply, Background, running_loop
-from .compute import MapComputer, _nanminmax
+from .compute import MapComputer, nanminmax
+from .version import fingerprint
 
 
-def _call(ref: Any, name: str, *args: Any) -> None:
-    w = ref()
-    if w is not None:
-        getattr(w, name)(*args)
+class JobStopped(Exception):
+    """Raised inside a job (e.g. from its progress callback) to end it quietly."""
 
 
-def _adaptive(
+class JobEvents(Protocol):
+    """What a job's results are handed to (the widget)."""
+
+    def on_predictions(self, idx: np.ndarray, probs: np.ndarray, final: bool) -> None: ...
+    def on_rows(self, samples: np.ndarray, classes: np.ndarray, maps: np.ndarray) -> None: ...
+    def on_rows_done(self) -> None: ...
+    def on_range(
+        self, key: Any, target: Any, partial: np.ndarray, done: int, total: int
+    ) -> None: ...
+    def on_status(self, text: str) -> None: ...
+    def on_error(self, e: BaseException) -> None: ...
+    def on_trust(self, res: Any) -> None: ...
+    def check_model(self) -> bool: ...
+
+
+def adaptive(
     todo: np.ndarray, step: Any, start: int = 4, most: int = 256, aim: Any = None
 ) -> Iterator[Any]:
     """Run ``step(idx)`` over ``todo`` in batches sized so each takes about ``aim()`` seconds
@@ -51,234 +67,254 @@ def _adaptive(
         yield out
 
 
-def _predict_job(ref: Any, worker: MapComputer, aim: Any = None) -> Iterator[Apply]:
+def predict_job(worker: MapComputer, aim: Any) -> Iterator[Callable[[JobEvents], None]]:
+    """Predictions of every finite sample not predicted yet."""
     todo = np.flatnonzero(worker.finite & ~worker.predicted)
-
-    def step(idx: np.ndarray) -> Apply:
-        idx, probs = worker.probs_of(idx)
-
-        def apply() -> None:
-            w = ref()
-            if w is not None:
-                w._comp.set_probs(idx, probs)
-                w._push_predictions()
-
-        return apply
-
-    yield from _adaptive(todo, step, most=worker.batch_size, aim=aim)
-    yield lambda: _call(ref, "_predictions_done")
+    for idx, probs in adaptive(todo, worker.probs_of, most=worker.batch_size, aim=aim):
+        yield lambda ev, i=idx, p=probs: ev.on_predictions(i, p, False)
+    yield lambda ev: ev.on_predictions(np.zeros(0, np.int64), np.zeros((0, 0)), True)
 
 
-def _rows_job(ref: Any, worker: MapComputer, todo: np.ndarray, aim: Any = None) -> Iterator[Apply]:
+def rows_job(
+    worker: MapComputer, todo: np.ndarray, aim: Any
+) -> Iterator[Callable[[JobEvents], None]]:
     """Raw maps of the (sample, class) pairs ``todo`` ``[P, 2]`` for the widget's map store."""
     keys = worker.keys()
-    done = [0]
+    done = 0
 
-    def step(rows: np.ndarray) -> Apply:
+    def step(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         part = todo[rows]
-        maps = worker._raw_cube(part[:, 0], keys, [int(c) for c in part[:, 1]], "none")
-        done[0] += len(part)
-        n = done[0]
+        return part, worker.raw_cube(part[:, 0], keys, [int(c) for c in part[:, 1]], "none")
 
-        def apply() -> None:
-            w = ref()
-            if w is not None and w._store is not None:
-                w._store.add(part[:, 0], part[:, 1], maps)
-                w.status = f"precomputing maps: {n} / {len(todo)} samples"
+    for part, maps in adaptive(np.arange(len(todo)), step, most=worker.batch_size, aim=aim):
+        done += len(part)
+        text = f"precomputing maps: {done} / {len(todo)} samples"
 
-        return apply
+        def apply(ev: JobEvents, part: np.ndarray = part, maps: np.ndarray = maps, s=text) -> None:
+            ev.on_rows(part[:, 0], part[:, 1], maps)
+            ev.on_status(s)
 
-    yield from _adaptive(np.arange(len(todo)), step, most=worker.batch_size, aim=aim)
-    yield lambda: _call(ref, "_rows_done")
+        yield apply
+    yield lambda ev: ev.on_rows_done()
 
 
-def _ranges_job(
-    ref: Any, worker: MapComputer, key: tuple[str, str | None], target: Any, aim: Any = None
-) -> Iterator[Apply]:
+def ranges_job(
+    worker: MapComputer, key: tuple[str, str | None], target: Any, aim: Any
+) -> Iterator[Callable[[JobEvents], None]]:
     """The dataset-wide ``norm="layer"`` range ``[L, 2]`` of one map kind, over every finite
     sample in batches; each batch hands the range so far to the widget."""
     todo = np.flatnonzero(worker.finite)
-    acc: list[Any] = [None, None, 0]
+    lo = hi = None
+    done = 0
 
-    def step(idx: np.ndarray) -> Apply:
-        raw = worker._raw_cube(idx, [key], target, "none", skip_bad=True)[:, :, 0]  # [S, L, T]
-        lo, hi = _nanminmax(raw, axis=(0, 2))
-        acc[0] = lo if acc[0] is None else np.fmin(acc[0], lo)
-        acc[1] = hi if acc[1] is None else np.fmax(acc[1], hi)
-        acc[2] += len(idx)
-        partial, done = np.stack([acc[0], acc[1]], 1), acc[2]
-        return lambda: _call(ref, "_range_progress", key, target, partial, done, todo.size)
+    def step(idx: np.ndarray) -> np.ndarray:
+        return worker.raw_cube(idx, [key], target, "none", skip_bad=True)[:, :, 0]  # [S, L, T]
 
-    yield from _adaptive(todo, step, most=worker.batch_size, aim=aim)
+    for raw in adaptive(todo, step, most=worker.batch_size, aim=aim):
+        blo, bhi = nanminmax(raw, axis=(0, 2))
+        lo = blo if lo is None else np.fmin(lo, blo)
+        hi = bhi if hi is None else np.fmax(hi, bhi)
+        done += raw.shape[0]
+        partial, n = np.stack([lo, hi], 1), done
+        yield lambda ev, p=partial, n=n: ev.on_range(key, target, p, n, todo.size)
 
 
-class BackgroundMixin(t.HasTraits):
-    """Starts :class:`~.camwidget.CamWidget`'s background jobs and applies their results (see the
-    module docstring)."""
+class JobRunner:
+    """Starts the widget's background jobs on a worker model copy and stops them (see the module
+    docstring). ``model``: a function returning the user's model (watched by each job);
+    ``events``: the widget, held weakly."""
 
-    def error_background(self) -> str:
-        e = self.background_error
-        return "" if e is None else f"background work failed: {type(e).__name__}: {e}"
+    NAMES = ("predict", "rows", "ranges", "trust")
+
+    def __init__(self, comp: MapComputer, model: Callable[[], Any], events: JobEvents) -> None:
+        self.comp = comp
+        self._model = model
+        self._events = weakref.ref(events)
+        self.worker: MapComputer | None = None
+        self.worker_made = False  # make_worker tried (it leaves None for a model not copied)
+        self.jobs: dict[str, Background] = {}
+        self.epoch = 0  # bumped by reset: results of older jobs are dropped
+        self.error: BaseException | None = None
+        self.ranges_for: tuple[Any, ...] | None = None  # ((method, reduction), target) behind
+        self.range_partial: tuple[np.ndarray, int, int] | None = None  # range, done, total
+
+    # ---- state -------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """True while any job runs."""
+        return any(b.running for b in self.jobs.values())
+
+    def job_running(self, name: str) -> bool:
+        b = self.jobs.get(name)
+        return b is not None and b.running
+
+    def job_done(self, name: str) -> bool:
+        """The job ``name`` ran to its end (not cancelled)."""
+        b = self.jobs.get(name)
+        return b is not None and b.done.is_set() and not b.cancelled
 
     @property
-    def background_running(self) -> bool:
-        """True while predictions or the precomputed cube are still being computed."""
-        bgs = (self._bg, self._bg_cube, self._bg_ranges, getattr(self, "_bg_trust", None))
-        return any(b is not None and b.running for b in bgs)
+    def active(self) -> bool:
+        """Background mode: a worker copy of the model exists."""
+        return self.worker is not None
 
-    async def ready(self, timeout: float = 600.0) -> None:
-        """Wait (``await w.ready()`` in a notebook) until the background work is done and its
-        results are in the widget; raises its error if it failed."""
+    @contextmanager
+    def user_first(self) -> Iterator[None]:
+        """While the body runs (a user's request), no worker starts a new batch."""
+        with ExitStack() as stack:
+            for b in list(self.jobs.values()):
+                if b.running:
+                    stack.enter_context(b.user_first())
+            yield
+
+    def error_text(self) -> str:
+        e = self.error
+        return "" if e is None else f"background work failed: {type(e).__name__}: {e}"
+
+    # ---- starting ------------------------------------------------------------------------------
+    def make_worker(self) -> bool:
+        """The background worker's copy; False (with a warning) for a model that cannot be
+        copied: then the work is done now."""
+        self.worker_made = True
+        try:
+            self.worker = self.comp.for_worker()
+        except Exception as e:  # noqa: BLE001 - a model that cannot be copied: work now
+            self.worker = None
+            warnings.warn(
+                f"tscam-widget: the model could not be copied for background work ({e}); "
+                "computing predictions now",
+                stacklevel=5,
+            )
+        return self.worker is not None
+
+    def start(self, name: str, job: Callable[[Any], Iterator[Any]]) -> None:
+        """Start ``job(aim)`` (a generator of ``apply(events)`` functions) as the job ``name``,
+        cancelling the one of that name still running. The trust job gets, instead of ``aim``,
+        ``progress(text)``, which raises :class:`JobStopped` when it should stop (call it
+        often)."""
+        loop = running_loop()
+        if loop is None:
+            return
+        self.cancel(name)
+        epoch, start_print, events = self.epoch, fingerprint(self._model()), self._events
+        model = self._model
+
+        def on_error(e: BaseException) -> None:
+            ev = events()
+            if ev is not None and epoch == self.epoch:
+                self.error = e
+                ev.on_error(e)
+
+        bg = Background(
+            loop, on_error, name="tscam-widget" if name != "trust" else "tscam-widget-trust"
+        )
+
+        def stop_if_changed() -> None:
+            """Raises JobStopped when the job was cancelled or the user's weights changed."""
+            if bg.cancelled or fingerprint(model()) != start_print:
+                raise JobStopped
+
+        last = [0.0]
+
+        def progress(text: str) -> None:
+            """A long job's progress: stops it when it should, waits while a user request is
+            served, and shows ``text`` in the status line (at most ~3 times a second)."""
+            stop_if_changed()
+            bg.wait_for_user()
+            now = time.monotonic()
+            if now - last[0] > 0.3:
+                last[0] = now
+                bg.post(lambda: self._apply(epoch, lambda ev: ev.on_status(text)))
+
+        def run() -> Iterator[Apply]:
+            try:
+                for apply in job(bg.aim if name != "trust" else progress):
+                    stop_if_changed()
+                    yield lambda a=apply: self._apply(epoch, a)
+            except JobStopped:
+                bg.cancel()
+
+        bg.start([run])
+        self.jobs[name] = bg
+        weakref.finalize(self, bg.cancel)
+
+    def _apply(self, epoch: int, apply: Callable[[Any], None]) -> None:
+        """On the event loop: hand a job's result to the widget, unless the job belongs to
+        older weights (a reset since, or the model changed now: then the widget resets)."""
+        ev = self._events()
+        if ev is None or epoch != self.epoch or ev.check_model():
+            return
+        apply(ev)
+
+    def start_predictions(self) -> bool:
+        """Predict every sample behind; False when there is no worker (predict now instead)."""
+        if not self.worker_made:
+            self.make_worker()
+        if self.worker is None:
+            return False
+        worker = self.worker
+        self.start("predict", lambda aim: predict_job(worker, aim))
+        return True
+
+    def start_rows(self, todo: np.ndarray) -> None:
+        """Compute, behind, the raw maps of the (sample, class) pairs ``todo`` ``[P, 2]``."""
+        if self.worker is None:
+            return
+        worker = self.comp.for_worker()  # its own copy: a cancelled job may still finish a batch
+        self.start("rows", lambda aim: rows_job(worker, todo, aim))
+
+    def start_ranges(self, key: tuple[str, str | None], target: Any) -> None:
+        """Compute, behind, the ``norm="layer"`` range of map kind ``key`` under ``target`` (once
+        per map kind; a job for another one is cancelled)."""
+        if self.ranges_for == (key, target) and "ranges" in self.jobs:
+            return
+        if self.worker is None or running_loop() is None:
+            return
+        self.ranges_for, self.range_partial = (key, target), None
+        worker = self.comp.for_worker()
+        self.start("ranges", lambda aim: ranges_job(worker, key, target, aim))
+
+    # ---- stopping ------------------------------------------------------------------------------
+    def cancel(self, name: str) -> None:
+        b = self.jobs.pop(name, None)
+        if b is not None:
+            b.cancel()
+
+    def cancel_all(self) -> None:
+        for name in list(self.jobs):
+            self.cancel(name)
+
+    def reset(self, comp: MapComputer) -> None:
+        """The user's model changed: stop every job, drop their late results, and make the
+        worker's copy anew from ``comp`` (the computer of the new weights) when one was used."""
+        had_worker = self.worker is not None
+        self.cancel_all()
+        self.epoch += 1
+        self.comp = comp
+        self.error = None
+        self.ranges_for, self.range_partial = None, None
+        self.worker, self.worker_made = None, False
+        if had_worker:
+            self.make_worker()
+
+    async def wait(self, pending: Callable[[], bool], timeout: float) -> None:
+        """Until no job runs and ``pending()`` is False; raises the jobs' error if one failed."""
         t0 = time.monotonic()
-        while self.background_running or self._cube_pending():
+        while self.running or pending():
             if time.monotonic() - t0 > timeout:
                 raise TimeoutError(f"background work not done after {timeout} s")
             await asyncio.sleep(0.02)
         await asyncio.sleep(0)  # results posted last are applied before this returns
-        if self.background_error is not None:
-            raise RuntimeError(self.error_background()) from self.background_error
+        if self.error is not None:
+            raise RuntimeError(self.error_text()) from self.error
 
-    def _cube_pending(self) -> bool:
-        """Predictions are done and the precomputed maps should be, but are not in yet."""
-        return (
-            self._bg is not None
-            and self._bg.done.is_set()
-            and self._want_precompute()
-            and not self.precomputed
-            and self.background_error is None
-        )
 
-    def close(self) -> None:
-        """Close the widget and stop its background work."""
-        for name in ("_bg", "_bg_cube", "_bg_ranges", "_bg_trust"):  # getattr: a failed __init__
-            b = getattr(self, name, None)
-            if b is not None:
-                b.cancel()
-        super().close()
-
-    def _make_worker(self) -> None:
-        """The background worker's copy (None, with a warning, for a model that cannot be
-        copied: then the work is done now)."""
-        self._worker_made = True
-        try:
-            self._worker = self._comp.for_worker()
-        except Exception as e:  # noqa: BLE001 - a model that cannot be copied: work now
-            self._worker = None
-            warnings.warn(
-                f"tscam-widget: the model could not be copied for background work ({e}); "
-                "computing predictions now",
-                stacklevel=4,
-            )
-
-    def _start_background(self, loop: asyncio.AbstractEventLoop) -> None:
-        if not self._worker_made:
-            self._make_worker()
-        if self._worker is None:
-            for idx, probs in self._comp.predict_batches(self._comp.batch_size):
-                self._comp.set_probs(idx, probs)
-            self._push_predictions(final=True)
-            self.precomputed = self._want_precompute()
-            self._mark("cube" if self.precomputed else "maps")
-            return
-        ref, worker = weakref.ref(self), self._worker  # the worker holds no reference to self
-        self._bg = Background(loop, lambda e: _call(ref, "_background_failed", e))
-        bg = self._bg
-        self._bg.start([lambda: _predict_job(ref, worker, bg.aim)])
-        weakref.finalize(self, self._bg.cancel)
-        self.status = f"predicting: {int(self._comp.predicted.sum())} / {self.n_samples} samples"
-
-    def _start_cube(self) -> None:
-        """Compute, behind, the maps the precomputed store lacks for the current choices (every
-        finite sample for its predicted, true and target class); ``_rows_done`` publishes."""
-        if self._bg_cube is not None:
-            self._bg_cube.cancel()
-        loop = running_loop()
-        if loop is None or self._worker is None:
-            return
-        todo = self._missing_rows()
-        # a model copy of its own: a cancelled job may still finish its batch meanwhile
-        worker = self._comp.for_worker()
-        ref = weakref.ref(self)
-        self._bg_cube = Background(loop, lambda e: _call(ref, "_background_failed", e))
-        bg = self._bg_cube
-        self._bg_cube.start([lambda: _rows_job(ref, worker, todo, bg.aim)])
-        weakref.finalize(self, self._bg_cube.cancel)
-
-    def _start_ranges(self) -> None:
-        """Compute, behind, the ``norm="layer"`` range of the current method and target (once
-        per map kind; a job for another one is cancelled)."""
-        want = (self._comp.key_of(self.method, self.reduction), self.target)
-        if self._ranges_for == want and self._bg_ranges is not None:
-            return
-        if self._bg_ranges is not None:
-            self._bg_ranges.cancel()
-        loop = running_loop()
-        if loop is None or self._worker is None:
-            return
-        self._ranges_for, self._range_partial = want, None
-        worker = self._comp.for_worker()
-        key = self._comp.key_of(self.method, self.reduction)
-        ref = weakref.ref(self)
-        bg = self._bg_ranges = Background(loop, lambda e: _call(ref, "_background_failed", e))
-        target = self.target
-        bg.start([lambda: _ranges_job(ref, worker, key, target, bg.aim)])
-        weakref.finalize(self, bg.cancel)
-
-    def _range_progress(
-        self, key: tuple[str, str | None], target: Any, partial: np.ndarray, done: int, total: int
-    ) -> None:
-        if self._ranges_for != (key, target):
-            return
-        if done >= total:
-            self._comp.set_range(key[0], key[1], target, partial)
-            self._range_partial = None
-            self._mark("maps", user=False)  # the final range
-            return
-        self._range_partial = (partial, done, total)
-        now = time.monotonic()
-        if self.norm == "layer" and now - self._last_range_draw > 1.0:
-            self._last_range_draw = now
-            self._mark("maps", user=False)  # redraw with the wider range (and the progress)
-
-    def _rows_done(self) -> None:
-        if self._rows_missing():  # the target, layers or methods changed meanwhile
-            if self._want_precompute():
-                self._start_cube()
-            return
-        self._publish_store()
-        self.precomputed = True
-
-    def _push_predictions(self, final: bool = False) -> None:
-        """Send predictions to the frontend (at most every 0.3 s while they arrive)."""
-        now = time.monotonic()
-        if not final and now - self._last_push < 0.3:
-            return
-        self._last_push = now
-        comp = self._comp
-        done = int(comp.predicted.sum())
-        with self.hold_sync():
-            if getattr(self._src.X, "lazy", False):  # labels read with the data fill in too
-                self.y_true = buffers.pack(self._src.y, "int32")
-            self.y_pred = buffers.pack(comp.pred_shown(), "int32")
-            self.probs = buffers.pack(comp.probs, "float32")
-            self.targets = buffers.pack(comp.targets(self.target), "int32")
-            if final:
-                status = f"predicted {done} samples"
-                bad = int((~comp.finite).sum())
-                if bad:
-                    status += f" ({bad} with NaN or inf values: no prediction)"
-            else:
-                status = f"predicting: {done} / {self.n_samples} samples"
-            self.status = " · ".join(s for s in (status, self._budget_note) if s)
-
-    def _predictions_done(self) -> None:
-        self._push_predictions(final=True)
-        if self._want_precompute():
-            self._start_cube()
-        self._trust_start_background()
-
-    def _background_failed(self, e: BaseException) -> None:
-        self.background_error = e
-        self.error = self.error_background()
-        self.status = self.error
-        warnings.warn(f"tscam-widget: {self.error}", RuntimeWarning, stacklevel=1)
+__all__ = [
+    "JobEvents",
+    "JobStopped",
+    "JobRunner",
+    "adaptive",
+    "predict_job",
+    "ranges_job",
+    "rows_job",
+]

@@ -2,22 +2,23 @@
 the cascading-randomised model's maps (sanity check), the ground-truth mask; all as binary
 traits so the exported page shows them without a kernel (``docs/protocol.md``, "Trust").
 
-:class:`TrustMixin` holds the traits and the work; :class:`~.camwidget.CamWidget` calls
-:meth:`TrustMixin._trust_init` in its constructor, :meth:`TrustMixin._trust_sync` when it flushes
-and :meth:`TrustMixin._trust_start_background` when its predictions are in.
+:class:`TrustService` holds the scores of one version of the weights and says, as trait values,
+what the frontend gets; the widget asks it when the trust view, the randomised toggle or
+``save_html`` needs the scores (``trust=True``: also right after the predictions), and computes
+them in a background job in a kernel. Above :data:`MAX_SAMPLES` finite samples the scores are
+computed on an evenly spaced subset (its size is in ``trust_meta["samples"]`` and the status).
 
-The table is computed on the widget's samples for the class each map of the ``"pred"`` target
-explains (the model's prediction), on the widget's layers and for every method's default
-variant (``methods`` as :func:`~tscam_widget.metrics.evaluate` takes them: one key per method,
-reduction methods with their first reduction). The randomised model is the last stage of the
-cascade of :mod:`tscam_widget.metrics.sanity` (every parameterised module re-initialised) on a
-deep copy of the model; its maps explain the same classes as the original's.
+The table is computed for the class each map of the ``"pred"`` target explains (the model's
+prediction), on the widget's layers and for every method's default variant (``methods`` as
+:func:`~tscam_widget.metrics.evaluate` takes them: one key per method, reduction methods with
+their first reduction). The randomised model is the last stage of the cascade of
+:mod:`tscam_widget.metrics.sanity` (every parameterised module re-initialised) on a deep copy of
+the model; its maps explain the same classes as the original's.
 """
 
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,6 @@ import numpy as np
 import traitlets as t
 
 from . import buffers
-from .background import Apply, Background, running_loop
 from .compact import MapStore
 
 #: the trust view's array traits (binary buffers)
@@ -126,6 +126,20 @@ class TrustResult:
     rand_store: MapStore  # the randomised model's maps, rows like the widget's store
     rand_corr: np.ndarray  # float32 [L, M] Spearman(original, randomised), mean over samples
     seconds: dict[str, float]
+    n_finite: int = 0  # finite samples of the widget (``samples`` is a subset when fewer)
+
+
+#: the trust scores of more finite samples than this are computed on an evenly spaced subset
+MAX_SAMPLES = 256
+
+
+def trust_samples(finite: np.ndarray, most: int = MAX_SAMPLES) -> np.ndarray:
+    """int64: the samples the trust scores are computed on: every finite one, or ``most`` of
+    them evenly spaced."""
+    idx = np.flatnonzero(finite)
+    if idx.size <= most:
+        return idx
+    return idx[np.unique(np.linspace(0, idx.size - 1, most).round().astype(np.int64))]
 
 
 def compute_trust(
@@ -136,15 +150,17 @@ def compute_trust(
     steps: int = 10,
     random_draws: int = 3,
     seed: int = 0,
+    most: int = MAX_SAMPLES,
 ) -> TrustResult:
     """Evaluate the widget's model (``comp``: its :class:`~.compute.MapComputer`, or the
-    worker's copy) on its finite samples; ``progress(text)`` reports."""
+    worker's copy) on its finite samples (at most ``most``, :func:`trust_samples`);
+    ``progress(text)`` reports."""
     from ..metrics import evaluate
     from ..metrics.sanity import cascade_stages, randomised_models, spearman
 
     say = progress or (lambda s: None)
     t0 = time.perf_counter()
-    idx = np.flatnonzero(comp.finite)
+    idx = trust_samples(comp.finite, most)
     n, _, length = comp.X.shape
     keys = default_keys(comp)
     target = comp.pred[idx].astype(np.int64)
@@ -219,7 +235,7 @@ def compute_trust(
     bs = max(1, comp.batch_size)
     for s in range(0, len(idx), bs):
         part = idx[s : s + bs]
-        rmaps = rand_comp._raw_cube(part, keys, cls[s : s + bs], "none")
+        rmaps = rand_comp.raw_cube(part, keys, cls[s : s + bs], "none")
         rand_store.add(part, target[s : s + bs], rmaps)
         r[s : s + bs] = rmaps
         say(f"trust scores: randomised model {min(s + bs, len(idx))} / {len(idx)} samples")
@@ -232,20 +248,15 @@ def compute_trust(
         rand_corr = np.nanmean(corr, 0).astype(np.float32)
     seconds["randomised"] = time.perf_counter() - t1
     seconds["total"] = time.perf_counter() - t0
-    return TrustResult(rep, idx, keys, curves, random, rand_store, rand_corr, seconds)
+    n_finite = int(np.count_nonzero(comp.finite))
+    return TrustResult(rep, idx, keys, curves, random, rand_store, rand_corr, seconds, n_finite)
 
 
-def _trust_job(ref: Any, worker: Any, mask: Any, precision: str, loop: Any) -> Iterator[Apply]:
-    last = [0.0]
-
-    def progress(text: str) -> None:
-        now = time.monotonic()
-        if now - last[0] > 0.3:  # at most ~3 status updates a second
-            last[0] = now
-            loop.call_soon_threadsafe(lambda: _call(ref, "_trust_status", text))
-
+def trust_job(worker: Any, mask: Any, precision: str, progress: Any) -> Iterator[Any]:
+    """The background job: the scores of ``worker`` (a model copy); yields one
+    ``apply(events)`` that hands them to the widget."""
     res = compute_trust(worker, mask, precision, progress)
-    yield lambda: _call(ref, "_trust_apply", res)
+    yield lambda ev: ev.on_trust(res)
 
 
 #: levels of the randomised model's uint8 maps as they travel (64: 1/4 of the colour table's
@@ -261,18 +272,12 @@ def _coarse(u: np.ndarray) -> np.ndarray:
     return np.round(np.round(u.astype(np.float32) * (k / 255)) * (255 / k)).astype(np.uint8)
 
 
-def _call(ref: Any, name: str, *args: Any) -> None:
-    w = ref()
-    if w is not None:
-        getattr(w, name)(*args)
-
-
 def _empty(dtype: str = "float32") -> t.Dict:
     return t.Dict(buffers.empty(dtype)).tag(sync=True)
 
 
-class TrustMixin(t.HasTraits):
-    """Traits and work of the trust view (see the module docstring)."""
+class TrustTraits(t.HasTraits):
+    """The trust view's traits (see ``docs/protocol.md``, "Trust")."""
 
     randomised = t.Bool(False).tag(sync=True)
     mask = _empty(_DTYPES["mask"])
@@ -287,195 +292,117 @@ class TrustMixin(t.HasTraits):
     trust_rand_scale = _empty()
     trust_rand_rows = _empty(_DTYPES["trust_rand_rows"])
 
-    # ---- set-up (called by CamWidget.__init__) ---------------------------------------------
-    def _trust_init(self, mask: Any, trust: Any) -> None:
-        if trust not in TRUST_MODES:
-            raise ValueError(f"trust: expected True, False or 'auto', got {trust!r}")
-        self._trust_mode = trust
-        self._trust: TrustResult | None = None
-        self._bg_trust: Background | None = None
-        src = self._src  # type: ignore[attr-defined]
-        n, _, length = src.X.shape
-        self._mask = check_mask(mask, n, length, getattr(src, "sample_ids", None))
-        if self._mask is not None:
-            self.mask = buffers.pack(self._mask.astype(np.uint8), "uint8")
-        self.trust_meta = {"state": "off" if trust is False else "pending"}
 
-    # ---- public ------------------------------------------------------------------------------
-    @property
-    def ground_truth(self) -> np.ndarray | None:
-        """bool ``[N, T]``: the mask given as ``mask=`` (the widget's samples), or None."""
-        return None if self._mask is None else self._mask.copy()
+class TrustService:
+    """The trust scores of one version of the weights (see the module docstring).
+
+    ``mode``: the widget's ``trust`` argument; ``mask``: bool ``[N, T]`` or None.
+    """
+
+    def __init__(self, mode: Any, mask: np.ndarray | None, precision: str) -> None:
+        if mode not in TRUST_MODES:
+            raise ValueError(f"trust: expected True, False or 'auto', got {mode!r}")
+        self.mode = mode
+        self.mask = mask
+        self.precision = precision
+        self.result: TrustResult | None = None
 
     @property
-    def trust_report(self) -> Any:
-        """The :class:`~tscam_widget.metrics.TrustReport` of the widget's samples (computed now
-        when it is not there yet)."""
-        self.compute_trust()
-        assert self._trust is not None
-        return self._trust.report
+    def off(self) -> bool:
+        return self.mode is False
 
-    def compute_trust(self, force: bool = False) -> None:
-        """Compute the trust scores now (normally the background worker or the first use of the
-        trust view / the randomised toggle does)."""
-        if self._trust_mode is False:
-            raise RuntimeError("the trust scores are off: CamWidget(..., trust=False)")
-        if self._trust is not None and not force:
-            return
-        if self._bg_trust is not None:
-            self._bg_trust.cancel()
-            self._bg_trust = None
-        self.trust_meta = {**self.trust_meta, "state": "computing"}
-        res = compute_trust(self._comp, self._mask, self.precision, self._trust_status)  # type: ignore[attr-defined]
-        self._trust_apply(res)
-
-    def cell_of(self, layer: int, method: str) -> tuple[int, int]:
-        """(row, column) of the trust table for a layer index and a method name."""
-        keys = self.trust_meta.get("keys") or []
-        col = next((i for i, k in enumerate(keys) if k.split("/")[0] == method), -1)
-        if col < 0:
-            raise KeyError(f"method {method!r} not in the trust table {keys}")
-        return int(layer), col
-
-    def select_cell(self, row: int, col: int) -> None:
-        """What a click on a cell of the trust table does: select that layer and method."""
-        keys = self.trust_meta.get("keys") or []
-        key = keys[col]
-        method, _, red = key.partition("/")
-        with self.hold_sync():  # type: ignore[attr-defined]
-            self.layer = int(row)  # type: ignore[attr-defined]
-            self.method = method  # type: ignore[attr-defined]
-            if red:
-                self.reduction = red  # type: ignore[attr-defined]
-
-    # ---- internals ---------------------------------------------------------------------------
-    def _trust_wanted(self) -> bool:
-        if self._trust_mode is False or self._trust is not None:
+    def wanted(self, view: str, randomised: bool) -> bool:
+        """The trust view or the randomised toggle needs scores not computed yet."""
+        if self.off or self.result is not None:
             return False
-        return bool(self.view == "trust" or self.randomised)  # type: ignore[attr-defined]
+        return bool(view == "trust" or randomised)
 
-    def _trust_sync(self) -> None:
-        """On flush: compute the trust scores when the view needs them and no worker does."""
-        if not self._trust_wanted():
-            return
-        if self._bg_trust is not None and self._bg_trust.running:
-            return
-        if getattr(self, "_worker", None) is not None:  # background mode (a kernel)
-            self._trust_start_background(asked=True)
-            return
-        try:
-            self.compute_trust()
-        except Exception as e:  # noqa: BLE001 - shown in the widget, which keeps working
-            self.error = f"trust scores: {type(e).__name__}: {e}"  # type: ignore[attr-defined]
-            self.trust_meta = {**self.trust_meta, "state": "failed", "error": str(e)}
+    def check_on(self) -> None:
+        if self.off:
+            raise RuntimeError("the trust scores are off: CamWidget(..., trust=False)")
 
-    def _trust_status(self, text: str) -> None:
-        self.status = text  # type: ignore[attr-defined]
+    def compute(self, comp: Any, progress: Any) -> TrustResult:
+        """The scores of ``comp``'s model, now; kept as :attr:`result`."""
+        self.check_on()
+        self.result = compute_trust(comp, self.mask, self.precision, progress)
+        return self.result
 
-    def _trust_start_background(self, asked: bool = False) -> None:
-        """Compute the trust scores in a worker thread: after the predictions (``asked`` False)
-        with ``trust=True``, or ``"auto"`` when the maps are precomputed (a data set small
-        enough); when the trust view or the randomised toggle asks for them."""
-        if self._trust_mode is False or self._trust is not None:
-            return
-        if self._bg_trust is not None and self._bg_trust.running:
-            return
-        if not asked and not (self._trust_mode is True or self._want_precompute()):  # type: ignore[attr-defined]
-            return
-        loop = running_loop()
-        if loop is None:
-            return
-        try:
-            worker = self._comp.for_worker()  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - computed on demand instead
-            return
-        ref = weakref.ref(self)
-        self._bg_trust = Background(
-            loop, lambda e: _call(ref, "_trust_failed", e), name="tscam-widget-trust"
-        )
-        mask, precision = self._mask, self.precision  # type: ignore[attr-defined]
-        self._bg_trust.start([lambda: _trust_job(ref, worker, mask, precision, loop)])
-        weakref.finalize(self, self._bg_trust.cancel)
-        self.trust_meta = {**self.trust_meta, "state": "computing"}
+    def initial_traits(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"trust_meta": {"state": "off" if self.off else "pending"}}
+        if self.mask is not None:
+            out["mask"] = buffers.pack(self.mask.astype(np.uint8), "uint8")
+        return out
 
-    def _trust_failed(self, e: BaseException) -> None:
-        self.trust_meta = {**self.trust_meta, "state": "failed", "error": str(e)}
-        self.error = f"trust scores: {type(e).__name__}: {e}"  # type: ignore[attr-defined]
+    def reset(self) -> dict[str, Any]:
+        """Forget the scores (other weights, layers or methods); the traits of none."""
+        self.result = None
+        out: dict[str, Any] = {
+            name: buffers.empty(_DTYPES.get(name, "float32")) for name in TRUST_ARRAYS[1:]
+        }
+        out["trust_meta"] = {"state": "off" if self.off else "pending"}
+        return out
 
-    def _trust_apply(self, res: TrustResult) -> None:
-        self._trust = res
+    def traits(self, res: TrustResult) -> dict[str, Any]:
+        """The traits that show ``res`` (the scores, curves, randomised maps, meta, status)."""
+        self.result = res
         rep = res.report
         loc = None
         if rep.localisation is not None and LOC_METRIC in rep.localisation:
             loc = rep.localisation[LOC_METRIC]
         store = res.rand_store
         labels = [key_label(k) for k in res.keys]
-        with self.hold_sync():  # type: ignore[attr-defined]
-            self.trust_fractions = buffers.pack(rep.fractions, "float32")
-            self.trust_gain = buffers.pack(rep.gain, "float32")
-            self.trust_loc = buffers.pack(loc, "float32") if loc is not None else buffers.empty()
-            self.trust_rand_corr = buffers.pack(res.rand_corr, "float32")
-            self.trust_curves = buffers.pack(curve_bytes(res.curves), "uint8", deflate=True)
-            self.trust_random = buffers.pack(curve_bytes(res.random), "uint8", deflate=True)
-            self.trust_rand_cube = buffers.pack(_coarse(store.u), self.precision, deflate=True)  # type: ignore[attr-defined]
-            self.trust_rand_scale = buffers.pack(store.scale, "float32", deflate=True)
-            self.trust_rand_rows = buffers.pack(store.rows, "int32")
-            self.trust_meta = {
+        n = len(res.samples)
+        of = f" of {res.n_finite}" if n < res.n_finite else ""  # a subset (MAX_SAMPLES)
+        return dict(
+            trust_fractions=buffers.pack(rep.fractions, "float32"),
+            trust_gain=buffers.pack(rep.gain, "float32"),
+            trust_loc=buffers.pack(loc, "float32") if loc is not None else buffers.empty(),
+            trust_rand_corr=buffers.pack(res.rand_corr, "float32"),
+            trust_curves=buffers.pack(curve_bytes(res.curves), "uint8", deflate=True),
+            trust_random=buffers.pack(curve_bytes(res.random), "uint8", deflate=True),
+            trust_rand_cube=buffers.pack(_coarse(store.u), self.precision, deflate=True),
+            trust_rand_scale=buffers.pack(store.scale, "float32", deflate=True),
+            trust_rand_rows=buffers.pack(store.rows, "int32"),
+            trust_meta={
                 "state": "done",
                 "layers": list(rep.layers),
                 "keys": labels,
                 "perturbation": rep.perturbation_description,
                 "steps": int(rep.steps),
                 "random_draws": int(rep.random_draws),
-                "samples": int(len(res.samples)),
+                "samples": int(n),
+                "of_samples": int(res.n_finite),
                 "loc_metric": LOC_METRIC if loc is not None else "",
                 "forwards": int(rep.forwards),
                 "forwards_unshared": int(rep.forwards_unshared),
                 "seconds": {k: round(float(v), 2) for k, v in res.seconds.items()},
                 "target": "pred",
-            }
-            self.status = (
-                f"trust scores: {len(res.samples)} samples x {len(rep.layers)} layers x "
-                f"{len(labels)} methods in {res.seconds['total']:.1f} s "
-                f"({rep.forwards} forwards)"
-            )
+            },
+            status=(
+                f"trust scores: {n}{of} samples x {len(rep.layers)} layers x {len(labels)} methods "
+                f"in {res.seconds['total']:.1f} s ({rep.forwards} forwards)"
+            ),
+        )
 
-    def _trust_current_map(self) -> np.ndarray:
-        """The randomised model's map for the current sample, layer and method (``norm``
+    def current_map(
+        self, comp: Any, method: str, reduction: str, norm: str, sample: int, layer: int
+    ) -> np.ndarray:
+        """The randomised model's map of ``sample`` for ``layer`` and the method (``norm``
         applied as in the cube), float32 ``[T]``; NaN where absent."""
-        self.compute_trust()
-        assert self._trust is not None
-        res = self._trust
-        length = self._src.X.shape[-1]  # type: ignore[attr-defined]
-        key = self._comp.key_of(self.method, self.reduction)  # type: ignore[attr-defined]
+        res = self.result
+        assert res is not None
+        length = comp.X.shape[-1]
+        key = comp.key_of(method, reduction)
         if key not in res.keys:
             return np.full(length, np.nan, np.float32)
-        classes = self._comp.targets("pred")  # type: ignore[attr-defined]
-        maps = res.rand_store.maps(
-            classes,
-            self.norm,  # type: ignore[attr-defined]
-            self._comp.scale_range,  # type: ignore[attr-defined]
-            samples=[self.sample],  # type: ignore[attr-defined]
-        )
-        return maps[0, self.layer, res.keys.index(key)].copy()  # type: ignore[attr-defined]
+        maps = res.rand_store.maps(comp.targets("pred"), norm, comp.scale_range, samples=[sample])
+        return maps[0, layer, res.keys.index(key)].copy()
 
-    @t.observe("layers", "methods", "reductions")
-    def _o_trust_structure(self, change: Any) -> None:
-        """Other layers or methods: the scores no longer match the table; computed again."""
-        if not getattr(self, "_ready", False) or self._trust_mode is False:
-            return
-        if self._bg_trust is not None:
-            self._bg_trust.cancel()
-            self._bg_trust = None
-        self._trust = None
-        with self.hold_sync():  # type: ignore[attr-defined]
-            for name in TRUST_ARRAYS[1:]:
-                setattr(self, name, buffers.empty(_DTYPES.get(name, "float32")))
-            self.trust_meta = {"state": "pending"}
-        if self._trust_wanted():
-            self._mark("trust")  # type: ignore[attr-defined]
-
-    @t.observe("view", "randomised")
-    def _o_trust_view(self, change: Any) -> None:
-        if getattr(self, "_ready", False) and self._trust_wanted():
-            self._mark("trust")  # type: ignore[attr-defined]
+    @staticmethod
+    def cell_of(meta: dict[str, Any], layer: int, method: str) -> tuple[int, int]:
+        """(row, column) of the trust table for a layer index and a method name."""
+        keys = meta.get("keys") or []
+        col = next((i for i, k in enumerate(keys) if k.split("/")[0] == method), -1)
+        if col < 0:
+            raise KeyError(f"method {method!r} not in the trust table {keys}")
+        return int(layer), col

@@ -2,12 +2,13 @@
 the frontend is checked against what the widget offers, and a bad one raises a ``TraitError``
 naming the control, what it takes and what it got (with close matches for a misspelt name).
 
-:class:`ValidationMixin` holds the validators; the traits stay on the widget.
+:class:`ControlChecks` holds the checks; the widget's one validator hands each proposal to
+:meth:`ControlChecks.check`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,11 +28,68 @@ FIXED_OPTIONS = {
 }
 
 
-class ValidationMixin(t.HasTraits):
-    """The validators of :class:`~.camwidget.CamWidget`'s controls."""
+#: the traits :class:`ControlChecks` checks
+CHECKED = (
+    "layer",
+    "sample",
+    "method",
+    "reduction",
+    *FIXED_OPTIONS,
+    "filter_true",
+    "filter_pred",
+    "view_count",
+    "play_interval_ms",
+    "linewidth",
+    "alpha",
+    "cmap",
+    "target",
+    "layers",
+    "methods",
+    "reductions",
+    "precision",
+    "n_samples",
+)
+
+
+class ControlChecks:
+    """The checks of :class:`~.camwidget.CamWidget`'s controls. ``widget``: for the traits the
+    checks read (``layers``, ``methods``, ``classes``, ...); ``comp()``: the widget's current
+    :class:`~.compute.MapComputer`; ``y``: the true labels ``[N]``; ``ready()``: whether the
+    widget is made (before that, values are taken as given)."""
+
+    def __init__(self, widget: Any, comp: Callable[[], Any], y: np.ndarray, ready: Any) -> None:
+        self.w = widget
+        self.comp = comp
+        self.y = y
+        self.ready = ready
+        self._checks: dict[str, Callable[[str, Any], Any]] = {
+            "layer": self.index,
+            "sample": self.index,
+            "method": self.offered,
+            "reduction": self.offered,
+            **{name: self.option for name in FIXED_OPTIONS},
+            "filter_true": self.filter_class,
+            "filter_pred": self.filter_class,
+            "view_count": self.positive,
+            "play_interval_ms": self.positive,
+            "linewidth": self.linewidth,
+            "alpha": self.alpha,
+            "cmap": self.cmap,
+            "target": self.target,
+            "layers": self.layers,
+            "methods": self.offer,
+            "reductions": self.offer,
+            "precision": self.precision,
+            "n_samples": self.n_samples,
+        }
+
+    def check(self, name: str, value: Any) -> Any:
+        """``value`` as the control ``name`` takes it; raises a ``TraitError`` naming the control,
+        what it takes and what it got."""
+        return self._checks[name](name, value)
 
     @staticmethod
-    def _one_of(name: str, value: Any, options: Sequence[Any]) -> Any:
+    def one_of(name: str, value: Any, options: Sequence[Any]) -> Any:
         if value not in options:
             import difflib
 
@@ -41,118 +99,101 @@ class ValidationMixin(t.HasTraits):
         return value
 
     @staticmethod
-    def _in_range(name: str, value: int, n: int) -> int:
+    def in_range(name: str, value: int, n: int) -> int:
         if not 0 <= value < n:
             raise t.TraitError(f"{name}: expected an int in 0..{n - 1}, got {value!r}")
         return value
 
-    @t.validate("layer", "sample")
-    def _v_index(self, proposal: Any) -> int:
-        name = proposal["trait"].name
-        n = len(self.layers) if name == "layer" else self.n_samples
-        return self._in_range(name, proposal["value"], n)
+    def index(self, name: str, v: int) -> int:
+        n = len(self.w.layers) if name == "layer" else self.w.n_samples
+        return self.in_range(name, v, n)
 
-    @t.validate("method", "reduction")
-    def _v_offered(self, proposal: Any) -> str:
+    def offered(self, name: str, v: str) -> str:
         """One of the methods / reductions the widget offers now."""
-        name = proposal["trait"].name
-        return self._one_of(name, proposal["value"], getattr(self, f"{name}s"))
+        return self.one_of(name, v, getattr(self.w, f"{name}s"))
 
-    @t.validate(*FIXED_OPTIONS)
-    def _v_option(self, proposal: Any) -> str:
-        name = proposal["trait"].name
-        return self._one_of(name, proposal["value"], FIXED_OPTIONS[name])
+    def option(self, name: str, v: str) -> str:
+        return self.one_of(name, v, FIXED_OPTIONS[name])
 
-    @t.validate("filter_true", "filter_pred")
-    def _v_filter_class(self, proposal: Any) -> int:
-        v = proposal["value"]
-        k = len(self.classes) if self.classes else self._comp.probs.shape[1]
+    def filter_class(self, name: str, v: int) -> int:
+        k = len(self.w.classes) if self.w.classes else self.comp().probs.shape[1]
         if not -1 <= v < k:
-            raise t.TraitError(
-                f"{proposal['trait'].name}: expected a class index 0..{k - 1} or -1 (any), "
-                f"got {v!r}"
-            )
+            raise t.TraitError(f"{name}: expected a class index 0..{k - 1} or -1 (any), got {v!r}")
         return v
 
-    @t.validate("view_count", "play_interval_ms")
-    def _v_positive(self, proposal: Any) -> int:
-        v = proposal["value"]
+    @staticmethod
+    def positive(name: str, v: int) -> int:
         if v < 1:
-            raise t.TraitError(f"{proposal['trait'].name}: expected an int >= 1, got {v!r}")
+            raise t.TraitError(f"{name}: expected an int >= 1, got {v!r}")
         return v
 
-    @t.validate("linewidth")
-    def _v_linewidth(self, proposal: Any) -> float:
-        v = proposal["value"]
+    @staticmethod
+    def linewidth(name: str, v: float) -> float:
         if not (np.isfinite(v) and v > 0):
             raise t.TraitError(f"linewidth: expected a number > 0 (px), got {v!r}")
         return v
 
-    @t.validate("alpha")
-    def _v_alpha(self, proposal: Any) -> float:
-        v = proposal["value"]
+    @staticmethod
+    def alpha(name: str, v: float) -> float:
         if not 0.0 <= v <= 1.0:
             raise t.TraitError(f"alpha: expected a number in 0..1, got {v!r}")
         return v
 
-    @t.validate("cmap")
-    def _v_cmap(self, proposal: Any) -> str:
+    @staticmethod
+    def cmap(name: str, v: Any) -> str:
         try:
-            return resolve_cmap(proposal["value"])
+            return resolve_cmap(v)
         except ValueError as e:
             raise t.TraitError(str(e)) from None
 
-    @t.validate("target")
-    def _v_target(self, proposal: Any) -> str | int:
-        finite = self._comp.finite
+    def target(self, name: str, v: Any) -> str | int:
+        comp = self.comp()
+        finite = comp.finite
+        classes = self.w.classes
         try:
             return check_target(
-                proposal["value"],
+                v,
                 int(finite.sum()),
-                self._src.y[finite],
-                n_classes=len(self.classes) if self.classes else self._comp.probs.shape[1],
-                names=self.classes,
+                self.y[finite],
+                n_classes=len(classes) if classes else comp.probs.shape[1],
+                names=classes,
                 arrays=False,
                 ids=np.flatnonzero(finite),
             )
         except (TypeError, ValueError) as e:
             raise t.TraitError(str(e)) from None
 
-    @t.validate("layers")
-    def _v_layers(self, proposal: Any) -> list[str]:
-        v = list(proposal["value"])
-        if not self._ready or v == self._comp.layers:
+    def layers(self, name: str, value: Any) -> list[str]:
+        v = list(value)
+        comp = self.comp()
+        if not self.ready() or v == comp.layers:
             return v
         try:
-            return self._comp.set_layers(v)
+            return comp.set_layers(v)
         except Exception as e:  # noqa: BLE001 - reported as a TraitError
             raise t.TraitError(f"layers: {e}") from None
 
-    @t.validate("methods", "reductions")
-    def _v_offer(self, proposal: Any) -> list[str]:
+    def offer(self, name: str, value: Any) -> list[str]:
         """A new set of methods / reductions to offer (checked and applied by the computer)."""
-        name = proposal["trait"].name
-        v = list(proposal["value"])
-        if not self._ready or v == getattr(self._comp, name):
+        v = list(value)
+        comp = self.comp()
+        if not self.ready() or v == getattr(comp, name):
             return v
         try:
-            return getattr(self._comp, f"set_{name}")(v)
+            return getattr(comp, f"set_{name}")(v)
         except ValueError as e:
             raise t.TraitError(str(e)) from None
 
-    @t.validate("precision")
-    def _v_precision(self, proposal: Any) -> str:
-        v = proposal["value"]
-        if self._ready and v != self.precision:
+    def precision(self, name: str, v: str) -> str:
+        if self.ready() and v != self.w.precision:
             raise t.TraitError(
-                f"precision is fixed when the widget is made ({self.precision!r}); "
+                f"precision is fixed when the widget is made ({self.w.precision!r}); "
                 f"pass CamWidget(..., precision={v!r}) instead"
             )
         return v
 
-    @t.validate("n_samples")
-    def _v_n_samples(self, proposal: Any) -> int:
-        v = proposal["value"]
-        if self._ready and v != self._src.X.shape[0]:
-            raise t.TraitError(f"n_samples is read-only ({self._src.X.shape[0]}), got {v!r}")
+    def n_samples(self, name: str, v: int) -> int:
+        n = self.y.shape[0]
+        if self.ready() and v != n:
+            raise t.TraitError(f"n_samples is read-only ({n}), got {v!r}")
         return v
