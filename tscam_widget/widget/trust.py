@@ -25,24 +25,12 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-from . import buffers
+from . import buffers, protocol
 from .background import Apply, Background, running_loop
 from .compact import MapStore
 
 #: the trust view's array traits (binary buffers)
-TRUST_ARRAYS = (
-    "mask",
-    "trust_fractions",
-    "trust_gain",
-    "trust_loc",
-    "trust_rand_corr",
-    "trust_curves",
-    "trust_random",
-    "trust_rand_cube",
-    "trust_rand_scale",
-    "trust_rand_rows",
-)
-_DTYPES = {"mask": "uint8", "trust_rand_cube": "uint8", "trust_rand_rows": "int32"}
+TRUST_ARRAYS = protocol.arrays(protocol.TRUST)
 #: the localisation score that colours the second table (see ``metrics.localisation``)
 LOC_METRIC = "relevance_mass"
 TRUST_MODES = (True, False, "auto")
@@ -267,25 +255,10 @@ def _call(ref: Any, name: str, *args: Any) -> None:
         getattr(w, name)(*args)
 
 
-def _empty(dtype: str = "float32") -> t.Dict:
-    return t.Dict(buffers.empty(dtype)).tag(sync=True)
-
-
 class TrustMixin(t.HasTraits):
     """Traits and work of the trust view (see the module docstring)."""
 
-    randomised = t.Bool(False).tag(sync=True)
-    mask = _empty(_DTYPES["mask"])
-    trust_meta = t.Dict().tag(sync=True)
-    trust_fractions = _empty()
-    trust_gain = _empty()
-    trust_loc = _empty()
-    trust_rand_corr = _empty()
-    trust_curves = _empty()
-    trust_random = _empty()
-    trust_rand_cube = _empty(_DTYPES["trust_rand_cube"])
-    trust_rand_scale = _empty()
-    trust_rand_rows = _empty(_DTYPES["trust_rand_rows"])
+    # the traits are declared in widget/protocol.py (TRUST)
 
     # ---- set-up (called by CamWidget.__init__) ---------------------------------------------
     def _trust_init(self, mask: Any, trust: Any) -> None:
@@ -470,7 +443,7 @@ class TrustMixin(t.HasTraits):
         self._trust = None
         with self.hold_sync():  # type: ignore[attr-defined]
             for name in TRUST_ARRAYS[1:]:
-                setattr(self, name, buffers.empty(_DTYPES.get(name, "float32")))
+                setattr(self, name, protocol.empty_of(protocol.trait(name)))
             self.trust_meta = {"state": "pending"}
         if self._trust_wanted():
             self._mark("trust")  # type: ignore[attr-defined]
