@@ -1,6 +1,7 @@
 // DOM controls: play, layer slider, menus, sample slider + number box, PNG button.
 import { decodeCached } from "./buffers";
-import type { CamTraits, TraitReader } from "./types";
+import { NAMED_TARGETS } from "./protocol.gen";
+import type { CamTraits, ControlName, TraitReader } from "./types";
 
 export interface ControlEvents {
   change(changes: Partial<CamTraits>): void;
@@ -51,9 +52,12 @@ export function menu(m: TraitReader, control: string): Option[] {
   return ((m.get("options") ?? {})[control] ?? []).map(([v, l]): Option => [v, l]);
 }
 
-/** The target menu: Python's named targets, then one entry per class. */
+/** The target menu: Python's named targets (NAMED_TARGETS, labelled by the `options` trait),
+ * then one entry per class. */
 export function targetOptions(m: TraitReader, classes: string[]): Option[] {
-  return [...menu(m, "target"), ...classes.map((c, i): Option => [String(i), c])];
+  const labels = new Map(menu(m, "target").map(([v, l]) => [v, l]));
+  const named = NAMED_TARGETS.map((v): Option => [v, labels.get(v) ?? v]);
+  return [...named, ...classes.map((c, i): Option => [String(i), c])];
 }
 
 /** Offline (no kernel to compute more): which class targets have a map for every sample that
@@ -147,7 +151,8 @@ export function createControls(ev: ControlEvents): Controls {
   mark.addEventListener("change", () => ev.change({ mark: mark.value }));
   seriesView.addEventListener("change", () => ev.change({ series_view: seriesView.value }));
   png.addEventListener("click", () => ev.png());
-  const named: [string, HTMLElement][] = [
+  // the hooks carry the control's trait name (ControlName, generated), or the button's own
+  const named: [ControlName | "play" | "sample-box" | "png", HTMLElement][] = [
     ["play", play], ["layer", layer], ["sample", sample], ["sample-box", sampleBox], ["method", method],
     ["reduction", reduction], ["target", target], ["cmap", cmap], ["norm", norm], ["view", view],
     ["view_count", viewCount], ["mark", mark], ["series_view", seriesView], ["png", png],
@@ -175,7 +180,7 @@ export function createControls(ev: ControlEvents): Controls {
     reductionLabel.classList.toggle("tscam-hidden", !(m.get("reduction_methods") ?? []).includes(m.get("method")));
     const avail = classesAvailable(m);
     const topts = targetOptions(m, m.get("classes") ?? []).map(([v, l], i): Option =>
-      avail && i >= 2 && !avail[i - 2] ? [v, `${l} (needs a kernel)`, true] : [v, l]);
+      avail && i >= NAMED_TARGETS.length && !avail[i - NAMED_TARGETS.length] ? [v, `${l} (needs a kernel)`, true] : [v, l]);
     setOptions(target, topts, String(m.get("target")));
     target.title = avail && avail.some((a) => !a)
       ? 'class targets need a kernel, or save_html(targets="all")' : "the class each map explains";

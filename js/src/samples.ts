@@ -3,6 +3,7 @@
 // are still filling in; a sample whose series holds NaN or inf never gets one: y_pred -2, listed
 // as such, never a mistake, sorted last). The same rules as tscam_widget/widget/samples.py.
 import { decodeCached } from "./buffers";
+import { NON_FINITE, SAMPLE_FILTER_VALUES, SAMPLE_SORT_VALUES } from "./protocol.gen";
 import type { CamTraits, TraitReader } from "./types";
 
 export interface SampleQuery {
@@ -59,8 +60,7 @@ export function isFiltered(q: SampleQuery): boolean {
   return q.filter !== "all" || q.trueClass >= 0 || q.predClass >= 0 || q.sort !== "index";
 }
 
-/** y_pred of a sample whose series holds NaN or inf: it never gets a prediction. */
-export const NON_FINITE = -2;
+export { NON_FINITE };
 
 /** How many samples have a prediction so far. */
 export function predictedCount(yPred: Ints): number {
@@ -125,9 +125,13 @@ export function showValue(q: SampleQuery): string {
   return "custom";
 }
 
-export const SORTS: [string, string][] = [
-  ["index", "by index"], ["confidence", "least confident first"], ["-confidence", "most confident first"],
-];
+const SORT_LABELS: Record<(typeof SAMPLE_SORT_VALUES)[number], string> = {
+  index: "by index", confidence: "least confident first", "-confidence": "most confident first",
+};
+export const SORTS: [string, string][] = SAMPLE_SORT_VALUES.map((v) => [v, SORT_LABELS[v]]);
+const FILTER_LABELS: Record<(typeof SAMPLE_FILTER_VALUES)[number], string> = {
+  all: "all samples", mistakes: "mistakes", correct: "correct",
+};
 const MAX_ITEMS = 400; // the list menu names this many samples (the arrows step through all)
 
 export interface SampleMenu {
@@ -188,7 +192,7 @@ export function createSampleMenu(change: (c: Partial<CamTraits>) => void, read: 
   function update(m: TraitReader): void {
     const classes = m.get("classes") ?? [];
     const q = queryOf(m);
-    const opts: [string, string][] = [["all", "all samples"], ["mistakes", "mistakes"], ["correct", "correct"]];
+    const opts: [string, string][] = SAMPLE_FILTER_VALUES.map((v) => [v, FILTER_LABELS[v]]);
     classes.forEach((c, k) => opts.push([`true:${k}`, `true: ${c}`]));
     classes.forEach((c, k) => opts.push([`pred:${k}`, `predicted: ${c}`]));
     const cur = showValue(q);

@@ -1,7 +1,8 @@
 // Model glue: which map to draw (precomputed `cube` or kernel `maps`), and writing controls back.
 import { decodeCached } from "./buffers";
 import { decodeMap, unitReader } from "./compact";
-import type { CamTraits, MapsMeta, TraitReader } from "./types";
+import { KERNEL_NEEDS } from "./protocol.gen";
+import type { CamTraits, ControlName, MapsMeta, TraitReader } from "./types";
 
 /** Column of `cube_keys` for a method: "gradcam", or "activation/mean" for reduction methods. */
 export function mapKey(method: string, reduction: string, reductionMethods: string[]): string {
@@ -247,15 +248,15 @@ export function resolveMaps(m: TraitReader, samples: number[]): Resolution {
   };
 }
 
-export type ControlName = "layer" | "method" | "reduction" | "sample" | "target" | "cmap" | "norm" | "view" | "view_count" | "mark" | "linewidth" | "linestyle" | "alpha" | "playing";
+export type { ControlName };
 
-const KERNEL_NEEDS: ControlName[] = ["sample", "method", "reduction", "target", "norm", "view", "view_count"];
 const CUBE_NEEDS: ControlName[] = ["target"]; // every norm is in the cube
 
 /** Does this change need new maps from Python (and so a new request_id)? */
 export function needsMaps(names: string[], precomputed: boolean): boolean {
-  const list = precomputed ? CUBE_NEEDS : KERNEL_NEEDS;
-  return names.some((n) => (list as string[]).includes(n));
+  // KERNEL_NEEDS: the controls marked `kernel` in widget/protocol.py
+  const list: readonly string[] = precomputed ? CUBE_NEEDS : KERNEL_NEEDS;
+  return names.some((n) => list.includes(n));
 }
 
 export interface TraitWriter extends TraitReader {

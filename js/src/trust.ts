@@ -10,41 +10,15 @@ import { mapKey } from "./state";
 import type { Rect } from "./layout";
 import { rounded, type PaintedTrust } from "./painted";
 import type { Theme } from "./theme";
-import type { CamTraits, Packed, TraitReader } from "./types";
+import type { TRUST_ARRAYS } from "./protocol.gen";
+import type { CamTraits, TraitReader, TrustMeta } from "./types";
 
-export interface TrustMeta {
-  state?: string; // "off" | "pending" | "computing" | "done" | "failed"
-  layers?: string[];
-  keys?: string[];
-  perturbation?: string;
-  steps?: number;
-  random_draws?: number;
-  samples?: number;
-  loc_metric?: string;
-  forwards?: number;
-  error?: string;
-}
+/** The trust view's traits are part of CamTraits (generated from widget/protocol.py, TRUST). */
+export type { TrustMeta } from "./types";
+type TrustKey = (typeof TRUST_ARRAYS)[number];
+const get = <K extends keyof CamTraits>(m: TraitReader, k: K): CamTraits[K] => m.get(k);
 
-/** The traits of the trust view (docs/protocol.md, "Trust"). */
-export interface TrustTraits {
-  randomised: boolean;
-  mask: Packed | null; // uint8 [N, T] or empty
-  trust_meta: TrustMeta | null;
-  trust_fractions: Packed | null; // float32 [K+1]
-  trust_gain: Packed | null; // float32 [L, M]
-  trust_loc: Packed | null; // float32 [L, M] or empty
-  trust_rand_corr: Packed | null; // float32 [L, M]
-  trust_curves: Packed | null; // uint8 [N, L, M, 2, K+1]: round(254 p), 255 NaN
-  trust_random: Packed | null; // uint8 [N, K+1], the same coding
-  trust_rand_cube: Packed | null; // precision [R, L, M, T]
-  trust_rand_scale: Packed | null; // float32 [R, L, M, 2]
-  trust_rand_rows: Packed | null; // int32 [N, K]
-}
-
-type Any = { get(key: string): any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-const get = (m: TraitReader, k: keyof TrustTraits) => (m as unknown as Any).get(k);
-
-function decoded(m: TraitReader, k: keyof TrustTraits): Decoded | null {
+function decoded(m: TraitReader, k: TrustKey): Decoded | null {
   const d = decodeCached(get(m, k));
   if (!d || d.data.length === 0) return null;
   if (d.dtype === "uint8" && (k === "trust_curves" || k === "trust_random")) {

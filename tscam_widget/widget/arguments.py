@@ -9,28 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from . import protocol
 from .source import LabelDecoder, decode_labels
 
 #: the controls whose initial value ``CamWidget(...)`` takes as a keyword
-INIT_CONTROLS = (
-    "layer",
-    "method",
-    "reduction",
-    "sample",
-    "view_count",
-    "mark",
-    "style",
-    "linewidth",
-    "linestyle",
-    "alpha",
-    "play_interval_ms",
-    "playing",
-    "series_view",
-    "sample_filter",
-    "filter_true",
-    "filter_pred",
-    "sample_sort",
-)
+INIT_CONTROLS = protocol.init_controls()
 
 
 def in_kernel() -> bool:
@@ -47,7 +30,7 @@ def check_controls(controls: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise TypeError(
             f"CamWidget() got unexpected keyword argument(s) {unknown}; initial control "
-            f"values can be given for {[c for c in INIT_CONTROLS if c != 'style']}"
+            f"values can be given for {list(INIT_CONTROLS)}"
         )
     if "style" in controls:
         controls["mark"] = controls.pop("style")

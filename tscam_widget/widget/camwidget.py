@@ -23,7 +23,7 @@ import traitlets as t
 
 from tscam_widget.explain.explanation import map_key
 
-from . import buffers
+from . import buffers, protocol
 from .arguments import background_mode, check_arguments, check_controls, class_names, in_kernel
 from .background import running_loop
 from .colormaps import cmap_names, cmap_table
@@ -32,10 +32,10 @@ from .compute import ALL_REDUCTIONS, MapComputer
 from .export import export_html
 from .jobs import JobRunner
 from .maps import MapService, progress_reporter
-from .options import NORMS, OPTIONS
+from .options import NORMS
 from .samples import sample_list
 from .source import LabelDecoder, resolve_source
-from .trust import TrustService, TrustTraits, check_mask, trust_job
+from .trust import TrustService, check_mask, trust_job
 from .validation import CHECKED, ControlChecks
 from .version import ModelWatch
 
@@ -47,22 +47,11 @@ WATCH_S = 1.0
 MODEL_CHANGED = "model changed: maps from the new weights"
 
 
-class _Int(t.Int):
-    """An Int trait that also takes numpy integers (not bools)."""
-
-    def validate(self, obj: Any, value: Any) -> Any:
-        if isinstance(value, np.integer):
-            value = int(value)
-        if isinstance(value, bool):
-            self.error(obj, value)
-        return super().validate(obj, value)
+#: the synced traits (declared from widget/protocol.py)
+WidgetTraits = protocol.traits_base(anywidget.AnyWidget)
 
 
-def _array() -> t.Dict:
-    return t.Dict(buffers.empty()).tag(sync=True)
-
-
-class CamWidget(TrustTraits, anywidget.AnyWidget):
+class CamWidget(WidgetTraits):
     """Time series coloured by class-activation maps, for every layer of a classifier.
 
     ``CamWidget(learn, dls=None, *, ds_idx=1, idxs=None, ...)`` for a fastai/tsai ``Learner``
@@ -113,69 +102,9 @@ class CamWidget(TrustTraits, anywidget.AnyWidget):
     if (_STATIC / "widget.css").exists():
         _css = _STATIC / "widget.css"
 
-    # ---- controls ----------------------------------------------------------------------
-    layer = _Int(0).tag(sync=True)
-    method = t.Unicode("gradcam").tag(sync=True)
-    reduction = t.Unicode("mean").tag(sync=True)
-    sample = _Int(0).tag(sync=True)
-    target = t.Union([t.Unicode(), _Int()], default_value="pred").tag(sync=True)
-    cmap = t.Unicode("Spectral_r").tag(sync=True)
-    norm = t.Unicode("sample").tag(sync=True)
-    view = t.Unicode("single").tag(sync=True)
-    view_count = _Int(4).tag(sync=True)
-    # "line" or "scatter"; not called `style`: ipywidgets views read a `style` trait as a Style
-    # widget reference. `style` stays available as a Python alias (property below).
-    mark = t.Unicode("line").tag(sync=True)
-    linewidth = t.Float(2.0).tag(sync=True)
-    linestyle = t.Unicode("solid").tag(sync=True)
-    alpha = t.Float(1.0).tag(sync=True)
-    playing = t.Bool(False).tag(sync=True)
-    play_interval_ms = _Int(600).tag(sync=True)
-    request_id = _Int(0).tag(sync=True)
-    # "original": the series in the user's units; "input": what the model receives (a Learner's
-    # batch transforms applied). Both arrays travel, so the switch works offline too.
-    series_view = t.Unicode("original").tag(sync=True)
-
-    # the sample menu's filters and sort (see .samples): synced so Python and the menu agree
-    sample_filter = t.Unicode("all").tag(sync=True)
-    filter_true = _Int(-1).tag(sync=True)
-    filter_pred = _Int(-1).tag(sync=True)
-    sample_sort = t.Unicode("index").tag(sync=True)
-
-    # ---- information (Python writes) ---------------------------------------------------
-    options = t.Dict(OPTIONS).tag(sync=True)  # the menus' values and labels (widget/options.py)
-    layers = t.List(t.Unicode()).tag(sync=True)
-    layer_layouts = t.List(t.Unicode()).tag(sync=True)
-    methods = t.List(t.Unicode()).tag(sync=True)
-    method_labels = t.Dict().tag(sync=True)
-    reductions = t.List(t.Unicode()).tag(sync=True)
-    reduction_methods = t.List(t.Unicode()).tag(sync=True)
-    classes = t.List(t.Unicode()).tag(sync=True)
-    cmaps = t.List(t.Unicode()).tag(sync=True)
-    cmap_table = _array()
-    n_samples = _Int(0).tag(sync=True)
-    sample_ids = _array()
-    series = _array()
-    input_series = _array()
-    series_samples = t.Dict(buffers.empty("int32")).tag(sync=True)
-    y_true = _array()
-    y_pred = _array()
-    probs = _array()
-    targets = _array()
-    precomputed = t.Bool(False).tag(sync=True)
-    target_methods = t.List(t.Unicode()).tag(sync=True)
-    precision = t.Unicode("uint8").tag(sync=True)
-    cube = _array()
-    cube_scale = _array()
-    cube_rows = _array()
-    cube_keys = t.List(t.Unicode()).tag(sync=True)
-    cube_meta = t.Dict().tag(sync=True)
-    maps = _array()
-    maps_scale = _array()
-    maps_meta = t.Dict().tag(sync=True)
-    value_range = t.List(t.Float(), default_value=[0.0, 1.0]).tag(sync=True)
-    status = t.Unicode("").tag(sync=True)
-    error = t.Unicode("").tag(sync=True)
+    # the traits (controls, information, trust view) are declared from widget/protocol.py;
+    # `mark` is not called `style`: ipywidgets views read a `style` trait as a Style widget
+    # reference (`style` stays available as a Python alias, property below)
 
     def __init__(
         self,

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_FILTERS = ("all", "mistakes", "correct")
-SAMPLE_SORTS = ("index", "confidence", "-confidence")
+from .protocol import SAMPLE_FILTERS, SAMPLE_SORTS
 
 
 def sample_list(

@@ -24,25 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import traitlets as t
 
-from . import buffers
+from . import buffers, protocol
 from .compact import MapStore
 
 #: the trust view's array traits (binary buffers)
-TRUST_ARRAYS = (
-    "mask",
-    "trust_fractions",
-    "trust_gain",
-    "trust_loc",
-    "trust_rand_corr",
-    "trust_curves",
-    "trust_random",
-    "trust_rand_cube",
-    "trust_rand_scale",
-    "trust_rand_rows",
-)
-_DTYPES = {"mask": "uint8", "trust_rand_cube": "uint8", "trust_rand_rows": "int32"}
+TRUST_ARRAYS = protocol.arrays(protocol.TRUST)
 #: the localisation score that colours the second table (see ``metrics.localisation``)
 LOC_METRIC = "relevance_mass"
 TRUST_MODES = (True, False, "auto")
@@ -272,27 +259,6 @@ def _coarse(u: np.ndarray) -> np.ndarray:
     return np.round(np.round(u.astype(np.float32) * (k / 255)) * (255 / k)).astype(np.uint8)
 
 
-def _empty(dtype: str = "float32") -> t.Dict:
-    return t.Dict(buffers.empty(dtype)).tag(sync=True)
-
-
-class TrustTraits(t.HasTraits):
-    """The trust view's traits (see ``docs/protocol.md``, "Trust")."""
-
-    randomised = t.Bool(False).tag(sync=True)
-    mask = _empty(_DTYPES["mask"])
-    trust_meta = t.Dict().tag(sync=True)
-    trust_fractions = _empty()
-    trust_gain = _empty()
-    trust_loc = _empty()
-    trust_rand_corr = _empty()
-    trust_curves = _empty()
-    trust_random = _empty()
-    trust_rand_cube = _empty(_DTYPES["trust_rand_cube"])
-    trust_rand_scale = _empty()
-    trust_rand_rows = _empty(_DTYPES["trust_rand_rows"])
-
-
 class TrustService:
     """The trust scores of one version of the weights (see the module docstring).
 
@@ -337,7 +303,7 @@ class TrustService:
         """Forget the scores (other weights, layers or methods); the traits of none."""
         self.result = None
         out: dict[str, Any] = {
-            name: buffers.empty(_DTYPES.get(name, "float32")) for name in TRUST_ARRAYS[1:]
+            name: protocol.empty_of(protocol.trait(name)) for name in TRUST_ARRAYS[1:]
         }
         out["trust_meta"] = {"state": "off" if self.off else "pending"}
         return out

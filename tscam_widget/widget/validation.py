@@ -2,7 +2,8 @@
 the frontend is checked against what the widget offers, and a bad one raises a ``TraitError``
 naming the control, what it takes and what it got (with close matches for a misspelt name).
 
-:class:`ControlChecks` holds the checks; the widget's one validator hands each proposal to
+:class:`ControlChecks` holds the checks (the allowed values of menus are described in
+:mod:`.protocol`); the widget's one validator hands each proposal to
 :meth:`ControlChecks.check`.
 """
 
@@ -17,15 +18,10 @@ import traitlets as t
 from tscam_widget.explain.targets import check_target
 
 from .colormaps import resolve_cmap
-from .options import OPTIONS, values
-from .samples import SAMPLE_FILTERS, SAMPLE_SORTS
+from .protocol import fixed_options
 
 #: the controls that take one of a fixed set of values (the target also takes class indices)
-FIXED_OPTIONS = {
-    **{name: values(name) for name in OPTIONS if name != "target"},
-    "sample_filter": SAMPLE_FILTERS,
-    "sample_sort": SAMPLE_SORTS,
-}
+FIXED_OPTIONS = fixed_options()
 
 
 #: the traits :class:`ControlChecks` checks

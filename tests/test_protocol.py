@@ -1,0 +1,129 @@
+"""The trait contract written once (``widget/protocol.py``): the generated frontend types and docs
+tables are current, the widget declares exactly the described traits, the validators and the
+keyword controls follow the descriptions, and the controls marked ``kernel`` are the ones whose
+change makes a kernel-mode widget compute maps."""
+
+from __future__ import annotations
+
+import anywidget
+import numpy as np
+import pytest
+import torch
+import traitlets
+
+from tscam_widget.models import InceptionTime
+from tscam_widget.widget import CamWidget, protocol, protocol_gen
+from tscam_widget.widget.options import OPTIONS
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_generated_files_are_current():
+    stale = [str(p.relative_to(protocol_gen.ROOT)) for p in protocol_gen.stale()]
+    assert stale == [], f"run python -m tscam_widget.widget.protocol_gen ({stale})"
+
+
+def test_stale_check_sees_an_edit(tmp_path, monkeypatch):
+    """The check compares text: a hand edit of a table row is caught."""
+    doc = tmp_path / "protocol.md"
+    doc.write_text(
+        protocol_gen.DOC_PATH.read_text().replace("| `layer` | Int |", "| `layer` | Float |")
+    )
+    monkeypatch.setattr(protocol_gen, "DOC_PATH", doc)
+    assert doc in protocol_gen.stale()
+
+
+def test_widget_declares_exactly_the_described_traits():
+    own = set(anywidget.AnyWidget.class_trait_names(sync=True))
+    declared = set(CamWidget.class_trait_names(sync=True)) - own
+    described = {tr.name for tr in protocol.all_traits()}
+    assert declared == described
+    for tr in protocol.all_traits():
+        trait = CamWidget.class_traits()[tr.name]
+        if tr.kind == "array":
+            assert trait.default()["dtype"] == (tr.dtype or "float32"), tr.name
+        elif tr.kind in ("int", "float", "bool", "str", "union"):
+            assert trait.default() == tr.default, tr.name
+
+
+@pytest.fixture(scope="module")
+def widget():
+    torch.manual_seed(0)
+    model = InceptionTime(1, 3, nf=4, depth=3, bottleneck=4, kernel_sizes=(9, 5, 3)).eval()
+    X = np.random.RandomState(0).randn(6, 1, 24).astype(np.float32).cumsum(-1)
+    return CamWidget(model, X, np.arange(6) % 3, precompute=False, progress=False)
+
+
+def test_menus_and_validators_follow_the_values(widget):
+    # the options trait holds the described values, labelled
+    assert [v for v, _ in OPTIONS["series_view"]] == ["original", "input"]
+    assert dict(OPTIONS["linestyle"])["dashdot"] == "dash-dot"
+    assert widget.options["view"] == [(v, v) for v in protocol.VIEWS]
+    for name, values in protocol.fixed_options().items():
+        for v in values:
+            setattr(widget, name, v)
+            assert getattr(widget, name) == v
+        with pytest.raises(traitlets.TraitError, match=name):
+            setattr(widget, name, "no-such-value")
+        setattr(widget, name, protocol.trait(name).default)
+    widget.sample = np.int64(2)  # numpy ints are taken
+    assert widget.sample == 2 and type(widget.sample) is int
+    widget.target = np.int32(1)
+    assert widget.target == 1
+    widget.target = "pred"
+
+
+def test_keyword_controls_are_the_described_ones():
+    init = protocol.init_controls()
+    assert "style" in init and "request_id" not in init
+    assert set(init) - {"style"} == {
+        tr.name for tr in protocol.CONTROLS if tr.name not in protocol.CONSTRUCTOR_CONTROLS
+    } - {"request_id"}
+    with pytest.raises(TypeError, match="sample_sort"):
+        CamWidget(None, None, no_such_control=1)
+
+
+def _one_change(w, name):
+    """Another valid value for a control."""
+    cur = getattr(w, name)
+    if name in protocol.fixed_options():
+        return next(v for v in protocol.fixed_options()[name] if v != cur and v != "trust")
+    other = {
+        "layer": lambda: 0 if cur else 1,
+        "sample": lambda: (cur + 1) % w.n_samples,
+        "method": lambda: next(m for m in w.methods if m != cur),
+        "reduction": lambda: next(r for r in w.reductions if r != cur),
+        "target": lambda: "true" if cur == "pred" else "pred",
+        "cmap": lambda: "viridis" if cur != "viridis" else "magma",
+        "view_count": lambda: cur + 1,
+        "linewidth": lambda: cur + 1.0,
+        "alpha": lambda: 0.5 if cur != 0.5 else 0.25,
+        "playing": lambda: not cur,
+        "play_interval_ms": lambda: cur + 1,
+    }
+    return other[name]()
+
+
+def test_kernel_controls_are_those_that_compute_maps(widget):
+    """A kernel-mode widget computes maps after a change of exactly the controls marked
+    ``kernel`` (which the frontend's KERNEL_NEEDS lists); view is set to grid first so that
+    view_count matters."""
+    w = widget
+    w.view = "grid"
+    w.flush()
+    for tr in protocol.all_traits():
+        # request_id: the frontend's own counter; the sample menu's filters move `sample`;
+        # randomised asks for the trust scores (a flush of its own, tests/test_trust_widget.py)
+        skip = ("request_id", "view", "randomised", *protocol.SAMPLE_MENU)
+        if not tr.control or tr.name in skip:
+            continue
+        before = w.stats["map_updates"]
+        setattr(w, tr.name, _one_change(w, tr.name))
+        w.flush()
+        computed = w.stats["map_updates"] > before
+        assert computed == tr.kernel, tr.name
+    before = w.stats["map_updates"]
+    w.view = "overlay"
+    w.flush()
+    assert w.stats["map_updates"] > before  # view is marked kernel
+    assert protocol.trait("view").kernel
