@@ -1,27 +1,23 @@
-"""``CamWidget``: the synced traits, and the wiring of the parts that do the work: the maps
-(:class:`~.maps.MapService`: precomputed store and maps on demand), the background jobs
-(:class:`~.jobs.JobRunner`), the trust scores (:class:`~.trust.TrustService`), the controls'
-checks (:class:`~.validation.ControlChecks`) and the version of the user's weights the maps
-belong to (:class:`~.version.ModelWatch`). The maths lives in the explainer, reached through
-:mod:`.compute`. The Python <-> frontend contract is ``docs/protocol.md``."""
+"""``CamWidget``: the synced traits (declared from :mod:`.protocol`) and the wiring of the parts
+that do the work: the maps (:class:`~.maps.MapService`), the pending changes turned into traits
+(:class:`~.flush.Flusher`), the background jobs (:class:`~.jobs.JobRunner`, their results in
+:class:`~.results.JobResults`), the trust scores (:class:`~.trust.TrustService`), the controls'
+checks (:class:`~.validation.ControlChecks`) and the weights the maps belong to
+(:class:`~.follow.ModelFollower` over :class:`~.version.ModelWatch`). The maths lives in the
+explainer, reached through :mod:`.compute`. The contract with the frontend: ``docs/protocol.md``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import pathlib
-import time
-import warnings
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import anywidget
 import numpy as np
 import traitlets as t
-
-from tscam_widget.explain.explanation import map_key
 
 from . import buffers, protocol
 from .arguments import background_mode, check_arguments, check_controls, class_names, in_kernel
@@ -30,23 +26,21 @@ from .colormaps import cmap_names, cmap_table
 from .compact import check_precision
 from .compute import ALL_REDUCTIONS, MapComputer
 from .export import export_html
+from .flush import Flusher
+from .follow import ModelFollower
 from .jobs import JobRunner
-from .maps import MapService, progress_reporter
+from .maps import MapService
 from .options import NORMS
+from .results import JobResults
 from .samples import sample_list
 from .source import LabelDecoder, resolve_source
-from .trust import TrustService, check_mask, trust_job
+from .trust import TrustService, check_mask
 from .validation import CHECKED, ControlChecks
 from .version import ModelWatch
 
 _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 #: above this many bytes of series, only the visible samples' series travel (``series_samples``)
 SERIES_LIMIT_BYTES = 32 * 10**6
-#: how often a kernel checks whether the user's model changed (seconds)
-WATCH_S = 1.0
-MODEL_CHANGED = "model changed: maps from the new weights"
-
-
 #: the synced traits (declared from widget/protocol.py)
 WidgetTraits = protocol.traits_base(anywidget.AnyWidget)
 
@@ -160,7 +154,7 @@ class CamWidget(WidgetTraits):
             lazy_bytes=SERIES_LIMIT_BYTES,
         )
         mask = check_mask(mask, *src.X.shape[::2], src.sample_ids)  # before the costly work
-        trust_part = TrustService(trust, mask, precision)
+        self._trust = TrustService(trust, mask, precision)
         comp = MapComputer(
             src.model,
             src.X,
@@ -176,35 +170,39 @@ class CamWidget(WidgetTraits):
             predict=not in_background,
         )
         names = class_names(src, comp.probs.shape[1], labels)
-        self._src, self._progress, self._ready = src, bool(progress), False
-        self._dirty: set[str] = set()
-        self._user_dirty = self._flushing = self._only_first = False
-        self._scheduled: asyncio.AbstractEventLoop | None = None
-        self._sample_error = self._model_note = ""
-        self._series_sent: list[int] | None = None
-        self._warned_filling = False
-        self._restart_pending = False
-        self._last_push = 0.0
         # a large data set, or one read on demand: only the visible samples' series travel
         windowed = src.display.nbytes > SERIES_LIMIT_BYTES or bool(getattr(src.X, "lazy", False))
-        self._maps = MapService(
-            comp,
-            src.y,
-            precompute=precompute,
-            memory_bytes_max=int(memory_mb * 1e6),
-            windowed=windowed,
-            precision=precision,
+        self._src, self._maps = (
+            src,
+            MapService(
+                comp,
+                src.y,
+                precompute=precompute,
+                memory_bytes_max=int(memory_mb * 1e6),
+                windowed=windowed,
+                precision=precision,
+            ),
         )
         learner = learn_or_model if hasattr(learn_or_model, "dls") else None
         self._watch = ModelWatch(lambda: learner.model if learner is not None else src.model)
         self._jobs = JobRunner(comp, lambda: self._watch.model, self)
-        self._trust = trust_part
-        self._checks = ControlChecks(self, lambda: self._maps.comp, src.y, lambda: self._ready)
+        self._flusher = Flusher(self, src, self._maps, self._jobs, progress)
+        self._results = JobResults(
+            self, src, self._maps, self._jobs, self._trust, self._flusher, self._watch
+        )
+        self._jobs.events(self._results)
+        self._follow = ModelFollower(
+            self, self._watch, self._maps, self._jobs, self._trust, self._flusher, self._results
+        )
+        self._checks = ControlChecks(self, lambda: self._maps.comp, src.y, self._is_ready)
         init = self._initial_traits(names, precision, target, cmap, norm, view, in_background)
-        super().__init__(**{**init, **trust_part.initial_traits(), **controls})
+        super().__init__(**{**init, **self._trust.initial_traits(), **controls})
         self.targets = buffers.pack(comp.targets(self.target), "int32")
-        self._ready = True
+        self._flusher.ready = True
         self._start(loop, in_background)
+
+    def _is_ready(self) -> bool:
+        return self._flusher.ready
 
     def _initial_traits(
         self,
@@ -218,7 +216,7 @@ class CamWidget(WidgetTraits):
     ) -> dict[str, Any]:
         """The traits the widget starts with (the user's initial controls go over them)."""
         src, comp = self._src, self._maps.comp
-        first_sample = int(np.flatnonzero(comp.finite)[0])
+        first = int(np.flatnonzero(comp.finite)[0])
         return dict(
             layers=comp.layers,
             layer_layouts=comp.layer_layouts(),
@@ -233,10 +231,10 @@ class CamWidget(WidgetTraits):
             cmap_table=buffers.pack(cmap_table(cmap), "uint8"),
             n_samples=int(src.X.shape[0]),
             sample_ids=buffers.pack(src.sample_ids, "int32"),
-            **self._series_traits([first_sample] if self._maps.windowed else None),
-            **self._prediction_traits(),
+            **self._flusher.series_traits([first] if self._maps.windowed else None),
+            **self._results.prediction_traits(labels=True),
             layer=len(comp.layers) - 1,
-            sample=first_sample,
+            sample=first,
             method="gradcam" if "gradcam" in comp.methods else comp.methods[0],
             reduction=comp.reductions[0],
             target=target,
@@ -249,194 +247,21 @@ class CamWidget(WidgetTraits):
     def _start(self, loop: asyncio.AbstractEventLoop | None, in_background: bool) -> None:
         """The first computation: now (no loop), on the loop's next turn (a kernel not in
         background mode), or the first sample now and the rest in the background."""
-        self._dirty = {"cube"} if self.precomputed else {"maps"}
+        self._flusher.dirty = {"cube"} if self.precomputed else {"maps"}
         if in_background and loop is not None:
             if self.norm == "layer":  # the worker's model copy first: the range is then
                 self._jobs.make_worker()  # computed behind too, not over every sample before
-            self._first_picture_then_background()
+            self._results.first_picture_then_background()
         elif loop is None or not in_kernel():
-            self._flush(raise_errors=True)
+            self._flusher.flush(raise_errors=True)
             self._trust_sync()  # view="trust" given
         else:
             self.status = "starting..."  # a kernel: show the widget now, compute next turn
-            self._schedule()
+            self._flusher.schedule()
         if loop is not None:
-            _watch_later(weakref.ref(self), loop)
+            self._follow.watch_on(loop)
 
-    def _first_picture_then_background(self) -> None:
-        """The current sample's maps now (the shown method alone: the first picture sooner),
-        the predictions and the rest behind."""
-        self._only_first = True
-        try:
-            self._flush(raise_errors=True)
-        finally:
-            self._only_first = False
-        if self._watch.training:  # the weights are changing: the work waits until they rest
-            self._restart_pending = True
-            return
-        self._restart_pending = False
-        if not self._jobs.start_predictions():  # a model that cannot be copied: now
-            self._predict_now()
-            self.precomputed = self._maps.want_precompute()
-            self._mark("cube" if self.precomputed else "maps")
-            return
-        self.status = f"predicting: {int(self._maps.comp.predicted.sum())} / {self.n_samples}"
-
-    # ---- the user's model changes ------------------------------------------------------
-    def check_model(self) -> bool:
-        """Whether the user's model changed (trained, loaded, moved) since the maps were made;
-        then every map, prediction and trust score of the old weights is dropped and the maps
-        are made again from the current sample outward. Runs at each request and, in a kernel,
-        every second."""
-        if not self._ready or not self._watch.check():
-            return False
-        comp = self._maps.comp
-        background = self._jobs.active or self._jobs.worker_made
-        self._jobs.cancel_all()
-        comp.new_weights(self._watch.model, predict=not background)
-        self._watch.accept()  # forwards of our own (restored state) are not a change
-        self._jobs.reset(comp)
-        self._maps.drop_store()
-        self._model_note = MODEL_CHANGED
-        with self.hold_sync():
-            for k, v in {**self._trust.reset(), **self._prediction_traits()}.items():
-                setattr(self, k, v)
-            self.layer_layouts = comp.layer_layouts()
-            if background:
-                self.precomputed = False
-                for k, v in self._maps.empty_store_traits().items():
-                    setattr(self, k, v)
-            self.status = MODEL_CHANGED
-        if background:
-            self._dirty.add("maps")
-            self._first_picture_then_background()
-        else:
-            self._dirty.add("cube" if self.precomputed else "maps")
-        return True
-
-    def _tick(self) -> None:
-        """The kernel's periodic look at the user's model (and a held-back restart)."""
-        if self.check_model():
-            return
-        if self._restart_pending and not self._watch.training:
-            self._first_picture_then_background()
-
-    # ---- results of the background jobs (JobEvents) -----------------------------------
-    def on_predictions(self, idx: np.ndarray, probs: np.ndarray, final: bool) -> None:
-        comp = self._maps.comp
-        if len(idx):
-            comp.set_probs(idx, probs)
-        self._push_predictions(final)
-        if final:
-            if self._maps.want_precompute():
-                self._start_cube()
-            if self._trust.mode is True:
-                self._start_trust()
-
-    def on_rows(self, samples: np.ndarray, classes: np.ndarray, maps: np.ndarray) -> None:
-        self._maps.add_rows(samples, classes, maps)
-
-    def on_rows_done(self) -> None:
-        if self._maps.rows_missing(self.target):  # the target, layers or methods changed
-            if self._maps.want_precompute():
-                self._start_cube()
-            return
-        self._publish_store()
-        self.precomputed = True
-
-    def on_range(self, key: Any, target: Any, partial: np.ndarray, done: int, total: int) -> None:
-        jobs = self._jobs
-        if jobs.ranges_for != (key, target):
-            return
-        if done >= total:
-            self._maps.comp.set_range(key[0], key[1], target, partial)
-            jobs.range_partial = None
-            self._mark("maps", user=False)  # the final range
-            return
-        jobs.range_partial = (partial, done, total)
-        if self.norm == "layer":
-            self._mark("maps", user=False)  # redraw with the wider range (and the progress)
-
-    def on_status(self, text: str) -> None:
-        self.status = text
-
-    def on_trust(self, res: Any) -> None:
-        with self.hold_sync():
-            for k, v in self._trust.traits(res).items():
-                setattr(self, k, v)
-
-    def on_error(self, e: BaseException) -> None:
-        self.error = self.status = self._jobs.error_text()
-        if self.trust_meta.get("state") == "computing":
-            self.trust_meta = {**self.trust_meta, "state": "failed", "error": str(e)}
-        warnings.warn(f"tscam-widget: {self.error}", RuntimeWarning, stacklevel=1)
-
-    def _push_predictions(self, final: bool = False) -> None:
-        """Send predictions to the frontend (at most every 0.3 s while they arrive)."""
-        now = time.monotonic()
-        if not final and now - self._last_push < 0.3:
-            return
-        self._last_push = now
-        comp = self._maps.comp
-        done = int(comp.predicted.sum())
-        with self.hold_sync():
-            for k, v in self._prediction_traits().items():
-                setattr(self, k, v)
-            self.targets = buffers.pack(comp.targets(self.target), "int32")
-            if final:
-                status = f"predicted {done} samples"
-                bad = int((~comp.finite).sum())
-                if bad:
-                    status += f" ({bad} with NaN or inf values: no prediction)"
-            else:
-                status = f"predicting: {done} / {self.n_samples} samples"
-            self.status = self._join(status)
-
-    def _prediction_traits(self) -> dict[str, Any]:
-        comp = self._maps.comp
-        out = dict(
-            y_pred=buffers.pack(comp.pred_shown(), "int32"),
-            probs=buffers.pack(comp.probs, "float32"),
-        )
-        if not self._ready or getattr(self._src.X, "lazy", False):  # labels read with the data
-            out["y_true"] = buffers.pack(self._src.y, "int32")
-        return out
-
-    def _start_cube(self) -> None:
-        """Compute, behind, the maps the store lacks for the current choices."""
-        maps = self._maps
-        self._jobs.start_rows(maps.missing_rows(maps.wanted_classes(self.target)))
-
-    def _start_trust(self) -> None:
-        if self._jobs.job_running("trust") or self._trust.off or self._trust.result is not None:
-            return
-        try:
-            worker = self._maps.comp.for_worker()
-        except Exception:  # noqa: BLE001 - computed on demand instead
-            return
-        mask, precision = self._trust.mask, self.precision
-        self._jobs.start("trust", lambda progress: trust_job(worker, mask, precision, progress))
-        self.trust_meta = {**self.trust_meta, "state": "computing"}
-
-    def _precompute_now(self) -> None:
-        """Every prediction and the precomputed maps, now (what the background would do)."""
-        self.check_model()
-        if not self._maps.comp.all_predicted:  # the classes the maps explain need them all
-            self._jobs.cancel("predict")
-            self._predict_now()
-        if not self.precomputed:
-            self._jobs.cancel("rows")
-            self.precomputed = True
-            self._mark("rows")
-        self.flush()
-
-    def _predict_now(self) -> None:
-        comp = self._maps.comp
-        for idx, probs in comp.predict_batches(comp.batch_size):
-            comp.set_probs(idx, probs)
-        self._push_predictions(final=True)
-
-    # ---- public read-only views --------------------------------------------------------
+    # ---- public views ----------------------------------------------------------------------
     @property
     def current_map(self) -> np.ndarray:
         """float32 ``[T]``: the map drawn now for (``sample``, ``layer``, ``method``,
@@ -449,11 +274,10 @@ class CamWidget(WidgetTraits):
             args = (self.method, self.reduction, self.norm, self.sample, self.layer)
             return self._trust.current_map(comp, *args)
         if self.precomputed:
-            return self._maps.store_map(
-                self.target, self.norm, self.sample, self.layer, self._key()
-            )
+            key = self._flusher.key()
+            return self._maps.store_map(self.target, self.norm, self.sample, self.layer, key)
         try:
-            maps, _ = self._maps_now([self.sample])
+            maps, _ = self._flusher.maps_now([self.sample])
         except Exception:  # noqa: BLE001 - reported in `error` by the flush
             return np.full(comp.X.shape[-1], np.nan, np.float32)
         return self._maps.drawn(maps[0, self.layer])
@@ -467,11 +291,10 @@ class CamWidget(WidgetTraits):
         target = self.target if target is None else self._checks.check("target", target)
         norm = self.norm if norm is None else self._checks.one_of("norm", norm, NORMS)
         self._precompute_now()
-        comp = self._maps.comp
-        classes = comp.targets(target)
-        self._maps.fill([classes], self._reporter())
+        classes = self._maps.comp.targets(target)
+        self._maps.fill([classes], self._flusher.reporter())
         assert self._maps.store is not None
-        return self._maps.store.maps(classes, norm, comp.scale_range)
+        return self._maps.store.maps(classes, norm, self._maps.comp.scale_range)
 
     @property
     def current_series(self) -> np.ndarray:
@@ -484,16 +307,9 @@ class CamWidget(WidgetTraits):
         """int64: the samples the menu lists under ``sample_filter``, ``filter_true``,
         ``filter_pred`` and ``sample_sort``, from the predictions known so far (``w.sample_filter
         = "mistakes"`` then ``w.sample_list``: the misclassified samples)."""
-        comp = self._maps.comp
-        return sample_list(
-            self._src.y,
-            comp.pred,
-            comp.probs,
-            self.sample_filter,
-            self.filter_true,
-            self.filter_pred,
-            self.sample_sort,
-        )
+        c, w = self._maps.comp, self
+        args = (w.sample_filter, w.filter_true, w.filter_pred, w.sample_sort)
+        return sample_list(self._src.y, c.pred, c.probs, *args)
 
     @property
     def predictions_complete(self) -> bool:
@@ -518,8 +334,8 @@ class CamWidget(WidgetTraits):
 
     @property
     def model_version(self) -> int:
-        """How many changes of the user's weights the widget has seen (0: as when it was
-        made); the maps, predictions and scores shown are those of the current weights."""
+        """How many changes of the user's weights the widget has seen (0: as when it was made);
+        what it shows is always the current weights' (:meth:`check_model`)."""
         return self._watch.version
 
     @property
@@ -532,17 +348,16 @@ class CamWidget(WidgetTraits):
         """Counters: ``computations`` (explainer calls for maps), ``flushes``, ``map_updates``
         (kernel-mode ``maps`` sent), ``cube_builds``, ``cache_hits``, ``cache_misses``,
         ``cache_evictions``, ``cache_entries``, ``cache_bytes``."""
-        comp = self._maps.comp
-        c = comp.cache
-        return {
-            "computations": comp.n_computations,
+        comp, c = self._maps.comp, self._maps.comp.cache
+        return dict(
+            computations=comp.n_computations,
             **self._maps.counts,
-            "cache_hits": c.hits,
-            "cache_misses": c.misses,
-            "cache_evictions": c.evictions,
-            "cache_entries": len(c),
-            "cache_bytes": c.nbytes,
-        }
+            cache_hits=c.hits,
+            cache_misses=c.misses,
+            cache_evictions=c.evictions,
+            cache_entries=len(c),
+            cache_bytes=c.nbytes,
+        )
 
     @property
     def style(self) -> str:
@@ -553,7 +368,13 @@ class CamWidget(WidgetTraits):
     def style(self, value: str) -> None:
         self.mark = value
 
-    # ---- background work -----------------------------------------------------------------
+    # ---- the model and the background work ------------------------------------------------
+    def check_model(self) -> bool:
+        """Whether the user's model changed (trained, loaded, moved) since the maps were made;
+        then everything of the old weights is dropped and made again from the current sample
+        outward. Runs at each request and, on a running event loop, every second."""
+        return self._follow.check()
+
     @property
     def background_running(self) -> bool:
         """True while predictions, precomputed maps, ranges or trust scores are computed."""
@@ -568,22 +389,10 @@ class CamWidget(WidgetTraits):
 
     async def ready(self, timeout: float = 600.0) -> None:
         """Wait (``await w.ready()`` in a notebook) until the background work is done and its
-        results are in the widget (those of the model's current weights: a change since is
-        taken up first); raises its error if it failed."""
+        results are in the widget (those of the current weights: a change since is taken up
+        first); raises its error if it failed."""
         self.check_model()
-        await self._jobs.wait(self._pending, timeout)
-
-    def _pending(self) -> bool:
-        """Work the widget still owes: a held-back restart (training), or precomputed maps
-        that should follow the predictions."""
-        if self._restart_pending:
-            return True
-        return (
-            self._jobs.job_done("predict")
-            and self._maps.want_precompute()
-            and not self.precomputed
-            and self._jobs.error is None
-        )
+        await self._jobs.wait(self._results.pending, timeout)
 
     def close(self) -> None:
         """Close the widget and stop its background work."""
@@ -592,7 +401,7 @@ class CamWidget(WidgetTraits):
             jobs.cancel_all()
         super().close()
 
-    # ---- trust -------------------------------------------------------------------------
+    # ---- trust -----------------------------------------------------------------------------
     @property
     def ground_truth(self) -> np.ndarray | None:
         """bool ``[N, T]``: the mask given as ``mask=`` (the widget's samples), or None."""
@@ -615,7 +424,7 @@ class CamWidget(WidgetTraits):
             return
         self._jobs.cancel("trust")
         self.trust_meta = {**self.trust_meta, "state": "computing"}
-        self.on_trust(self._trust.compute(self._maps.comp, self.on_status))
+        self._results.on_trust(self._trust.compute(self._maps.comp, self._results.on_status))
 
     def cell_of(self, layer: int, method: str) -> tuple[int, int]:
         """(row, column) of the trust table for a layer index and a method name."""
@@ -634,14 +443,14 @@ class CamWidget(WidgetTraits):
         if not self._trust.wanted(self.view, self.randomised) or self._jobs.job_running("trust"):
             return
         if self._jobs.active:  # background mode (a kernel)
-            self._start_trust()
-            return
+            return self._results.start_trust()
         try:
             self.compute_trust()
         except Exception as e:  # noqa: BLE001 - shown in the widget, which keeps working
             self.error = f"trust scores: {type(e).__name__}: {e}"
             self.trust_meta = {**self.trust_meta, "state": "failed", "error": str(e)}
 
+    # ---- export and flushing ---------------------------------------------------------------
     def save_html(
         self, path: str | os.PathLike, title: str = "tscam-widget", targets: str = "auto"
     ) -> pathlib.Path:
@@ -663,181 +472,49 @@ class CamWidget(WidgetTraits):
         if self._trust.mode is True:
             self.compute_trust()
         if targets == "all":
-            k = self._maps.comp.probs.shape[1]
-            self._maps.fill([self._maps.comp.targets(c) for c in range(k)], self._reporter())
-            self._publish_store()
+            comp = self._maps.comp
+            k = comp.probs.shape[1]
+            self._maps.fill([comp.targets(c) for c in range(k)], self._flusher.reporter())
+            self._flusher.publish_store()
         return export_html(self, path, title=title)
 
-    # ---- flushing ----------------------------------------------------------------------
+    def _precompute_now(self) -> None:
+        """Every prediction and the precomputed maps, now (what the background would do)."""
+        self.check_model()
+        if not self._maps.comp.all_predicted:  # the classes the maps explain need them all
+            self._jobs.cancel("predict")
+            self._results.predict_now()
+        if not self.precomputed:
+            self._jobs.cancel("rows")
+            self.precomputed = True
+            self._flusher.mark("rows")
+        self.flush()
+
     def flush(self) -> None:
         """Compute what pending control changes need, now (normally the event loop does);
         first looks whether the user's model changed (:meth:`check_model`)."""
         self.check_model()
-        self._flush(raise_errors=False)
+        self._flusher.flush()
         self._trust_sync()
 
-    def _flush(self, raise_errors: bool) -> None:
-        self._scheduled = None
-        if not self._dirty or self._flushing:
-            return
-        dirty, self._dirty = self._dirty, set()
-        self._flushing = True
-        self._maps.counts["flushes"] += 1
-        user, self._user_dirty = self._user_dirty, False
-        try:
-            # a user's request: every worker waits while it is served (not a redraw they asked)
-            with self._jobs.user_first() if user else contextlib.nullcontext():
-                if self._maps.windowed:
-                    self._send_series()
-                if self.precomputed:
-                    if "cube" in dirty or self._maps.store is None:
-                        self._maps.drop_store()
-                    self._maps.fill(self._maps.wanted_classes(self.target), self._reporter())
-                    self._publish_store()
-                    self._check_sample()
-                else:
-                    self._send_maps()
-            self.error = self._sample_error or self._jobs.error_text()
-        except Exception as e:
-            if raise_errors:
-                raise
-            self.error = f"{type(e).__name__}: {e}"
-        finally:
-            self._flushing = False
-
-    def _mark(self, what: str, user: bool = True) -> None:
-        """Note pending work and schedule one flush on the running event loop (if any);
-        ``user``: asked for by the user (served before the background work)."""
-        if not self._ready:
-            return
-        self._dirty.add(what)
-        self._user_dirty = self._user_dirty or user
-        self._schedule()
-
-    def _schedule(self) -> None:
-        loop = running_loop()
-        if loop is None or self._scheduled is loop:
-            return  # no loop: flush() / current_map computes
-        self._scheduled = loop
-        loop.call_soon(self.flush)
-
-    def _reporter(self) -> Any:
-        return progress_reporter(self.on_status, self._progress and running_loop() is None)
-
-    def _publish_store(self) -> None:
-        with self.hold_sync():
-            for k, v in self._maps.store_traits(self.target, self.norm).items():
-                setattr(self, k, v)
-            self.status = self._join(self.status)
-
-    def _join(self, status: str) -> str:
-        notes = (self._model_note, status, self._maps.budget_note)
-        return " · ".join(s for s in notes if s)
-
-    def _key(self) -> str:
-        return map_key(*self._maps.comp.key_of(self.method, self.reduction))
-
-    def _visible_samples(self) -> list[int]:
-        if self.view == "single":
-            return [self.sample]
-        return list(range(self.sample, min(self.n_samples, self.sample + self.view_count)))
-
-    def _series_traits(self, samples: list[int] | None) -> dict[str, Any]:
-        """``series``/``input_series``/``series_samples``: every sample's series, or (a large
-        data set) only those of ``samples``."""
-        src = self._src
-        rows = slice(None) if samples is None else np.asarray(samples, np.int64)
-        return dict(
-            series=buffers.pack(np.asarray(src.display[rows], np.float32), "float32"),
-            input_series=(
-                buffers.empty()
-                if src.series is None
-                else buffers.pack(np.asarray(src.X[rows], np.float32), "float32")
-            ),
-            series_samples=(
-                buffers.empty("int32") if samples is None else buffers.pack(rows, "int32")
-            ),
-        )
-
-    def _send_series(self) -> None:
-        """A large data set: send the series of the visible samples (when they changed)."""
-        samples = self._visible_samples()
-        if samples != self._series_sent:
-            self._series_sent = samples
-            with self.hold_sync():
-                for k, v in self._series_traits(samples).items():
-                    setattr(self, k, v)
-
-    def _check_sample(self) -> None:
-        s = self.sample
-        self._sample_error = ""
-        if not self._maps.comp.finite[s]:
-            self._sample_error = (
-                f"ValueError: sample {s} (id {int(self._src.sample_ids[s])}): its series "
-                "contains NaN or inf values, so it has no map"
-            )
-
-    def _maps_now(self, samples: list[int], only: bool = False) -> tuple[np.ndarray, str]:
-        """``(maps [S, L, T], note)`` of ``samples`` for the current controls; with
-        ``norm="layer"`` in background mode, while the dataset-wide range is computed behind,
-        scaled by the range seen so far (the note says so)."""
-        comp, jobs = self._maps.comp, self._jobs
-        partial = None
-        if (
-            self.norm == "layer"
-            and jobs.active
-            and not comp.has_range(self.method, self.reduction, self.target)
-        ):
-            key = comp.key_of(self.method, self.reduction)
-            rp = jobs.range_partial if jobs.ranges_for == (key, self.target) else None
-            total = int(comp.finite.sum())
-            partial = (rp[0], rp[1], rp[2]) if rp is not None else (None, 0, total)
-        maps, note = self._maps.maps_now(
-            samples, self.method, self.reduction, self.target, self.norm, only, partial
-        )
-        if partial is not None:  # after this answer: the range's work does not delay it
-            jobs.start_ranges(comp.key_of(self.method, self.reduction), self.target)
-        return maps, note
-
-    def _send_maps(self) -> None:
-        samples = self._visible_samples()
-        self._sample_error = ""
-        # while background work runs, the asked-for method alone: the answer comes sooner
-        maps, range_note = self._maps_now(samples, self.background_running or self._only_first)
-        meta = {
-            "request_id": self.request_id,
-            "samples": samples,
-            "method": self.method,
-            "reduction": self.reduction,
-            "target": self.target,
-            "norm": self.norm,
-        }
-        with self.hold_sync():
-            for k, v in self._maps.maps_traits(maps, meta, self.norm).items():
-                setattr(self, k, v)
-            status = f"{self.method_labels.get(self.method, self.method)}: samples {samples}"
-            self.status = self._join(" · ".join(s for s in (status, range_note) if s))
-
-    # ---- observers ---------------------------------------------------------------------
+    # ---- observers -------------------------------------------------------------------------
     @t.validate(*CHECKED)
     def _validate(self, proposal: Any) -> Any:
         return self._checks.check(proposal["trait"].name, proposal["value"])
 
     @t.observe("cmap")
     def _o_cmap(self, change: Any) -> None:
-        if self._ready:
+        if self._flusher.ready:
             self.cmap_table = buffers.pack(cmap_table(change["new"]), "uint8")
 
     @t.observe("sample", "method", "reduction", "view", "view_count", "request_id")
     def _o_request(self, change: Any) -> None:
-        self._mark("maps")
+        self._flusher.mark("maps")
 
     @t.observe("sample_filter", "filter_true", "filter_pred", "sample_sort")
     def _o_sample_filter(self, change: Any) -> None:
         """A new filter: show its first sample unless the current one is listed."""
-        if not self._ready:
-            return
-        shown = self.sample_list
+        shown = self.sample_list if self._flusher.ready else []
         if len(shown) and self.sample not in set(shown.tolist()):
             self.sample = int(shown[0])
 
@@ -845,57 +522,38 @@ class CamWidget(WidgetTraits):
     def _o_target_norm(self, change: Any) -> None:
         # precomputed: every norm comes from the same maps, a new target may need more rows;
         # in background mode those rows are computed behind, with maps on demand meanwhile
-        if self._ready and self._jobs.active and self.precomputed:
+        if self._flusher.ready and self._jobs.active and self.precomputed:
             if self._maps.rows_missing(self.target):
                 self.precomputed = False
-                self._start_cube()
-        self._mark("rows" if self.precomputed else "maps")
+                self._results.start_cube()
+        self._flusher.mark("rows" if self.precomputed else "maps")
 
     @t.observe("layers", "methods", "reductions")
     def _o_structure(self, change: Any) -> None:
-        if not self._ready:
+        if not self._flusher.ready:
             return
-        maps = self._maps
+        maps, jobs = self._maps, self._jobs
         maps.check_budget()
         with self.hold_sync():
             self.layer_layouts = maps.comp.layer_layouts()
-            if self.layer >= len(self.layers):
-                self.layer = len(self.layers) - 1
+            self.layer = min(self.layer, len(self.layers) - 1)
             if self.method not in self.methods:
                 self.method = self.methods[0]
             if self.reduction not in self.reductions:
                 self.reduction = self.reductions[0]
-            self.precomputed = maps.want_precompute() and not self._jobs.active
+            self.precomputed = maps.want_precompute() and not jobs.active
             maps.drop_store()
-            if not self.precomputed:
-                for k, v in maps.empty_store_traits().items():
-                    setattr(self, k, v)
-            self._jobs.cancel("trust")
-            for k, v in self._trust.reset().items():  # the scores no longer match the table
+            empty = {} if self.precomputed else maps.empty_store_traits()
+            jobs.cancel("trust")
+            for k, v in {**empty, **self._trust.reset()}.items():  # scores: another table
                 setattr(self, k, v)
-        if self._jobs.active and maps.want_precompute() and self._jobs.job_done("predict"):
-            self._start_cube()
-        self._mark("cube" if self.precomputed else "maps")
+        if jobs.active and maps.want_precompute() and jobs.job_done("predict"):
+            self._results.start_cube()
+        self._flusher.mark("cube" if self.precomputed else "maps")
         if self._trust.wanted(self.view, self.randomised):
-            self._mark("trust")
+            self._flusher.mark("trust")
 
     @t.observe("view", "randomised")
     def _o_trust_view(self, change: Any) -> None:
-        if self._ready and self._trust.wanted(self.view, self.randomised):
-            self._mark("trust")
-
-
-def _watch_later(ref: Any, loop: asyncio.AbstractEventLoop) -> None:
-    """Every :data:`WATCH_S` on ``loop``, while the widget lives: :meth:`CamWidget._tick`."""
-
-    def tick() -> None:
-        w = ref()
-        if w is None or w.comm is None:  # collected or closed: stop watching
-            return
-        try:
-            w._tick()
-        finally:
-            if not loop.is_closed():
-                loop.call_later(WATCH_S, tick)
-
-    loop.call_later(WATCH_S, tick)
+        if self._flusher.ready and self._trust.wanted(self.view, self.randomised):
+            self._flusher.mark("trust")

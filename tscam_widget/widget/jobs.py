@@ -126,10 +126,11 @@ class JobRunner:
 
     NAMES = ("predict", "rows", "ranges", "trust")
 
-    def __init__(self, comp: MapComputer, model: Callable[[], Any], events: JobEvents) -> None:
+    def __init__(self, comp: MapComputer, model: Callable[[], Any], owner: Any) -> None:
         self.comp = comp
         self._model = model
-        self._events = weakref.ref(events)
+        self._events: Any = lambda: None
+        self._owner = weakref.ref(owner)
         self.worker: MapComputer | None = None
         self.worker_made = False  # make_worker tried (it leaves None for a model not copied)
         self.jobs: dict[str, Background] = {}
@@ -137,6 +138,10 @@ class JobRunner:
         self.error: BaseException | None = None
         self.ranges_for: tuple[Any, ...] | None = None  # ((method, reduction), target) behind
         self.range_partial: tuple[np.ndarray, int, int] | None = None  # range, done, total
+
+    def events(self, events: JobEvents) -> None:
+        """Where the jobs' results go (held weakly)."""
+        self._events = weakref.ref(events)
 
     # ---- state -------------------------------------------------------------------------------
     @property
@@ -236,7 +241,9 @@ class JobRunner:
 
         bg.start([run])
         self.jobs[name] = bg
-        weakref.finalize(self, bg.cancel)
+        owner = self._owner()
+        if owner is not None:  # a widget collected (never closed) stops its work too
+            weakref.finalize(owner, bg.cancel)
 
     def _apply(self, epoch: int, apply: Callable[[Any], None]) -> None:
         """On the event loop: hand a job's result to the widget, unless the job belongs to

@@ -1,0 +1,177 @@
+"""What the widget does with its background jobs: :class:`JobResults` starts them in order
+(predictions, then the precomputed maps, the trust scores when asked) and takes their results
+into the widget's parts and traits (it is the jobs' :class:`~.jobs.JobEvents`)."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from . import buffers
+from .flush import Flusher
+from .jobs import JobRunner
+from .maps import MapService
+from .trust import TrustService, trust_job
+from .version import ModelWatch
+
+
+class JobResults:
+    """The background work of the widget ``w`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        w: Any,
+        src: Any,
+        maps: MapService,
+        jobs: JobRunner,
+        trust: TrustService,
+        flusher: Flusher,
+        watch: ModelWatch,
+    ) -> None:
+        self.w, self.src, self.maps, self.jobs = w, src, maps, jobs
+        self.trust, self.flusher, self.watch = trust, flusher, watch
+        self.restart_pending = False  # the work waits until the weights rest (training)
+        self.last_push = 0.0
+
+    # ---- starting --------------------------------------------------------------------------
+    def first_picture_then_background(self) -> None:
+        """The current sample's maps now (the shown method alone: the first picture sooner),
+        the predictions and the rest behind, once the weights are not changing."""
+        self.flusher.first()
+        if self.watch.training:
+            self.restart_pending = True
+            return
+        self.restart_pending = False
+        if not self.jobs.start_predictions():  # a model that cannot be copied: now
+            self.predict_now()
+            self.w.precomputed = self.maps.want_precompute()
+            self.flusher.mark("cube" if self.w.precomputed else "maps")
+            return
+        done = int(self.maps.comp.predicted.sum())
+        self.w.status = self.flusher.status(f"predicting: {done} / {self.w.n_samples} samples")
+
+    def start_cube(self) -> None:
+        """Compute, behind, the maps the store lacks for the current choices."""
+        maps = self.maps
+        self.jobs.start_rows(maps.missing_rows(maps.wanted_classes(self.w.target)))
+
+    def start_trust(self) -> None:
+        """Compute the trust scores behind (unless off, done or running)."""
+        if self.jobs.job_running("trust") or self.trust.off or self.trust.result is not None:
+            return
+        try:
+            worker = self.maps.comp.for_worker()
+        except Exception:  # noqa: BLE001 - computed on demand instead
+            return
+        mask, precision = self.trust.mask, self.w.precision
+        self.jobs.start("trust", lambda progress: trust_job(worker, mask, precision, progress))
+        self.w.trust_meta = {**self.w.trust_meta, "state": "computing"}
+
+    def predict_now(self) -> None:
+        comp = self.maps.comp
+        for idx, probs in comp.predict_batches(comp.batch_size):
+            comp.set_probs(idx, probs)
+        self.push_predictions(final=True)
+
+    def pending(self) -> bool:
+        """Work still owed: a held-back restart, or precomputed maps that should follow the
+        predictions."""
+        if self.restart_pending:
+            return True
+        return (
+            self.jobs.job_done("predict")
+            and self.maps.want_precompute()
+            and not self.w.precomputed
+            and self.jobs.error is None
+        )
+
+    # ---- JobEvents ---------------------------------------------------------------------------
+    def check_model(self) -> bool:
+        return self.w.check_model()
+
+    def on_predictions(self, idx: np.ndarray, probs: np.ndarray, final: bool) -> None:
+        if len(idx):
+            self.maps.comp.set_probs(idx, probs)
+        self.push_predictions(final)
+        if final:
+            if self.maps.want_precompute():
+                self.start_cube()
+            if self.trust.mode is True:
+                self.start_trust()
+
+    def on_rows(self, samples: np.ndarray, classes: np.ndarray, maps: np.ndarray) -> None:
+        self.maps.add_rows(samples, classes, maps)
+
+    def on_rows_done(self) -> None:
+        if self.maps.rows_missing(self.w.target):  # the target, layers or methods changed
+            if self.maps.want_precompute():
+                self.start_cube()
+            return
+        self.flusher.publish_store()
+        self.w.precomputed = True
+
+    def on_range(self, key: Any, target: Any, partial: np.ndarray, done: int, total: int) -> None:
+        jobs = self.jobs
+        if jobs.ranges_for != (key, target):
+            return
+        if done >= total:
+            self.maps.comp.set_range(key[0], key[1], target, partial)
+            jobs.range_partial = None
+            self.flusher.mark("maps", user=False)  # the final range
+            return
+        jobs.range_partial = (partial, done, total)
+        if self.w.norm == "layer":
+            self.flusher.mark("maps", user=False)  # redraw with the wider range, the progress
+
+    def on_status(self, text: str) -> None:
+        self.w.status = text
+
+    def on_trust(self, res: Any) -> None:
+        w = self.w
+        with w.hold_sync():
+            for k, v in self.trust.traits(res).items():
+                setattr(w, k, v)
+
+    def on_error(self, e: BaseException) -> None:
+        w = self.w
+        w.error = w.status = self.jobs.error_text()
+        if w.trust_meta.get("state") == "computing":
+            w.trust_meta = {**w.trust_meta, "state": "failed", "error": str(e)}
+        warnings.warn(f"tscam-widget: {w.error}", RuntimeWarning, stacklevel=1)
+
+    # ---- predictions -------------------------------------------------------------------------
+    def push_predictions(self, final: bool = False) -> None:
+        """Send predictions to the frontend (at most every 0.3 s while they arrive)."""
+        now = time.monotonic()
+        if not final and now - self.last_push < 0.3:
+            return
+        self.last_push = now
+        w, comp = self.w, self.maps.comp
+        done = int(comp.predicted.sum())
+        with w.hold_sync():
+            for k, v in self.prediction_traits().items():
+                setattr(w, k, v)
+            w.targets = buffers.pack(comp.targets(w.target), "int32")
+            if final:
+                status = f"predicted {done} samples"
+                bad = int((~comp.finite).sum())
+                if bad:
+                    status += f" ({bad} with NaN or inf values: no prediction)"
+            else:
+                status = f"predicting: {done} / {w.n_samples} samples"
+            w.status = self.flusher.status(status)
+
+    def prediction_traits(self, labels: bool = False) -> dict[str, Any]:
+        """``y_pred``/``probs`` as they are known now (and ``y_true`` with ``labels``, or for
+        data read on demand, whose labels fill in as it is read)."""
+        comp = self.maps.comp
+        out = dict(
+            y_pred=buffers.pack(comp.pred_shown(), "int32"),
+            probs=buffers.pack(comp.probs, "float32"),
+        )
+        if labels or getattr(self.src.X, "lazy", False):
+            out["y_true"] = buffers.pack(self.src.y, "int32")
+        return out
