@@ -205,7 +205,7 @@ def test_background_needs_a_loop_and_false_computes_now(data):
 
 def test_memmap_stays_on_disk_and_only_visible_series_travel(tmp_path):
     from tscam_widget.explain import Explainer
-    from tscam_widget.widget import camwidget as cw
+    from tscam_widget.widget import parts as cw
 
     n, c, t = 300, 1, 4000  # 4.8 MB of series; the limit is lowered below it
     path = tmp_path / "X.f32"

@@ -15,6 +15,7 @@ from tscam_widget.explain.explanation import map_key
 
 from . import buffers
 from .background import running_loop
+from .colormaps import cmap_names, cmap_table
 from .jobs import JobRunner
 from .maps import MapService, progress_reporter
 
@@ -59,6 +60,52 @@ class Flusher:
             self.flush(raise_errors=True)
         finally:
             self.only_first = False
+
+    def initial_traits(
+        self, names: list[str], target: Any, cmap: Any, norm: str, view: str, precomputed: bool
+    ) -> dict[str, Any]:
+        """The traits the widget starts with (the user's initial controls go over them)."""
+        src, comp = self.src, self.maps.comp
+        first = int(np.flatnonzero(comp.finite)[0])
+        return dict(
+            layers=comp.layers,
+            layer_layouts=comp.layer_layouts(),
+            methods=comp.methods,
+            method_labels=comp.method_labels(),
+            reductions=comp.reductions,
+            reduction_methods=comp.reduction_methods,
+            target_methods=comp.target_methods,
+            precision=self.maps.precision,
+            classes=names,
+            cmaps=cmap_names(),
+            cmap_table=buffers.pack(cmap_table(cmap), "uint8"),
+            n_samples=int(src.X.shape[0]),
+            sample_ids=buffers.pack(src.sample_ids, "int32"),
+            **self.series_traits([first] if self.maps.windowed else None),
+            layer=len(comp.layers) - 1,
+            sample=first,
+            method="gradcam" if "gradcam" in comp.methods else comp.methods[0],
+            reduction=comp.reductions[0],
+            target=target,
+            cmap=cmap,
+            norm=norm,
+            view=view,
+            precomputed=precomputed,
+        )
+
+    def current_map(self, trust: Any) -> np.ndarray:
+        """float32 ``[T]``: the map drawn now (``trust``: the randomised model's when the
+        toggle is on); NaN when there is none."""
+        w, comp = self.w, self.maps.comp
+        if w.randomised:
+            return trust.current_map(comp, w.method, w.reduction, w.norm, w.sample, w.layer)
+        if w.precomputed:
+            return self.maps.store_map(w.target, w.norm, w.sample, w.layer, self.key())
+        try:
+            maps, _ = self.maps_now([w.sample])
+        except Exception:  # noqa: BLE001 - reported in `error` by the flush
+            return np.full(comp.X.shape[-1], np.nan, np.float32)
+        return self.maps.drawn(maps[0, w.layer])
 
     # ---- computing -----------------------------------------------------------------------
     def flush(self, raise_errors: bool = False) -> None:

@@ -102,6 +102,19 @@ class MapService:
             return self.comp.cube_nbytes() <= AUTO_LIMIT_BYTES
         return bool(self.precompute)
 
+    def stats(self) -> dict[str, int]:
+        """The widget's counters (see ``CamWidget.stats``)."""
+        comp, c = self.comp, self.comp.cache
+        return dict(
+            computations=comp.n_computations,
+            **self.counts,
+            cache_hits=c.hits,
+            cache_misses=c.misses,
+            cache_evictions=c.evictions,
+            cache_entries=len(c),
+            cache_bytes=c.nbytes,
+        )
+
     # ---- the store -------------------------------------------------------------------------
     def wanted_classes(self, target: Any) -> list[np.ndarray]:
         """The classes the precomputed maps must cover: predicted, true (where known) and the
@@ -154,6 +167,15 @@ class MapService:
             self.store.add(part[:, 0], part[:, 1], maps)
             report(b + 1, total)
         self.counts["cube_builds"] += 1
+
+    def cube_of(self, target: Any, norm: str, report: Callable[[int, int], None]) -> np.ndarray:
+        """float32 ``[N, L, M, T]``: the store's maps under ``target`` and ``norm`` as drawn
+        (the rows of a target not held yet computed now); NaN where a sample has no map."""
+        comp = self.comp
+        classes = comp.targets(target)
+        self.fill([classes], report)
+        assert self.store is not None
+        return self.store.maps(classes, norm, comp.scale_range)
 
     def store_traits(self, target: Any, norm: str) -> dict[str, Any]:
         """What the frontend gets of the store: the store itself when it grew since it was last

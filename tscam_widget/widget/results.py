@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import buffers
+from .arguments import in_kernel
 from .flush import Flusher
 from .jobs import JobRunner
 from .maps import MapService
@@ -36,7 +37,23 @@ class JobResults:
         self.restart_pending = False  # the work waits until the weights rest (training)
         self.last_push = 0.0
 
-    # ---- starting --------------------------------------------------------------------------
+    # ---- starting ------------------------------------------------------------------------
+    def start(self, loop: Any, in_background: bool, trust_sync: Any) -> None:
+        """The first computation: now (no loop), on the loop's next turn (a kernel not in
+        background mode), or the first sample now and the rest in the background."""
+        w, flusher = self.w, self.flusher
+        flusher.dirty = {"cube"} if w.precomputed else {"maps"}
+        if in_background and loop is not None:
+            if w.norm == "layer":  # the worker's model copy first: the range is then
+                self.jobs.make_worker()  # computed behind too, not over every sample before
+            self.first_picture_then_background()
+        elif loop is None or not in_kernel():
+            flusher.flush(raise_errors=True)
+            trust_sync()  # view="trust" given
+        else:
+            w.status = "starting..."  # a kernel: show the widget now, compute next turn
+            flusher.schedule()
+
     def first_picture_then_background(self) -> None:
         """The current sample's maps now (the shown method alone: the first picture sooner),
         the predictions and the rest behind, once the weights are not changing."""
@@ -75,6 +92,95 @@ class JobResults:
         for idx, probs in comp.predict_batches(comp.batch_size):
             comp.set_probs(idx, probs)
         self.push_predictions(final=True)
+
+    def precompute_now(self) -> None:
+        """Every prediction and the precomputed maps, now (what the background would do)."""
+        w = self.w
+        w.check_model()
+        if not self.maps.comp.all_predicted:  # the classes the maps explain need them all
+            self.jobs.cancel("predict")
+            self.predict_now()
+        if not w.precomputed:
+            self.jobs.cancel("rows")
+            w.precomputed = True
+            self.flusher.mark("rows")
+        w.flush()
+
+    def prepare_page(self, targets: str) -> None:
+        """Everything an offline page of the widget embeds, now: predictions, the precomputed
+        maps (of every class with ``targets="all"``), the trust scores with ``trust=True``."""
+        if targets not in ("auto", "all"):
+            raise ValueError(f"targets: expected 'auto' or 'all', got {targets!r}")
+        if self.maps.windowed:
+            raise ValueError(
+                f"save_html: the series alone are {self.src.display.nbytes / 1e6:.0f} MB, too "
+                f"much for one page; make a widget of a subset (idxs=...) and save that"
+            )
+        self.precompute_now()
+        if self.trust.mode is True:
+            self.w.compute_trust()
+        if targets == "all":
+            comp = self.maps.comp
+            k = comp.probs.shape[1]
+            self.maps.fill([comp.targets(c) for c in range(k)], self.flusher.reporter())
+            self.flusher.publish_store()
+
+    def target_changed(self) -> None:
+        """A new target or norm: precomputed, every norm comes from the same maps and a new
+        target may need more rows (in background mode computed behind, with maps on demand
+        meanwhile)."""
+        w = self.w
+        if self.flusher.ready and self.jobs.active and w.precomputed:
+            if self.maps.rows_missing(w.target):
+                w.precomputed = False
+                self.start_cube()
+        self.flusher.mark("rows" if w.precomputed else "maps")
+
+    def structure_changed(self) -> None:
+        """Other layers, methods or reductions offered: the controls kept within them, the
+        maps and the trust scores made again."""
+        w, maps, jobs = self.w, self.maps, self.jobs
+        maps.check_budget()
+        with w.hold_sync():
+            w.layer_layouts = maps.comp.layer_layouts()
+            w.layer = min(w.layer, len(w.layers) - 1)
+            if w.method not in w.methods:
+                w.method = w.methods[0]
+            if w.reduction not in w.reductions:
+                w.reduction = w.reductions[0]
+            w.precomputed = maps.want_precompute() and not jobs.active
+            maps.drop_store()
+            empty = {} if w.precomputed else maps.empty_store_traits()
+            jobs.cancel("trust")
+            for k, v in {**empty, **self.trust.reset()}.items():  # scores: another table
+                setattr(w, k, v)
+        if jobs.active and maps.want_precompute() and jobs.job_done("predict"):
+            self.start_cube()
+        self.flusher.mark("cube" if w.precomputed else "maps")
+
+    def compute_trust(self, force: bool = False) -> None:
+        """The trust scores, now (unless there and not ``force``)."""
+        self.trust.check_on()
+        if self.trust.result is not None and not force:
+            return
+        self.jobs.cancel("trust")
+        self.w.trust_meta = {**self.w.trust_meta, "state": "computing"}
+        self.on_trust(self.trust.compute(self.maps.comp, self.on_status))
+
+    def trust_asked(self) -> None:
+        """The view needs the trust scores: behind in background mode, else now (an error is
+        shown in the widget, which keeps working)."""
+        if self.jobs.job_running("trust"):
+            return
+        if self.jobs.active:
+            self.start_trust()
+            return
+        try:
+            self.compute_trust()
+        except Exception as e:  # noqa: BLE001
+            w = self.w
+            w.error = f"trust scores: {type(e).__name__}: {e}"
+            w.trust_meta = {**w.trust_meta, "state": "failed", "error": str(e)}
 
     def pending(self) -> bool:
         """Work still owed: a held-back restart, or precomputed maps that should follow the
