@@ -69,6 +69,16 @@ def _(layer_pick, w):
 
 
 @app.cell
+def _(CamWidget, InceptionTime, mo, np, torch):
+    # a large data set: as in a kernel, the first picture at once and the rest behind
+    torch.manual_seed(1)
+    big_X = np.random.default_rng(2).standard_normal((3000, 1, 256)).astype(np.float32)
+    big = CamWidget(InceptionTime(1, 2, nf=4, depth=3).eval(), big_X.cumsum(-1), progress=False)
+    mo.md(f"BIGMODE {big.background_running} {big.predictions_complete} END")
+    return (big,)
+
+
+@app.cell
 def _(cam, mo, tscam_widget):
     mo.md(f"PACKAGE {tscam_widget.__file__} PYLAYER {cam.value.get('layer')} END")
     return
@@ -105,6 +115,13 @@ def test_marimo_kernel_imports_this_checkout(marimo_page):
     page, _, _ = marimo_page
     text = page.locator("text=PACKAGE").first.inner_text(timeout=30_000)
     assert str(REPO / "tscam_widget") in text, text
+
+
+def test_marimo_gets_the_first_picture_at_once(marimo_page):
+    """marimo runs cells with an event loop running: the widget works behind, as in a kernel
+    (the constructor returned with the first picture, the predictions still filling in)."""
+    page, _, _ = marimo_page
+    page.locator("text=BIGMODE True False END").first.wait_for(timeout=60_000)
 
 
 def test_marimo_draws_in_dark_theme(marimo_page, artifacts):
