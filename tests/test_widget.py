@@ -173,7 +173,7 @@ def test_cube_equals_on_demand_maps(data):
 def test_target_adds_rows_and_norm_needs_no_computation(data):
     model, X, y = data
     w = CamWidget(model, X, y, precompute=True, progress=False, precision="float32")
-    pred = unpack(w.y_pred)
+    pred = w.y_pred
     rows = unpack(w.cube_rows)
     # one row per sample for its predicted class, one more only where the label differs
     assert rows.shape == (N, 3)
@@ -297,9 +297,9 @@ def test_state_is_binary(wpre, wker):
             "series",
             "input_series",
             "series_samples",
-            "y_true",
-            "y_pred",
-            "probs",
+            "y_true_buffer",
+            "y_pred_buffer",
+            "probs_buffer",
             "targets",
             "cube",
             "cube_scale",
@@ -390,7 +390,7 @@ def test_bad_values_from_python(wker):
 def test_target_true_needs_labels(data):
     model, X, _ = data
     w = CamWidget(model, X, precompute=False, progress=False)
-    assert (unpack(w.y_true) == -1).all()
+    assert (w.y_true == -1).all()
     with pytest.raises(traitlets.TraitError, match="'true' needs the true label"):
         w.target = "true"
 
@@ -418,7 +418,7 @@ def test_nan_sample_sets_error_and_widget_keeps_working(data):
         np.testing.assert_allclose(
             got, oracle(model, X, y, 3, w.layer, "gradcam", "mean", "pred", "sample"), atol=ATOL
         )
-        assert unpack(w.y_pred)[2] == -2  # never predicted (-1: not yet)
+        assert w.y_pred[2] == -2  # never predicted (-1: not yet)
 
 
 def test_cache_stays_within_bound():
@@ -606,7 +606,7 @@ def test_fastai_learner(data):
     learn = Learner(dls, model, loss_func=torch.nn.CrossEntropyLoss())
     w = CamWidget(learn, idxs=[0, 5], precompute=False, progress=False, precision="float32")
     assert w.n_samples == 2 and w.classes == ["0", "1", "2"]
-    np.testing.assert_array_equal(unpack(w.y_true), y[[0, 5]])
+    np.testing.assert_array_equal(w.y_true, y[[0, 5]])
     w.sample, w.target = 1, "true"
     np.testing.assert_allclose(
         w.current_map,
@@ -639,7 +639,7 @@ def test_tsai_learner(ucr_dir):
     assert w.current_series.shape == (1, 150)
     np.testing.assert_array_equal(w.current_series, X[16])
     labels = np.array([list(dls.vocab).index(v) for v in y[[16, 19, 21]]])
-    np.testing.assert_array_equal(unpack(w.y_true), labels)
+    np.testing.assert_array_equal(w.y_true, labels)
     w.sample, w.method, w.target = 2, "layercam", "true"
     ex = Explainer(learn.model, with_input=True).explain(
         X[[16, 19, 21]], target="true", y=labels, methods=["layercam"]

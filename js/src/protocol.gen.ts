@@ -43,9 +43,9 @@ export interface CamTraits {
   series: Packed | null; // float32 [N, C, T]
   input_series: Packed | null; // float32 [N, C, T] or empty
   series_samples: Packed | null; // int32 [S] or empty
-  y_true: Packed | null; // int32 [N]
-  y_pred: Packed | null; // int32 [N]
-  probs: Packed | null; // float32 [N, K]
+  y_true_buffer: Packed | null; // int32 [N]
+  y_pred_buffer: Packed | null; // int32 [N]
+  probs_buffer: Packed | null; // float32 [N, K]
   targets: Packed | null; // int32 [N]
   precomputed: boolean;
   target_methods: string[];
@@ -105,9 +105,9 @@ export const SAMPLE_FILTER_VALUES = ["all", "mistakes", "correct"] as const;
 export const SAMPLE_SORT_VALUES = ["index", "confidence", "-confidence"] as const;
 /** The values of `precision`. */
 export const PRECISION_VALUES = ["uint8", "float16", "float32"] as const;
-/** `y_pred` of a sample whose series holds NaN or inf: it never gets a prediction. */
+/** `y_pred_buffer` of a sample whose series holds NaN or inf: never predicted. */
 export const NON_FINITE = -2;
-/** `y_pred` of a sample not predicted yet. */
+/** `y_pred_buffer` of a sample not predicted yet. */
 export const NOT_PREDICTED = -1;
 /** Per control, the views in which it does nothing (hidden there). */
 export const HIDDEN_IN: Partial<Record<ControlName, readonly string[]>> = {

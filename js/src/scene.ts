@@ -75,9 +75,9 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
   const layers = m.get("layers") ?? [];
   const layer = Math.min(Math.max(0, m.get("layer") | 0), Math.max(0, layers.length - 1));
   const ids = decodeCached(m.get("sample_ids"))?.data;
-  const yTrue = decodeCached(m.get("y_true"))?.data;
-  const yPred = decodeCached(m.get("y_pred"))?.data;
-  const probs = decodeCached(m.get("probs"));
+  const yTrue = decodeCached(m.get("y_true_buffer"))?.data;
+  const yPred = decodeCached(m.get("y_pred_buffer"))?.data;
+  const probs = decodeCached(m.get("probs_buffer"));
   const K = probs && probs.shape.length === 2 ? probs.shape[1] : 0;
   const classes = m.get("classes") ?? [];
   const sData = series.data as Float32Array;

@@ -45,7 +45,7 @@ export function metaMatches(meta: MapsMeta | null, m: TraitReader, samples: numb
 export function targetClasses(m: TraitReader, N: number): Int32Array {
   const target = m.get("target");
   if (target === "pred" || target === "true") {
-    const src = decodeCached(m.get(target === "pred" ? "y_pred" : "y_true"))?.data;
+    const src = decodeCached(m.get(target === "pred" ? "y_pred_buffer" : "y_true_buffer"))?.data;
     const out = new Int32Array(N).fill(-1);
     if (src) for (let n = 0; n < N && n < src.length; n++) out[n] = src[n];
     return out;

@@ -29,6 +29,7 @@ from .export import export_html
 from .jobs import BackgroundMixin
 from .options import NORMS
 from .precompute import PrecomputeMixin
+from .predictions import Predictions
 from .samples import sample_list
 from .source import LabelDecoder, decode_labels, resolve_source
 from .trust import TrustMixin, check_mask
@@ -255,6 +256,7 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, W
     ) -> None:
         """The widget's private state before its traits exist."""
         self._src, self._comp = src, comp
+        self._predictions = Predictions(comp, src)
         self._precompute_arg = precompute
         self._memory_bytes = int(memory_mb * 1e6)
         self._budget_note = ""
@@ -312,9 +314,9 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, W
             n_samples=int(src.X.shape[0]),
             sample_ids=buffers.pack(src.sample_ids, "int32"),
             **self._series_traits(src, [first_sample] if self._windowed else None),
-            y_true=buffers.pack(src.y, "int32"),
-            y_pred=buffers.pack(comp.pred_shown(), "int32"),
-            probs=buffers.pack(comp.probs, "float32"),
+            y_true_buffer=buffers.pack(src.y, "int32"),
+            y_pred_buffer=buffers.pack(comp.pred_shown(), "int32"),
+            probs_buffer=buffers.pack(comp.probs, "float32"),
             layer=len(comp.layers) - 1,
             sample=first_sample,
             method="gradcam" if "gradcam" in comp.methods else comp.methods[0],
@@ -412,6 +414,24 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, W
             self.filter_pred,
             self.sample_sort,
         )
+
+    @property
+    def y_pred(self) -> np.ndarray:
+        """int32 ``[N]``: each sample's predicted class (-1: not predicted yet, -2: never, its
+        series holds NaN or inf). In a kernel they fill in behind the first picture: ``await
+        w.ready()`` first; a read before every one is in warns (once)."""
+        return self._predictions.y_pred()
+
+    @property
+    def probs(self) -> np.ndarray:
+        """float32 ``[N, K]``: each sample's softmax (NaN rows: not predicted yet; see
+        :attr:`y_pred`)."""
+        return self._predictions.probs()
+
+    @property
+    def y_true(self) -> np.ndarray:
+        """int32 ``[N]``: each sample's label (-1: unknown)."""
+        return self._predictions.y_true()
 
     @property
     def predictions_complete(self) -> bool:

@@ -258,9 +258,9 @@ class BackgroundMixin(t.HasTraits):
         done = int(comp.predicted.sum())
         with self.hold_sync():
             if getattr(self._src.X, "lazy", False):  # labels read with the data fill in too
-                self.y_true = buffers.pack(self._src.y, "int32")
-            self.y_pred = buffers.pack(comp.pred_shown(), "int32")
-            self.probs = buffers.pack(comp.probs, "float32")
+                self.y_true_buffer = buffers.pack(self._src.y, "int32")
+            self.y_pred_buffer = buffers.pack(comp.pred_shown(), "int32")
+            self.probs_buffer = buffers.pack(comp.probs, "float32")
             self.targets = buffers.pack(comp.targets(self.target), "int32")
             if final:
                 status = f"predicted {done} samples"

@@ -204,8 +204,8 @@ CONTROLS: tuple[Trait, ...] = (
         "str",
         "index",
         f"{_q(SAMPLE_SORTS)} (confidence: the predicted class's probability, least confident "
-        "first); unpredicted samples last. The frontend computes the list from `y_true`, "
-        "`y_pred`, `probs` as they arrive (so it works offline), the arrows and "
+        "first); unpredicted samples last. The frontend computes the list from `y_true_buffer`, "
+        "`y_pred_buffer`, `probs_buffer` as they arrive (so it works offline), the arrows and "
         "◀ ▶ step through it, and a filter change moves `sample` to the first listed one when "
         "the current one is not listed",
         values=SAMPLE_SORTS,
@@ -291,22 +291,28 @@ INFORMATION: tuple[Trait, ...] = (
         "frontend waits for a sample's row before drawing it",
     ),
     _array(
-        "y_true",
+        "y_true_buffer",
         "int32",
         "[N]",
-        "-1 where unknown (data read lazily: filled in as items are read, when the labels come "
-        "with them)",
+        "the labels (Python: `w.y_true`, a numpy array); -1 where unknown (data read lazily: "
+        "filled in as items are read, when the labels come with them)",
     ),
     _array(
-        "y_pred",
+        "y_pred_buffer",
         "int32",
         "[N]",
-        "model prediction; -1 while not predicted yet (background mode: sent again as batches "
+        "model prediction (Python: `w.y_pred`, a numpy array); -1 while not predicted yet "
+        "(background mode: sent again as batches "
         'arrive; the sample menu says "predictions filling in" until none is -1), -2 for a '
         "sample whose series holds NaN or inf (it never gets one; never a mistake, last by "
         "confidence)",
     ),
-    _array("probs", "float32", "[N, K]", "softmax"),
+    _array(
+        "probs_buffer",
+        "float32",
+        "[N, K]",
+        "softmax; NaN rows while not predicted (Python: `w.probs`, a numpy array)",
+    ),
     _array("targets", "int32", "[N]", "the class each map explains under the current `target`"),
     Trait(
         "precomputed",
