@@ -84,7 +84,7 @@ export interface CamTraits {
 export type ControlName = "layer" | "method" | "reduction" | "sample" | "target" | "cmap" | "norm" | "view" | "view_count" | "mark" | "linewidth" | "linestyle" | "alpha" | "playing" | "play_interval_ms" | "request_id" | "series_view" | "sample_filter" | "filter_true" | "filter_pred" | "sample_sort" | "randomised";
 
 /** Controls whose change needs new maps from the kernel (maps not precomputed). */
-export const KERNEL_NEEDS = ["method", "reduction", "sample", "target", "norm", "view", "view_count"] as const;
+export const KERNEL_NEEDS = ["method", "reduction", "sample", "target", "norm", "view", "view_count", "sample_filter", "filter_true", "filter_pred", "sample_sort"] as const;
 /** The trust view's binary-buffer traits. */
 export const TRUST_ARRAYS = ["mask", "trust_fractions", "trust_gain", "trust_loc", "trust_rand_corr", "trust_curves", "trust_random", "trust_rand_cube", "trust_rand_scale", "trust_rand_rows"] as const;
 /** The named targets; the class indices 0..K-1 follow them in the menu. */

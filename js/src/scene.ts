@@ -2,6 +2,7 @@
 import { memo } from "./memo";
 import { decodeCached } from "./buffers";
 import { viewSamples } from "./layout";
+import { currentList, isFiltered, queryOf } from "./samples";
 import { resolveMaps, type MapSource } from "./state";
 import { methodTitle, sampleTitle, type SampleLabel } from "./title";
 import type { TraitReader } from "./types";
@@ -69,7 +70,8 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
   const N = m.get("n_samples") || series.shape[0];
   const nSamples = N;
   const view = (["single", "grid", "overlay"].includes(m.get("view")) ? m.get("view") : "single") as Scene["view"];
-  const idx = viewSamples(view, m.get("sample"), m.get("view_count"), nSamples);
+  const listed = isFiltered(queryOf(m)) ? currentList(m) : null;
+  const idx = viewSamples(view, m.get("sample"), m.get("view_count"), nSamples, listed);
   const res = resolveMaps(m, idx);
   const source: MapSource | null = res.ready ? res.source : null;
   const layers = m.get("layers") ?? [];

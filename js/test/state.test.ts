@@ -170,6 +170,16 @@ describe("scene and titles", () => {
     expect(scene!.strip!.map((r) => r![0])).toEqual([1010, 1110]);
     expect(scene!.valueRange).toEqual([0, 1112]);
   });
+  it("shows the listed samples in the grid when the sample menu filters", () => {
+    // sample 0 is correct (true 0, pred 0), sample 1 a mistake (true 0, pred 1)
+    const grid = { ...base, view: "grid", view_count: 2, sample: 0 };
+    expect(buildScene(fakeModel(grid)).scene!.samples.map((s) => s.n)).toEqual([0, 1]);
+    expect(buildScene(fakeModel({ ...grid, sample_filter: "correct" })).scene!.samples.map((s) => s.n)).toEqual([0]);
+    const mistakes = { ...grid, sample: 1, sample_filter: "mistakes", filter_true: -1, filter_pred: -1, sample_sort: "index" };
+    expect(buildScene(fakeModel(mistakes)).scene!.samples.map((s) => s.n)).toEqual([1]);
+    const sorted = { ...grid, sample: 1, sample_sort: "-confidence" }; // most sure first: 1, 0
+    expect(buildScene(fakeModel(sorted)).scene!.samples.map((s) => s.n)).toEqual([1, 0]);
+  });
   it("formats titles", () => {
     expect(sampleTitle(["a"], { trueClass: -1, predClass: 0, prob: NaN })).toBe("[true: ? | pred: a]");
     const t = { method: "gradcam", methodLabels: { gradcam: "Grad-CAM" }, reduction: "mean", reductionMethods: ["activation"], layerName: "blocks.5", target: "pred", classes: ["N", "MI"] };
@@ -193,6 +203,11 @@ describe("geometry", () => {
     expect(viewSamples("single", 3, 4, 10)).toEqual([3]);
     expect(viewSamples("grid", 3, 4, 10)).toEqual([3, 4, 5, 6]);
     expect(viewSamples("overlay", 8, 4, 10)).toEqual([8, 9]);
+    // filtered ("mistakes" = 2, 5, 7, 9): the listed samples from the current one on
+    expect(viewSamples("grid", 5, 3, 10, [2, 5, 7, 9])).toEqual([5, 7, 9]);
+    expect(viewSamples("overlay", 7, 4, 10, [2, 5, 7, 9])).toEqual([7, 9]);
+    expect(viewSamples("grid", 0, 3, 10, [2, 5, 7, 9])).toEqual([0, 2, 5]); // not listed: first
+    expect(viewSamples("single", 5, 3, 10, [2, 5, 7, 9])).toEqual([5]);
   });
   it("layer strip columns keep bucket maxima; play wraps", () => {
     expect(Array.from(columnMax([0, 0.2, 0.9, 0.1, NaN, NaN], 3))).toEqual([0.2, 0.9, NaN].map(Math.fround));

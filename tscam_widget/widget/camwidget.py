@@ -30,7 +30,7 @@ from .jobs import BackgroundMixin
 from .options import NORMS
 from .precompute import PrecomputeMixin
 from .predictions import Predictions
-from .samples import sample_list
+from .samples import is_filtered, sample_list, visible_samples
 from .source import LabelDecoder, decode_labels, resolve_source
 from .trust import TrustMixin, check_mask
 from .validation import ValidationMixin
@@ -573,9 +573,18 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, W
         return map_key(*self._comp.key_of(self.method, self.reduction))
 
     def _visible_samples(self) -> list[int]:
-        if self.view == "single":
-            return [self.sample]
-        return list(range(self.sample, min(self.n_samples, self.sample + self.view_count)))
+        # grid / overlay follow the sample menu's list as the frontend makes it (from the
+        # predictions sent to it)
+        menu = (self.sample_filter, self.filter_true, self.filter_pred, self.sample_sort)
+        listed = None
+        if self.view != "single" and is_filtered(*menu):
+            y, pred, probs = (
+                buffers.unpack(self.y_true_buffer),
+                buffers.unpack(self.y_pred_buffer),
+                buffers.unpack(self.probs_buffer),
+            )
+            listed = sample_list(y, pred, probs.reshape(len(pred), -1), *menu)
+        return visible_samples(self.view, self.sample, self.view_count, self.n_samples, listed)
 
     @staticmethod
     def _series_traits(src: Any, samples: list[int] | None) -> dict[str, Any]:
@@ -685,6 +694,14 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, W
         shown = self.sample_list
         if len(shown) and self.sample not in set(shown.tolist()):
             self.sample = int(shown[0])
+        self._mark("maps")  # grid / overlay show the listed samples
+
+    @t.observe("y_pred_buffer")
+    def _o_predictions(self, change: Any) -> None:
+        """New predictions change a filtered list, so the samples grid / overlay show."""
+        menu = (self.sample_filter, self.filter_true, self.filter_pred, self.sample_sort)
+        if self._ready and self.view != "single" and is_filtered(*menu):
+            self._mark("maps", user=False)
 
     @t.observe("target", "norm")
     def _o_target_norm(self, change: Any) -> None:

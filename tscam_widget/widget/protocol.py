@@ -65,8 +65,6 @@ SAMPLE_SORTS = ("index", "confidence", "-confidence")
 NON_FINITE = -2
 #: ``y_pred`` of a sample not predicted yet
 NOT_PREDICTED = -1
-#: the sample menu's controls (``widget/samples.py``)
-SAMPLE_MENU = ("sample_filter", "filter_true", "filter_pred", "sample_sort")
 #: the views that draw no maps (display controls do nothing there)
 _NO_MAPS = ("trust",)
 
@@ -129,7 +127,8 @@ CONTROLS: tuple[Trait, ...] = (
         "view_count",
         "int",
         4,
-        "how many samples grid / overlay show (starting at `sample`)",
+        "how many samples grid / overlay show: from `sample` on, the next ones, or the next listed "
+        "ones when the sample menu filters or sorts (`w.sample_list`)",
         control=True,
         kernel=True,
         hidden_in=("single", *_NO_MAPS),
@@ -187,17 +186,26 @@ CONTROLS: tuple[Trait, ...] = (
         "all",
         f"the sample menu (`js/src/samples.ts`, `widget/samples.py`): {_q(SAMPLE_FILTERS)} "
         '(`"mistakes"`: predicted class differs from the true one); samples without a '
-        "prediction yet are not listed",
+        "prediction yet are not listed; grid and overlay show the listed samples",
         values=SAMPLE_FILTERS,
         control=True,
+        kernel=True,
     ),
-    Trait("filter_true", "int", -1, "list only samples of this true class (-1: any)", control=True),
+    Trait(
+        "filter_true",
+        "int",
+        -1,
+        "list only samples of this true class (-1: any)",
+        control=True,
+        kernel=True,
+    ),
     Trait(
         "filter_pred",
         "int",
         -1,
         "list only samples predicted as this class (-1: any)",
         control=True,
+        kernel=True,
     ),
     Trait(
         "sample_sort",
@@ -210,6 +218,7 @@ CONTROLS: tuple[Trait, ...] = (
         "the current one is not listed",
         values=SAMPLE_SORTS,
         control=True,
+        kernel=True,
     ),
 )
 
