@@ -215,9 +215,38 @@ def test_target_adds_rows_and_norm_needs_no_computation(data):
         X, target=1, methods=["activation"], reductions=["median"], norm="none"
     )
     np.testing.assert_allclose(w.current_map, ex.get("activation", 0, "median")[4], atol=ATOL)
+    # norm "none": the colour range of the current layer and method over every sample's map
+    # (the explainer's, independently), not of every layer and method
+    maps = ex.get("activation", 0, "median")
     assert w.value_range == pytest.approx(
-        [float(np.nanmin(w.cube_array())), float(np.nanmax(w.cube_array()))]
+        [float(np.nanmin(maps)), float(np.nanmax(maps))], abs=1e-5
     )
+    whole = w.cube_array()
+    assert w.value_range != pytest.approx([float(np.nanmin(whole)), float(np.nanmax(whole))])
+    w.layer = 2  # a layer change moves the range to that layer's, without computing
+    maps = ex.get("activation", 2, "median")
+    assert w.value_range == pytest.approx(
+        [float(np.nanmin(maps)), float(np.nanmax(maps))], abs=1e-5
+    )
+    assert w.stats["computations"] == computations
+
+
+def test_norm_none_range_per_layer_and_method_in_kernel_mode(data):
+    """Kernel mode: the colour range of norm "none" is the current layer's maps of the current
+    method over the samples shown (a layer change moves it without computing)."""
+    model, X, y = data
+    w = CamWidget(model, X, y, precompute=False, progress=False, norm="none", view="grid")
+    w.view_count, w.sample, w.method = 3, 2, "xgradcam"
+    w.flush()
+    ex = Explainer(model, with_input=True).explain(X, methods=["xgradcam"], norm="none")
+    computations = w.stats["computations"]
+    for layer in (0, 3, 1):
+        w.layer = layer
+        w.flush()
+        maps = ex.get("xgradcam", layer)[2:5]
+        want = [float(np.nanmin(maps)), float(np.nanmax(maps))]
+        assert w.value_range == pytest.approx(want, rel=1e-5, abs=1e-6), layer
+    assert w.stats["computations"] == computations
 
 
 def test_rapid_changes_from_python_coalesce(data):

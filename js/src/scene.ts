@@ -25,6 +25,8 @@ export interface Scene {
   valueRange: [number, number];
   /** maps of every layer for the first sample (the layer strip); null when absent */
   strip: (Float32Array | null)[] | null;
+  /** norm "none": each strip row's own colour range (its layer's); null: valueRange for all */
+  stripRanges: [number, number][] | null;
   layer: number;
   layerNames: string[];
 }
@@ -120,6 +122,7 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
     title,
     valueRange: res.ready && res.valueRange ? res.valueRange : rangeOf(m, samples.map((s) => s.map)),
     strip,
+    stripRanges: strip && res.ready && res.layerRange ? strip.map((_, l) => res.layerRange!(l)) : null,
     layer,
     layerNames: layers,
   };

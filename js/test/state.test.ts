@@ -71,8 +71,17 @@ describe("map selection", () => {
       expect(Array.from(r.source.map(1, 1)!)).toEqual([1110, 1111, 1112]); // sample 1, pred 1: row 1
       expect(Array.from(r.source.map(0, 1)!)).toEqual([110, 111, 112]);
       expect(r.source.map(2, 0)).toBeNull();
-      expect(r.valueRange).toEqual([0, 1112]); // norm "none": the extent of the rows used
+      // norm "none": the extent of the current layer's maps of the current method (layer 1,
+      // activation/max: lo = 1000 r + 110) over the rows used (0 and 1), by hand
+      expect(r.valueRange).toEqual([110, 1112]);
+      expect(r.layerRange!(0)).toEqual([10, 1012]);
     }
+    const l0 = resolveMaps(fakeModel({ ...base, layer: 0 }), [1]);
+    expect(l0.ready && l0.valueRange).toEqual([10, 1012]);
+    const g = resolveMaps(fakeModel({ ...base, method: "gradcam" }), [1]); // key 0: lo = 1000 r + 100 l
+    expect(g.ready && g.valueRange).toEqual([100, 1102]);
+    const ns = resolveMaps(fakeModel({ ...base, norm: "sample" }), [1]);
+    expect(ns.ready && ns.layerRange).toBeNull();
     // target "true": sample 1 (label 0) has its own row 2; sample 0 (pred = label) shares row 0
     const t = resolveMaps(fakeModel({ ...base, target: "true" }), [0, 1]);
     expect(t.ready && Array.from(t.source.map(1, 1)!)).toEqual([2110, 2111, 2112]);
@@ -125,6 +134,19 @@ describe("map selection", () => {
     const g = { ...k, method: "gradcam", maps_meta: { ...meta, method: "gradcam", reduction: "mean" } };
     expect(resolveMaps(fakeModel(g), [1]).ready).toBe(true);
   });
+  it("takes the norm-none colour range of kernel maps per layer from maps_scale", () => {
+    // two samples, two layers: (lo, hi) per map; layer 0 spans 7..19, layer 1 70..190
+    const maps = f32([2, 2, 3], new Array(12).fill(0.5));
+    const maps_scale = f32([2, 2, 2], [7, 9, 70, 90, 11, 19, 110, 190]);
+    const meta = { request_id: 5, samples: [0, 1], method: "activation", reduction: "max", target: "pred", norm: "none" };
+    const k = { ...base, precomputed: false, maps, maps_scale, maps_meta: meta, norm: "none", layer: 1 };
+    const r = resolveMaps(fakeModel(k), [0, 1]);
+    expect(r.ready && r.valueRange).toEqual([70, 190]);
+    expect(r.ready && r.layerRange!(0)).toEqual([7, 19]);
+    const s = buildScene(fakeModel({ ...k, view: "grid", sample: 0 })).scene!;
+    expect(s.valueRange).toEqual([70, 190]);
+    expect(s.stripRanges).toEqual([[7, 19], [70, 190]]);
+  });
   it("decodes kernel maps again when only their ranges change (a norm change)", () => {
     const maps = f32([1, 2, 3], [0, 0.5, 1, 0, 0.5, 1]);
     const meta = { request_id: 5, samples: [1], method: "activation", reduction: "max", target: "pred", norm: "sample" };
@@ -168,7 +190,8 @@ describe("scene and titles", () => {
     expect(Array.from(scene!.samples[0].channels[0])).toEqual([4, 5, 6]);
     expect(Array.from(scene!.samples[0].map!)).toEqual([1110, 1111, 1112]);
     expect(scene!.strip!.map((r) => r![0])).toEqual([1010, 1110]);
-    expect(scene!.valueRange).toEqual([0, 1112]);
+    expect(scene!.valueRange).toEqual([110, 1112]); // layer 1, activation/max
+    expect(scene!.stripRanges).toEqual([[10, 1012], [110, 1112]]); // each strip row its own
   });
   it("shows the listed samples in the grid when the sample menu filters", () => {
     // sample 0 is correct (true 0, pred 0), sample 1 a mistake (true 0, pred 1)

@@ -23,7 +23,7 @@ from tscam_widget.explain.explanation import map_key
 from . import buffers, protocol
 from .background import Background, running_loop
 from .colormaps import cmap_names, cmap_table
-from .compact import MapStore, check_precision, dequantise, quantise
+from .compact import MapStore, check_precision, dequantise, quantise, scale_extent
 from .compute import ALL_REDUCTIONS, MapComputer
 from .export import export_html
 from .jobs import BackgroundMixin
@@ -663,9 +663,19 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, W
                 "norm": self.norm,
             }
             self.targets = buffers.pack(self._comp.targets(self.target), "int32")
-            self.value_range = self._value_range(maps)
+            self.value_range = self._value_range(maps[:, self.layer])
             status = f"{self.method_labels.get(self.method, self.method)}: samples {samples}"
             self.status = " · ".join(s for s in (status, range_note, self._budget_note) if s)
+
+    def _layer_range(self) -> list[float]:
+        """norm "none": ``[lo, hi]`` of the current layer's maps of the current method
+        (precomputed: every sample's for the current target; kernel mode: the samples sent)."""
+        if self.precomputed and self._store is not None:
+            key = self._comp.keys().index(self._comp.key_of(self.method, self.reduction))
+            classes = self._comp.targets(self.target)
+            return self._store.value_range(classes, self.layer, key)
+        scale = buffers.unpack(self.maps_scale)
+        return scale_extent(scale[:, self.layer]) if scale.ndim == 3 else [0.0, 1.0]
 
     def _value_range(self, arr: np.ndarray) -> list[float]:
         if self.norm != "none":
@@ -695,6 +705,12 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, W
         if len(shown) and self.sample not in set(shown.tolist()):
             self.sample = int(shown[0])
         self._mark("maps")  # grid / overlay show the listed samples
+
+    @t.observe("layer")
+    def _o_layer(self, change: Any) -> None:
+        """norm "none": the colour range is the current layer's (from the maps already sent)."""
+        if self._ready and self.norm == "none":
+            self.value_range = self._layer_range()
 
     @t.observe("y_pred_buffer")
     def _o_predictions(self, change: Any) -> None:

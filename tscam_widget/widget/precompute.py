@@ -136,7 +136,7 @@ class PrecomputeMixin(t.HasTraits):
                 self.cube_meta = {"scale_range": [float(v) for v in self._comp.scale_range]}
             self.targets = buffers.pack(classes, "int32")
             if self.norm == "none":
-                self.value_range = store.value_range(classes)
+                self.value_range = self._layer_range()
             else:
                 self.value_range = [float(v) for v in self._comp.scale_range]
             n, L, M, T = store.u.shape

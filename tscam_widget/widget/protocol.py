@@ -393,8 +393,11 @@ INFORMATION: tuple[Trait, ...] = (
         "value_range",
         "list",
         [0.0, 1.0],
-        "[lo, hi] of the colour bar for the current norm (precompute mode: the frontend derives "
-        "the same from `cube_scale`, so the offline page has it for every norm)",
+        '[lo, hi] of the colour bar for the current norm; `norm="none"`: the extent of the '
+        "current layer's maps of the current method (precompute mode: every sample's, for the "
+        "current target; kernel mode: the samples sent), so one layer or method with huge "
+        "values does not flatten the others (precompute mode: the frontend derives the same "
+        "from `cube_scale`, kernel mode from `maps_scale`, each layer's strip row its own)",
         dtype="float",
     ),
     Trait(
