@@ -244,9 +244,11 @@ function frame(ctx: CanvasRenderingContext2D, theme: Theme, r: Rect, x: [number,
   for (const v of yt) ctx.fillText(formatTick(v, yt), r.x - 4, sy(v));
   ctx.textAlign = turned ? "right" : "center";
   ctx.textBaseline = turned ? "middle" : "top";
+  let drop = 17; // the axis title under the tick labels
   for (const v of xs) {
     const text = xfmt ? xfmt(v) : formatTick(v, xs);
     if (!turned) { ctx.fillText(text, sx(v), r.y + r.h + 3); continue; }
+    drop = Math.max(drop, Math.ceil(ctx.measureText(text).width * Math.SQRT1_2) + 12);
     ctx.save(); // turned 45 degrees: long names side by side
     ctx.translate(sx(v), r.y + r.h + 4);
     ctx.rotate(-Math.PI / 4);
@@ -257,7 +259,7 @@ function frame(ctx: CanvasRenderingContext2D, theme: Theme, r: Rect, x: [number,
   ctx.font = `11px ${theme.font}`;
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
-  ctx.fillText(xl, r.x + r.w / 2, r.y + r.h + (turned ? DEPTH_LABEL_H : 17));
+  ctx.fillText(xl, r.x + r.w / 2, r.y + r.h + Math.min(drop, DEPTH_LABEL_H));
   ctx.save();
   ctx.translate(r.x - 36, r.y + r.h / 2);
   ctx.rotate(-Math.PI / 2);
