@@ -44,7 +44,16 @@ def test_first_picture_first_then_predictions_and_cube(data):
         # the constructor returned with the first sample's maps, nothing more
         assert w.background_running and not w.precomputed
         assert w.maps_meta["samples"] == [0] and unpack(w.maps).shape[0] == 1
-        assert int((unpack(w.y_pred) >= 0).sum()) == 1
+        # a read before every prediction is in warns, once per widget, naming ready()
+        with pytest.warns(UserWarning, match=r"await w\.ready\(\)") as caught:
+            pred, probs = w.y_pred, w.probs
+        assert len(caught) == 1 and "1 / " in str(caught[0].message)
+        assert pred.dtype == np.int32 and int((pred >= 0).sum()) == 1
+        assert probs.dtype == np.float32 and probs.shape == (N, 3)
+        assert np.isnan(probs[pred < 0]).all() and not np.isnan(probs[pred >= 0]).any()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            w.y_pred  # noqa: B018 - once per widget: no second warning
         # a jump to another sample is served while the background runs
         w.sample = N - 5
         await asyncio.sleep(0.05)
@@ -54,8 +63,10 @@ def test_first_picture_first_then_predictions_and_cube(data):
         return w, statuses
 
     w, statuses = asyncio.run(main())
-    np.testing.assert_allclose(unpack(w.probs), softmax_of(model, X), atol=1e-5)
-    np.testing.assert_array_equal(unpack(w.y_pred), softmax_of(model, X).argmax(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # after ready(): complete, no warning
+        np.testing.assert_allclose(w.probs, softmax_of(model, X), atol=1e-5)
+    np.testing.assert_array_equal(w.y_pred, softmax_of(model, X).argmax(1))
     # progress advanced through predictions, then the cube, which matches a synchronous widget
     counts = [int(s.split()[1]) for s in statuses if s.startswith("predicting:")]
     assert counts and counts == sorted(counts) and counts[-1] < N
@@ -200,7 +211,7 @@ def test_background_needs_a_loop_and_false_computes_now(data):
         return CamWidget(model, X[:20], y[:20], background=False, progress=False)
 
     w = asyncio.run(main())
-    assert not w._jobs.jobs and (unpack(w.y_pred) >= 0).all() and w.precomputed
+    assert not w._jobs.jobs and (w.y_pred >= 0).all() and w.precomputed
 
 
 def test_memmap_stays_on_disk_and_only_visible_series_travel(tmp_path):

@@ -72,8 +72,8 @@ def test_dataset_is_read_lazily_in_the_background(data):
     w, reads_at_start = asyncio.run(main())
     assert reads_at_start == [0]  # the constructor read the first sample, the worker the rest
     assert len(ds.reads) == N and sorted(ds.reads) == list(range(N))  # each item once
-    np.testing.assert_allclose(unpack(w.probs), softmax_of(model, X), atol=1e-5)
-    np.testing.assert_array_equal(unpack(w.y_true), y)  # labels came with the items
+    np.testing.assert_allclose(w.probs, softmax_of(model, X), atol=1e-5)
+    np.testing.assert_array_equal(w.y_true, y)  # labels came with the items
     np.testing.assert_array_equal(w.current_series, X[77])
     arr = CamWidget(model, X[77:78], progress=False, precision="float32")
     np.testing.assert_allclose(w.current_map, arr.current_map, atol=1 / 255 + 1e-5)
@@ -84,7 +84,7 @@ def test_dataset_of_bare_series_and_labels_apart(data):
     ds = Counting(X)
     ds.targets = y  # torchvision-style: the labels without reading the series
     w = CamWidget(model, ds, progress=False, background=False, classes=["a", "b", "c"])
-    np.testing.assert_array_equal(unpack(w.y_true), y)
+    np.testing.assert_array_equal(w.y_true, y)
     assert w.classes == ["a", "b", "c"]
     # no event loop: predictions now, batch by batch; each item read once
     assert sorted(ds.reads) == list(range(N))
@@ -123,8 +123,8 @@ def test_fastai_dataloaders_never_read_whole(data):
     assert at_start == [0, 0]
     assert sorted(set(valid.reads)) == list(range(N)) and len(valid.reads) <= N + 2
     assert not train.reads
-    np.testing.assert_allclose(unpack(w.probs), softmax_of(model, X * 2 + 1), atol=1e-5)
-    np.testing.assert_array_equal(unpack(w.y_true), y)
+    np.testing.assert_allclose(w.probs, softmax_of(model, X * 2 + 1), atol=1e-5)
+    np.testing.assert_array_equal(w.y_true, y)
     w.sample = 50
     np.testing.assert_array_equal(w.current_series, X[50])  # the user's units
     w.series_view = "input"
@@ -170,8 +170,8 @@ def test_tsai_dataloaders_lazy_with_labels_read_apart(data):
     # each item read about once, the dataset never whole
     assert sum(lazy_reads) <= n + 16 and max(lazy_reads) <= 32
     assert w.classes == grid.classes == ["down", "flat", "up"]
-    np.testing.assert_array_equal(unpack(w.y_true), unpack(grid.y_true))
-    np.testing.assert_allclose(unpack(w.probs), unpack(grid.probs), atol=1e-5)
+    np.testing.assert_array_equal(w.y_true, grid.y_true)
+    np.testing.assert_allclose(w.probs, grid.probs, atol=1e-5)
     for s in (0, 33):
         w.sample = grid.sample = s
         w.series_view = grid.series_view = "input"
@@ -268,7 +268,7 @@ def test_memmap_finiteness_checked_as_read(tmp_path, data):
         and not w._maps.comp.finite[50]
         and w._maps.comp.finite.sum() == N - 2
     )
-    assert unpack(w.y_pred)[50] == -2 and unpack(w.y_pred)[51] >= 0  # -2: never predicted
+    assert w.y_pred[50] == -2 and w.y_pred[51] >= 0  # -2: never predicted
     w.sample = 50
     w.flush()
     assert "NaN or inf" in w.error
@@ -304,7 +304,7 @@ def test_non_finite_samples_have_no_prediction_and_do_not_block(data, kind, norm
     if kind == "dataset":
         assert at_start == [0, 1]  # the first finite sample, found by reading on from 0
     assert w.predictions_complete and not w.error
-    np.testing.assert_array_equal(unpack(w.y_pred), pred)
+    np.testing.assert_array_equal(w.y_pred, pred)
     if norm == "sample":  # (with "layer", the range's final redraw writes the status last)
         assert "2 with NaN or inf values: no prediction" in w.status
     else:

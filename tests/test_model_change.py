@@ -61,7 +61,7 @@ def test_script_train_between_reads_equals_a_fresh_widget(data, precompute):
     w = CamWidget(model, X, y, **kw)
     w.sample, w.layer = 3, 2
     before = w.current_map
-    old_pred = unpack(w.y_pred).copy()
+    old_pred = w.y_pred.copy()
     train(model, X, y)
     after = w.current_map
     fresh = CamWidget(model, X, y, **kw)
@@ -69,9 +69,9 @@ def test_script_train_between_reads_equals_a_fresh_widget(data, precompute):
     assert w.model_version == 1 and w.status.startswith("model changed: maps from the new weights")
     np.testing.assert_array_equal(after, fresh.current_map)
     assert np.nanmax(np.abs(after - before)) > 1e-3  # the maps did move
-    np.testing.assert_array_equal(unpack(w.y_pred), unpack(fresh.y_pred))
-    np.testing.assert_array_equal(unpack(w.probs), unpack(fresh.probs))
-    assert (old_pred != unpack(w.y_pred)).any()  # training changed predictions
+    np.testing.assert_array_equal(w.y_pred, fresh.y_pred)
+    np.testing.assert_array_equal(w.probs, fresh.probs)
+    assert (old_pred != w.y_pred).any()  # training changed predictions
     if precompute:
         for norm in ("none", "sample", "layer"):
             np.testing.assert_array_equal(w.cube_array(norm=norm), fresh.cube_array(norm=norm))
@@ -110,7 +110,7 @@ def test_every_way_of_changing_weights_is_seen(data, change):
     fresh = CamWidget(model, X, y, progress=False, precompute=True, precision="float32")
     np.testing.assert_array_equal(w.cube_array(), fresh.cube_array())
     assert w.model_version == 1
-    np.testing.assert_allclose(unpack(w.probs), softmax_of(model, X), atol=1e-5)
+    np.testing.assert_allclose(w.probs, softmax_of(model, X), atol=1e-5)
 
 
 def test_the_widget_own_work_is_not_a_change(data):
@@ -155,7 +155,8 @@ def test_trust_scores_and_the_page_follow_the_model(data, tmp_path):
     fresh.save_html(tmp_path / "f.html")
     bufs = {tuple(b["path"]): b["data"] for b in page_spec(w)["buffers"]}
     fbufs = {tuple(b["path"]): b["data"] for b in page_spec(fresh)["buffers"]}
-    for name in ("y_pred", "probs", "cube", "cube_scale", "trust_gain", "trust_rand_cube"):
+    names = ("y_pred_buffer", "probs_buffer", "cube", "cube_scale", "trust_gain")
+    for name in (*names, "trust_rand_cube"):
         key = next(k for k in bufs if k[0] == name)
         assert bufs[key] == fbufs[key], name
 
@@ -176,7 +177,7 @@ def test_background_stops_while_training_and_restarts_on_the_new_weights():
         await asyncio.sleep(0)
         assert w.background_running and not w.predictions_complete
         seen: list[np.ndarray] = []
-        w.observe(lambda c: seen.append(unpack(c["new"])), "y_pred")
+        w.observe(lambda c: seen.append(unpack(c["new"])), "y_pred_buffer")
         worker = w._jobs.jobs["predict"]
         train(model, X[:64], y[:64])  # blocks the loop, as a training cell does
         worker.join(5)  # the worker saw the change and stopped at its next batch
@@ -190,8 +191,8 @@ def test_background_stops_while_training_and_restarts_on_the_new_weights():
     w, seen, held_back = asyncio.run(main())
     assert not held_back  # the work waited while the weights had just changed
     new = softmax_of(model, X)
-    np.testing.assert_allclose(unpack(w.probs), new, atol=1e-5)
-    np.testing.assert_array_equal(unpack(w.y_pred), new.argmax(1))
+    np.testing.assert_allclose(w.probs, new, atol=1e-5)
+    np.testing.assert_array_equal(w.y_pred, new.argmax(1))
     # every prediction shown after the change is the new weights' (never a mix)
     for shown in seen:
         known = shown >= 0
@@ -228,7 +229,7 @@ def test_tsai_learner_fit_load_and_a_replaced_model(ucr_dir, tmp_path):
     first = w.cube_array()
     fit()
     np.testing.assert_array_equal(w.cube_array(), CamWidget(learn, dls, **kw).cube_array())
-    np.testing.assert_array_equal(unpack(w.y_pred), unpack(CamWidget(learn, dls, **kw).y_pred))
+    np.testing.assert_array_equal(w.y_pred, CamWidget(learn, dls, **kw).y_pred)
     learn.load("one")  # the saved weights come back: so do their maps
     np.testing.assert_array_equal(w.cube_array(), first)
     learn.model = copy.deepcopy(learn.model)  # a new module in the Learner
@@ -254,7 +255,7 @@ w
 """,
     """
 await w.ready()
-old = unpack(w.y_pred).copy()
+old = w.y_pred.copy()
 model.train(); opt = torch.optim.SGD(model.parameters(), lr=0.5)
 for _ in range(5):
     opt.zero_grad()
@@ -269,7 +270,7 @@ assert w.status.startswith("model changed: maps from the new weights"), w.status
 await w.ready()
 with torch.no_grad():
     new = torch.softmax(model(torch.from_numpy(X)), 1).numpy()
-assert (unpack(w.y_pred) == new.argmax(1)).all()
+assert (w.y_pred == new.argmax(1)).all()
 assert (old != new.argmax(1)).any()
 fresh = CamWidget(model, X, y, progress=False, precision="float32", background=False)
 assert np.allclose(w.cube_array(), fresh.cube_array(), atol=1e-5, equal_nan=True)

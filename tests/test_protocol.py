@@ -86,7 +86,7 @@ def test_keyword_controls_are_the_described_ones():
 def _one_change(w, name):
     """Another valid value for a control."""
     cur = getattr(w, name)
-    if name in protocol.fixed_options():
+    if name in ("view", "norm", "mark", "linestyle", "series_view"):
         return next(v for v in protocol.fixed_options()[name] if v != cur and v != "trust")
     other = {
         "layer": lambda: 0 if cur else 1,
@@ -100,6 +100,10 @@ def _one_change(w, name):
         "alpha": lambda: 0.5 if cur != 0.5 else 0.25,
         "playing": lambda: not cur,
         "play_interval_ms": lambda: cur + 1,
+        "sample_filter": lambda: "correct" if cur != "correct" else "all",
+        "filter_true": lambda: 1 if cur != 1 else -1,
+        "filter_pred": lambda: 0 if cur != 0 else -1,
+        "sample_sort": lambda: "confidence" if cur != "confidence" else "index",
     }
     return other[name]()
 
@@ -112,9 +116,9 @@ def test_kernel_controls_are_those_that_compute_maps(widget):
     w.view = "grid"
     w.flush()
     for tr in protocol.all_traits():
-        # request_id: the frontend's own counter; the sample menu's filters move `sample`;
-        # randomised asks for the trust scores (a flush of its own, tests/test_trust_widget.py)
-        skip = ("request_id", "view", "randomised", *protocol.SAMPLE_MENU)
+        # request_id: the frontend's own counter; randomised asks for the trust scores (a flush
+        # of its own, tests/test_trust_widget.py)
+        skip = ("request_id", "view", "randomised")
         if not tr.control or tr.name in skip:
             continue
         before = w.stats["map_updates"]

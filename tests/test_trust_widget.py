@@ -107,7 +107,7 @@ def test_trust_traits_equal_evaluate(wtrust, data):
     assert meta["layers"] == list(w.layers)
     # one column per method (its default variant): reduction methods with the first reduction
     assert [k.split("/")[0] for k in meta["keys"]] == list(w.methods)
-    pred = unpack(w.y_pred).astype(np.int64)
+    pred = w.y_pred.astype(np.int64)
     rep = evaluate(
         m, X, mask=mask, layers=list(w.layers), methods=list(w.methods), target=pred, sanity=False
     )
@@ -174,7 +174,7 @@ def test_randomised_toggle_changes_the_maps_not_the_model(data, model_state):
     assert np.abs(rand - original).max() > 0.05  # other maps, not a copy of the original's
     # the randomised cube has one row per sample, for the class the original predicted
     rows = unpack(w.trust_rand_rows)
-    pred = unpack(w.y_pred)
+    pred = w.y_pred
     assert (rows[np.arange(N), pred] >= 0).all()
     assert (rows >= 0).sum() == N
     w.randomised = False

@@ -173,7 +173,7 @@ def test_cube_equals_on_demand_maps(data):
 def test_target_adds_rows_and_norm_needs_no_computation(data):
     model, X, y = data
     w = CamWidget(model, X, y, precompute=True, progress=False, precision="float32")
-    pred = unpack(w.y_pred)
+    pred = w.y_pred
     rows = unpack(w.cube_rows)
     # one row per sample for its predicted class, one more only where the label differs
     assert rows.shape == (N, 3)
@@ -215,9 +215,38 @@ def test_target_adds_rows_and_norm_needs_no_computation(data):
         X, target=1, methods=["activation"], reductions=["median"], norm="none"
     )
     np.testing.assert_allclose(w.current_map, ex.get("activation", 0, "median")[4], atol=ATOL)
+    # norm "none": the colour range of the current layer and method over every sample's map
+    # (the explainer's, independently), not of every layer and method
+    maps = ex.get("activation", 0, "median")
     assert w.value_range == pytest.approx(
-        [float(np.nanmin(w.cube_array())), float(np.nanmax(w.cube_array()))]
+        [float(np.nanmin(maps)), float(np.nanmax(maps))], abs=1e-5
     )
+    whole = w.cube_array()
+    assert w.value_range != pytest.approx([float(np.nanmin(whole)), float(np.nanmax(whole))])
+    w.layer = 2  # a layer change moves the range to that layer's, without computing
+    maps = ex.get("activation", 2, "median")
+    assert w.value_range == pytest.approx(
+        [float(np.nanmin(maps)), float(np.nanmax(maps))], abs=1e-5
+    )
+    assert w.stats["computations"] == computations
+
+
+def test_norm_none_range_per_layer_and_method_in_kernel_mode(data):
+    """Kernel mode: the colour range of norm "none" is the current layer's maps of the current
+    method over the samples shown (a layer change moves it without computing)."""
+    model, X, y = data
+    w = CamWidget(model, X, y, precompute=False, progress=False, norm="none", view="grid")
+    w.view_count, w.sample, w.method = 3, 2, "xgradcam"
+    w.flush()
+    ex = Explainer(model, with_input=True).explain(X, methods=["xgradcam"], norm="none")
+    computations = w.stats["computations"]
+    for layer in (0, 3, 1):
+        w.layer = layer
+        w.flush()
+        maps = ex.get("xgradcam", layer)[2:5]
+        want = [float(np.nanmin(maps)), float(np.nanmax(maps))]
+        assert w.value_range == pytest.approx(want, rel=1e-5, abs=1e-6), layer
+    assert w.stats["computations"] == computations
 
 
 def test_rapid_changes_from_python_coalesce(data):
@@ -297,9 +326,9 @@ def test_state_is_binary(wpre, wker):
             "series",
             "input_series",
             "series_samples",
-            "y_true",
-            "y_pred",
-            "probs",
+            "y_true_buffer",
+            "y_pred_buffer",
+            "probs_buffer",
             "targets",
             "cube",
             "cube_scale",
@@ -390,7 +419,7 @@ def test_bad_values_from_python(wker):
 def test_target_true_needs_labels(data):
     model, X, _ = data
     w = CamWidget(model, X, precompute=False, progress=False)
-    assert (unpack(w.y_true) == -1).all()
+    assert (w.y_true == -1).all()
     with pytest.raises(traitlets.TraitError, match="'true' needs the true label"):
         w.target = "true"
 
@@ -418,7 +447,7 @@ def test_nan_sample_sets_error_and_widget_keeps_working(data):
         np.testing.assert_allclose(
             got, oracle(model, X, y, 3, w.layer, "gradcam", "mean", "pred", "sample"), atol=ATOL
         )
-        assert unpack(w.y_pred)[2] == -2  # never predicted (-1: not yet)
+        assert w.y_pred[2] == -2  # never predicted (-1: not yet)
 
 
 def test_cache_stays_within_bound():
@@ -606,7 +635,7 @@ def test_fastai_learner(data):
     learn = Learner(dls, model, loss_func=torch.nn.CrossEntropyLoss())
     w = CamWidget(learn, idxs=[0, 5], precompute=False, progress=False, precision="float32")
     assert w.n_samples == 2 and w.classes == ["0", "1", "2"]
-    np.testing.assert_array_equal(unpack(w.y_true), y[[0, 5]])
+    np.testing.assert_array_equal(w.y_true, y[[0, 5]])
     w.sample, w.target = 1, "true"
     np.testing.assert_allclose(
         w.current_map,
@@ -639,7 +668,7 @@ def test_tsai_learner(ucr_dir):
     assert w.current_series.shape == (1, 150)
     np.testing.assert_array_equal(w.current_series, X[16])
     labels = np.array([list(dls.vocab).index(v) for v in y[[16, 19, 21]]])
-    np.testing.assert_array_equal(unpack(w.y_true), labels)
+    np.testing.assert_array_equal(w.y_true, labels)
     w.sample, w.method, w.target = 2, "layercam", "true"
     ex = Explainer(learn.model, with_input=True).explain(
         X[[16, 19, 21]], target="true", y=labels, methods=["layercam"]

@@ -1,6 +1,6 @@
 // DOM controls: play, layer slider, menus, sample slider + number box, PNG button.
 import { decodeCached } from "./buffers";
-import { NAMED_TARGETS } from "./protocol.gen";
+import { HIDDEN_IN, NAMED_TARGETS } from "./protocol.gen";
 import type { CamTraits, ControlName, TraitReader } from "./types";
 
 export interface ControlEvents {
@@ -50,6 +50,20 @@ function setOptions(s: HTMLSelectElement, opts: Option[], value: string): void {
 /** The menu of a control as Python defines it (the `options` trait, widget/options.py). */
 export function menu(m: TraitReader, control: string): Option[] {
   return ((m.get("options") ?? {})[control] ?? []).map(([v, l]): Option => [v, l]);
+}
+
+/** Whether a control is hidden now: it does nothing in the current view (HIDDEN_IN, from the
+ * `hidden_in` of widget/protocol.py: the display controls in the trust view, the count in the
+ * single view), or it offers nothing (a reduction for a method without one, the series menu
+ * without an input series). */
+export function controlHidden(m: TraitReader, name: ControlName): boolean {
+  if (HIDDEN_IN[name]?.includes(m.get("view"))) return true;
+  if (name === "reduction") return !(m.get("reduction_methods") ?? []).includes(m.get("method"));
+  if (name === "series_view") {
+    const inp = m.get("input_series");
+    return !inp || !(inp.shape?.[0] > 0);
+  }
+  return false;
 }
 
 /** The target menu: Python's named targets (NAMED_TARGETS, labelled by the `options` trait),
@@ -115,11 +129,13 @@ export function createControls(ev: ControlEvents): Controls {
   // navigation keeps its line (fixed widths: nothing moves as names change); the menus wrap
   const nav = el("span", "tscam-nav");
   nav.append(play, layerRow, sampleRow, png);
-  root.append(
-    nav,
-    labelled("method", method), reductionLabel, labelled("target", target), labelled("colours", cmap),
-    labelled("norm", norm), labelled("view", view), countLabel, labelled("mark", mark), seriesLabel,
-  );
+  // the labelled menus by their trait: each hides where controlHidden says it does nothing
+  const menus: [ControlName, HTMLLabelElement][] = [
+    ["method", labelled("method", method)], ["reduction", reductionLabel], ["target", labelled("target", target)],
+    ["cmap", labelled("colours", cmap)], ["norm", labelled("norm", norm)], ["view", labelled("view", view)],
+    ["view_count", countLabel], ["mark", labelled("mark", mark)], ["series_view", seriesLabel],
+  ];
+  root.append(nav, ...menus.map(([, l]) => l));
 
   const int = (s: string) => Math.floor(Number(s));
   // a number box follows the model except while the user is typing in it (between an input
@@ -177,7 +193,6 @@ export function createControls(ev: ControlEvents): Controls {
     const labels = m.get("method_labels") ?? {};
     setOptions(method, (m.get("methods") ?? []).map((k): Option => [k, labels[k] ?? k]), m.get("method"));
     setOptions(reduction, (m.get("reductions") ?? []).map((r): Option => [r, r]), m.get("reduction"));
-    reductionLabel.classList.toggle("tscam-hidden", !(m.get("reduction_methods") ?? []).includes(m.get("method")));
     const avail = classesAvailable(m);
     const topts = targetOptions(m, m.get("classes") ?? []).map(([v, l], i): Option =>
       avail && i >= NAMED_TARGETS.length && !avail[i - NAMED_TARGETS.length] ? [v, `${l} (needs a kernel)`, true] : [v, l]);
@@ -189,12 +204,10 @@ export function createControls(ev: ControlEvents): Controls {
     setOptions(cmap, (cmaps.includes(cur) || !cur ? cmaps : [cur, ...cmaps]).map((c): Option => [c, c]), cur);
     setOptions(norm, menu(m, "norm"), m.get("norm"));
     setOptions(view, menu(m, "view"), m.get("view"));
-    countLabel.classList.toggle("tscam-hidden", m.get("view") === "single");
     if (!editing.has(viewCount)) viewCount.value = String(m.get("view_count") ?? 4);
     setOptions(mark, menu(m, "mark"), m.get("mark"));
-    const inp = m.get("input_series");
-    seriesLabel.classList.toggle("tscam-hidden", !inp || !(inp.shape?.[0] > 0));
     setOptions(seriesView, menu(m, "series_view"), m.get("series_view"));
+    for (const [name, label] of menus) label.classList.toggle("tscam-hidden", controlHidden(m, name));
     const N = m.get("n_samples") ?? 0;
     const s = m.get("sample") | 0;
     sample.max = String(Math.max(0, N - 1));

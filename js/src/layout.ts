@@ -14,12 +14,20 @@ export function gridShape(k: number): { nrows: number; ncols: number } {
   return { nrows, ncols: Math.ceil(n / nrows) };
 }
 
-/** Samples a view shows: `sample` alone, or up to viewCount starting at `sample`. */
-export function viewSamples(view: string, sample: number, viewCount: number, nSamples: number): number[] {
+/** Samples a view shows: `sample` alone, or up to viewCount from `sample` on: the next indices,
+ * or the next `listed` ones (the sample menu's list when it filters or sorts; the current sample
+ * first when it is not listed). The same rule as widget/samples.py `visible_samples`. */
+export function viewSamples(view: string, sample: number, viewCount: number, nSamples: number, listed: readonly number[] | null = null): number[] {
   if (nSamples <= 0) return [];
   const s = Math.min(Math.max(0, Math.floor(sample)), nSamples - 1);
   if (view !== "grid" && view !== "overlay") return [s];
-  const k = Math.max(1, Math.min(Math.floor(viewCount) || 1, nSamples - s));
+  const count = Math.max(1, Math.floor(viewCount) || 1);
+  if (listed) {
+    // the sample menu filters or sorts: the next listed samples (the current one first)
+    const at = listed.indexOf(s);
+    return at >= 0 ? listed.slice(at, at + count) : [s, ...listed.slice(0, count - 1)];
+  }
+  const k = Math.min(count, nSamples - s);
   return Array.from({ length: k }, (_, i) => s + i);
 }
 

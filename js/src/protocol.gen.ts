@@ -43,9 +43,9 @@ export interface CamTraits {
   series: Packed | null; // float32 [N, C, T]
   input_series: Packed | null; // float32 [N, C, T] or empty
   series_samples: Packed | null; // int32 [S] or empty
-  y_true: Packed | null; // int32 [N]
-  y_pred: Packed | null; // int32 [N]
-  probs: Packed | null; // float32 [N, K]
+  y_true_buffer: Packed | null; // int32 [N]
+  y_pred_buffer: Packed | null; // int32 [N]
+  probs_buffer: Packed | null; // float32 [N, K]
   targets: Packed | null; // int32 [N]
   precomputed: boolean;
   target_methods: string[];
@@ -84,7 +84,7 @@ export interface CamTraits {
 export type ControlName = "layer" | "method" | "reduction" | "sample" | "target" | "cmap" | "norm" | "view" | "view_count" | "mark" | "linewidth" | "linestyle" | "alpha" | "playing" | "play_interval_ms" | "request_id" | "series_view" | "sample_filter" | "filter_true" | "filter_pred" | "sample_sort" | "randomised";
 
 /** Controls whose change needs new maps from the kernel (maps not precomputed). */
-export const KERNEL_NEEDS = ["method", "reduction", "sample", "target", "norm", "view", "view_count"] as const;
+export const KERNEL_NEEDS = ["method", "reduction", "sample", "target", "norm", "view", "view_count", "sample_filter", "filter_true", "filter_pred", "sample_sort"] as const;
 /** The trust view's binary-buffer traits. */
 export const TRUST_ARRAYS = ["mask", "trust_fractions", "trust_gain", "trust_loc", "trust_rand_corr", "trust_curves", "trust_random", "trust_rand_cube", "trust_rand_scale", "trust_rand_rows"] as const;
 /** The named targets; the class indices 0..K-1 follow them in the menu. */
@@ -105,9 +105,9 @@ export const SAMPLE_FILTER_VALUES = ["all", "mistakes", "correct"] as const;
 export const SAMPLE_SORT_VALUES = ["index", "confidence", "-confidence"] as const;
 /** The values of `precision`. */
 export const PRECISION_VALUES = ["uint8", "float16", "float32"] as const;
-/** `y_pred` of a sample whose series holds NaN or inf: it never gets a prediction. */
+/** `y_pred_buffer` of a sample whose series holds NaN or inf: never predicted. */
 export const NON_FINITE = -2;
-/** `y_pred` of a sample not predicted yet. */
+/** `y_pred_buffer` of a sample not predicted yet. */
 export const NOT_PREDICTED = -1;
 /** Per control, the views in which it does nothing (hidden there). */
 export const HIDDEN_IN: Partial<Record<ControlName, readonly string[]>> = {

@@ -1,6 +1,6 @@
 // The sample menu: filter by true / predicted class or by mistakes, sort by confidence, step
 // through the listed samples; works from the predictions as they arrive (and says so while they
-// are still filling in; a sample whose series holds NaN or inf never gets one: y_pred -2, listed
+// are still filling in; a sample whose series holds NaN or inf never gets one: y_pred_buffer -2, listed
 // as such, never a mistake, sorted last). The same rules as tscam_widget/widget/samples.py.
 import { decodeCached } from "./buffers";
 import { NON_FINITE, SAMPLE_FILTER_VALUES, SAMPLE_SORT_VALUES } from "./protocol.gen";
@@ -86,11 +86,11 @@ let memo: { key: unknown[]; list: number[] } | null = null;
 /** The current list (recomputed only when the predictions or the query change). */
 export function currentList(m: TraitReader): number[] {
   const q = queryOf(m);
-  const key = [m.get("y_true"), m.get("y_pred"), m.get("probs"), q.filter, q.trueClass, q.predClass, q.sort];
+  const key = [m.get("y_true_buffer"), m.get("y_pred_buffer"), m.get("probs_buffer"), q.filter, q.trueClass, q.predClass, q.sort];
   if (memo && memo.key.length === key.length && memo.key.every((v, i) => v === key[i])) return memo.list;
-  const yTrue = decodeCached(m.get("y_true"))?.data ?? new Int32Array(0);
-  const yPred = decodeCached(m.get("y_pred"))?.data ?? new Int32Array(0);
-  const probs = decodeCached(m.get("probs"));
+  const yTrue = decodeCached(m.get("y_true_buffer"))?.data ?? new Int32Array(0);
+  const yPred = decodeCached(m.get("y_pred_buffer"))?.data ?? new Int32Array(0);
+  const probs = decodeCached(m.get("probs_buffer"));
   const K = probs && probs.shape.length === 2 ? probs.shape[1] : 0;
   const list = sampleList(yTrue, yPred, probs?.data ?? new Float32Array(0), K, q);
   memo = { key, list };
@@ -200,9 +200,9 @@ export function createSampleMenu(change: (c: Partial<CamTraits>) => void, read: 
     fill(show, opts, cur);
     fill(sort, SORTS, q.sort);
     const shown = currentList(m);
-    const yTrue = decodeCached(m.get("y_true"))?.data ?? [];
-    const yPred = decodeCached(m.get("y_pred"))?.data ?? [];
-    const probs = decodeCached(m.get("probs"));
+    const yTrue = decodeCached(m.get("y_true_buffer"))?.data ?? [];
+    const yPred = decodeCached(m.get("y_pred_buffer"))?.data ?? [];
+    const probs = decodeCached(m.get("probs_buffer"));
     const K = probs && probs.shape.length === 2 ? probs.shape[1] : 0;
     const ids = decodeCached(m.get("sample_ids"))?.data;
     const s = m.get("sample") | 0;

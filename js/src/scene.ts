@@ -2,6 +2,7 @@
 import { memo } from "./memo";
 import { decodeCached } from "./buffers";
 import { viewSamples } from "./layout";
+import { currentList, isFiltered, queryOf } from "./samples";
 import { resolveMaps, type MapSource } from "./state";
 import { methodTitle, sampleTitle, type SampleLabel } from "./title";
 import type { TraitReader } from "./types";
@@ -24,6 +25,8 @@ export interface Scene {
   valueRange: [number, number];
   /** maps of every layer for the first sample (the layer strip); null when absent */
   strip: (Float32Array | null)[] | null;
+  /** norm "none": each strip row's own colour range (its layer's); null: valueRange for all */
+  stripRanges: [number, number][] | null;
   layer: number;
   layerNames: string[];
 }
@@ -69,15 +72,16 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
   const N = m.get("n_samples") || series.shape[0];
   const nSamples = N;
   const view = (["single", "grid", "overlay"].includes(m.get("view")) ? m.get("view") : "single") as Scene["view"];
-  const idx = viewSamples(view, m.get("sample"), m.get("view_count"), nSamples);
+  const listed = isFiltered(queryOf(m)) ? currentList(m) : null;
+  const idx = viewSamples(view, m.get("sample"), m.get("view_count"), nSamples, listed);
   const res = resolveMaps(m, idx);
   const source: MapSource | null = res.ready ? res.source : null;
   const layers = m.get("layers") ?? [];
   const layer = Math.min(Math.max(0, m.get("layer") | 0), Math.max(0, layers.length - 1));
   const ids = decodeCached(m.get("sample_ids"))?.data;
-  const yTrue = decodeCached(m.get("y_true"))?.data;
-  const yPred = decodeCached(m.get("y_pred"))?.data;
-  const probs = decodeCached(m.get("probs"));
+  const yTrue = decodeCached(m.get("y_true_buffer"))?.data;
+  const yPred = decodeCached(m.get("y_pred_buffer"))?.data;
+  const probs = decodeCached(m.get("probs_buffer"));
   const K = probs && probs.shape.length === 2 ? probs.shape[1] : 0;
   const classes = m.get("classes") ?? [];
   const sData = series.data as Float32Array;
@@ -118,6 +122,7 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
     title,
     valueRange: res.ready && res.valueRange ? res.valueRange : rangeOf(m, samples.map((s) => s.map)),
     strip,
+    stripRanges: strip && res.ready && res.layerRange ? strip.map((_, l) => res.layerRange!(l)) : null,
     layer,
     layerNames: layers,
   };

@@ -22,7 +22,13 @@ export interface MapSource {
 }
 
 export type Resolution =
-  | { ready: true; source: MapSource; valueRange: [number, number] | null }
+  | {
+      ready: true;
+      source: MapSource;
+      valueRange: [number, number] | null;
+      /** norm "none": the colour range of a layer's maps (of the current method), else null */
+      layerRange: ((l: number) => [number, number]) | null;
+    }
   | { ready: false; why: string };
 
 function pending(why: string): Resolution {
@@ -45,7 +51,7 @@ export function metaMatches(meta: MapsMeta | null, m: TraitReader, samples: numb
 export function targetClasses(m: TraitReader, N: number): Int32Array {
   const target = m.get("target");
   if (target === "pred" || target === "true") {
-    const src = decodeCached(m.get(target === "pred" ? "y_pred" : "y_true"))?.data;
+    const src = decodeCached(m.get(target === "pred" ? "y_pred_buffer" : "y_true_buffer"))?.data;
     const out = new Int32Array(N).fill(-1);
     if (src) for (let n = 0; n < N && n < src.length; n++) out[n] = src[n];
     return out;
@@ -59,7 +65,7 @@ interface CubeCache {
   maps: Map<string, Float32Array>;
   layerRanges: Map<string, Float32Array>;
   /** per target: rows, rows used, and the extent of their maps (norm "none") */
-  targets: Map<string, { sel: { rows: Int32Array; missing: number }; used: number[]; extent: [number, number] }>;
+  targets: Map<string, { sel: { rows: Int32Array; missing: number }; used: number[]; extents: Map<string, [number, number]> }>;
 }
 const cubeCaches = new WeakMap<object, CubeCache>();
 const MAX_MAPS = 20000;
@@ -127,7 +133,7 @@ function precomputedMaps(m: TraitReader, samples: number[]): Resolution {
     const s = cubeRows(m, N);
     if (!s) return pending("no cube yet");
     const used = Array.from(s.rows).filter((r) => r >= 0 && r < R);
-    c.targets.set(targetKey, (tgt = { sel: s, used, extent: extentOf(scale, used, L * M) }));
+    c.targets.set(targetKey, (tgt = { sel: s, used, extents: new Map() }));
   }
   const { sel, used } = tgt;
   const { rows } = sel;
@@ -145,13 +151,21 @@ function precomputedMaps(m: TraitReader, samples: number[]): Resolution {
     lr = c.layerRanges.get(targetKey) ?? null;
     if (!lr) c.layerRanges.set(targetKey, (lr = layerRanges(scale, used, L, M)));
   }
-  // norm "none": the extent of every map of this target (all layers and methods), as Python's
-  const valueRange: [number, number] = norm === "none" ? tgt.extent : range;
+  // norm "none": the extent of this layer's maps of this method for this target, as Python's
+  const extents = tgt.extents;
+  const layerRange = (l: number): [number, number] => {
+    let e = extents.get(`${l}|${k}`);
+    if (!e) extents.set(`${l}|${k}`, (e = extentOf(scale, used, L, M, l, k)));
+    return e;
+  };
+  const cur = Math.min(Math.max(0, m.get("layer") | 0), L - 1);
+  const valueRange: [number, number] = norm === "none" ? layerRange(cur) : range;
   const unit = unitReader(u.dtype, u.data);
   const layerR = lr;
   return {
     ready: true,
     valueRange,
+    layerRange: norm === "none" ? layerRange : null,
     source: {
       L,
       T,
@@ -174,17 +188,21 @@ function precomputedMaps(m: TraitReader, samples: number[]): Resolution {
   };
 }
 
-function extentOf(scale: Float32Array, used: number[], LM: number): [number, number] {
+/** (min lo, max hi) of the maps (layer l, key k) of the cube rows `used` ([0, 1] if none). */
+export function extentOf(scale: Float32Array, used: number[], L: number, M: number, l: number, k: number): [number, number] {
+  return extentOfScales(used.map((r) => (r * L + l) * M + k), scale);
+}
+
+/** (min lo, max hi) over the maps `js` of a scale array [..., 2]; NaN lo skipped; [0, 1] if none. */
+function extentOfScales(js: number[], scale: ArrayLike<number>): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const r of used) {
-    for (let j = 0; j < LM; j++) {
-      const a = scale[(r * LM + j) * 2];
-      if (Number.isNaN(a)) continue;
-      if (a < lo) lo = a;
-      const b = scale[(r * LM + j) * 2 + 1];
-      if (b > hi) hi = b;
-    }
+  for (const j of js) {
+    const a = scale[2 * j];
+    if (Number.isNaN(a)) continue;
+    if (a < lo) lo = a;
+    const b = scale[2 * j + 1];
+    if (b > hi) hi = b;
   }
   return Number.isFinite(lo) ? [lo, hi] : [0, 1];
 }
@@ -234,9 +252,16 @@ export function resolveMaps(m: TraitReader, samples: number[]): Resolution {
   const [S, L, T] = maps.shape;
   const have = meta?.samples ?? [];
   const data = maps.data;
+  // norm "none": a layer's range over the samples sent (maps_scale [S, L, 2]), as Python's
+  const scale = decodeCached(m.get("maps_scale"))?.data;
+  const layerRange = meta?.norm === "none" && scale && scale.length === S * L * 2
+    ? (l: number) => extentOfScales(Array.from({ length: S }, (_, s) => s * L + l), scale)
+    : null;
+  const cur = Math.min(Math.max(0, m.get("layer") | 0), L - 1);
   return {
     ready: true,
-    valueRange: null,
+    valueRange: layerRange ? layerRange(cur) : null,
+    layerRange,
     source: {
       L,
       T,

@@ -91,15 +91,16 @@ function tableId(t: ColourTable): number {
 }
 
 /** The strip's heatmap: one row per layer, `cols` columns of bucket maxima. */
-function stripImage(maps: (Float32Array | null)[], rows: number, cols: number, range: [number, number], table: ColourTable): ImageData {
+function stripImage(maps: (Float32Array | null)[], rows: number, cols: number, range: [number, number], table: ColourTable, rowRanges: [number, number][] | null): ImageData {
   const img = new ImageData(cols, rows);
   const d = img.data;
   for (let l = 0; l < rows; l++) {
     const m = maps[l];
     // cols <= T: the same buckets as the main plot's colours, cached with them
     const col = m ? (cols <= m.length ? bucketMaxCached(m, cols) : memo(m, `colmax:${cols}`, () => columnMax(m, cols))) : null;
+    const [lo, hi] = rowRanges?.[l] ?? range;
     for (let c = 0; c < cols; c++) {
-      const k = col ? colourIndex(col[c], range[0], range[1]) : -1;
+      const k = col ? colourIndex(col[c], lo, hi) : -1;
       const o = (l * cols + c) * 4;
       if (k < 0) { d[o] = 128; d[o + 1] = 128; d[o + 2] = 128; d[o + 3] = 60; }
       else { const t = k * 4; d[o] = table.rgba[t]; d[o + 1] = table.rgba[t + 1]; d[o + 2] = table.rgba[t + 2]; d[o + 3] = table.rgba[t + 3]; }
@@ -119,6 +120,7 @@ export function drawStrip(
   theme: Theme,
   dpr: number,
   caption: string,
+  rowRanges: [number, number][] | null = null, // each row's own range (norm "none")
 ): void {
   ctx.fillStyle = theme.bg;
   ctx.fillRect(0, 0, g.left + g.width + 200, g.height);
@@ -128,7 +130,7 @@ export function drawStrip(
   const rows = Math.max(1, g.rows);
   // the heatmap only changes with the sample/method/reduction (the maps), the width, the range
   // and the colour table; a layer change reuses it and redraws labels and highlight only
-  const key = `${cols}|${rows}|${range[0]}|${range[1]}|${tableId(table)}`;
+  const key = `${cols}|${rows}|${rowRanges ? rowRanges.join(";") : `${range[0]}|${range[1]}`}|${tableId(table)}`;
   const buf = maps.find((m) => m)?.buffer ?? null;
   const full = `${key}|${maps.map((m) => (m ? `${m.byteOffset}:${m.length}` : "-")).join(",")}`;
   if (buf !== scratchBuf || full !== scratchKey) {
@@ -136,7 +138,7 @@ export function drawStrip(
     scratch.height = rows;
     const sctx = scratch.getContext("2d");
     if (!sctx) return;
-    sctx.putImageData(stripImage(maps, rows, cols, range, table), 0, 0);
+    sctx.putImageData(stripImage(maps, rows, cols, range, table, rowRanges), 0, 0);
     scratchBuf = buf;
     scratchKey = full;
   }

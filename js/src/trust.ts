@@ -5,6 +5,7 @@
 import { formatTick, niceTicks } from "./axes";
 import { decodeCached, type Decoded } from "./buffers";
 import { halfTable } from "./compact";
+import { shortLabels } from "./labels";
 import { memo } from "./memo";
 import { mapKey } from "./state";
 import type { Rect } from "./layout";
@@ -124,6 +125,15 @@ const LABEL_W = 92;
 const HEAD_H = 54;
 const ROW_H = 20;
 const TABLE_GAP = 18;
+/** the depth axis's layer names: at most this wide (px), turned 45 degrees */
+const DEPTH_LABEL_W = 84;
+const DEPTH_LABEL_H = Math.ceil(DEPTH_LABEL_W * Math.SQRT1_2) + 10;
+
+/** Label every k-th layer of the depth axis so that turned labels keep 11 px apart. */
+export function depthLabelStep(L: number, width: number): number {
+  const gap = L > 1 ? width / (L - 1 + 0.6) : width;
+  return Math.max(1, Math.ceil(11 / Math.max(gap, 1e-9)));
+}
 
 export function trustLayout(m: TraitReader, width: number): TrustLayout {
   const meta = (get(m, "trust_meta") ?? {}) as TrustMeta;
@@ -148,13 +158,41 @@ export function trustLayout(m: TraitReader, width: number): TrustLayout {
   const rw = Math.max(120, width - rx - 150);
   const curves = wide ? { x: rx, y: TOP + 30, w: rw, h: 200 } : { x: rx, y: tablesBottom + 40, w: rw, h: 200 };
   const depth = { x: curves.x, y: curves.y + curves.h + 70, w: rw, h: 170 };
-  const height = Math.max(tablesBottom + 16, depth.y + depth.h + 40);
+  const height = Math.max(tablesBottom + 16, depth.y + depth.h + DEPTH_LABEL_H + 20);
   return { height, tables, cells, curves, depth };
 }
 
 export function cellAt(lay: TrustLayout, x: number, y: number): TrustCell | null {
   for (const c of lay.cells) if (x >= c.x && x < c.x + c.w && y >= c.y && y < c.y + c.h) return c;
   return null;
+}
+
+/** The tooltip under a point of the trust view: the full layer name over a row label, with the
+ * column and value over a cell, over a depth-axis label; "" elsewhere. */
+export function hoverText(m: TraitReader, lay: TrustLayout, x: number, y: number): string {
+  const meta = (get(m, "trust_meta") ?? {}) as TrustMeta;
+  const layers = meta.layers ?? [];
+  const keys = meta.keys ?? [];
+  const cell = cellAt(lay, x, y);
+  if (cell) {
+    const t = lay.tables.find((q) => q.spec.name === cell.table);
+    const v = t?.spec.values[cell.layer * keys.length + cell.col];
+    const value = v !== undefined && Number.isFinite(v) ? v.toFixed(3) : "–";
+    return `${layers[cell.layer] ?? ""} · ${keys[cell.col] ?? ""}: ${value}`;
+  }
+  for (const t of lay.tables) {
+    const l = Math.floor((y - t.y - HEAD_H) / ROW_H);
+    if (x >= t.x && x < t.x + LABEL_W && l >= 0 && l < layers.length) return layers[l];
+  }
+  const d = lay.depth;
+  if (layers.length && x >= d.x - 20 && x <= d.x + d.w && y > d.y + d.h && y < d.y + d.h + DEPTH_LABEL_H) {
+    // a turned label starts at its tick and runs down-left: the tick is up-right of the point
+    const xr = [-0.3, Math.max(1, layers.length - 1) + 0.3];
+    const along = x + (y - d.y - d.h);
+    const l = Math.round(xr[0] + ((along - d.x) / d.w) * (xr[1] - xr[0]));
+    if (l >= 0 && l < layers.length) return layers[l];
+  }
+  return "";
 }
 
 /** The (layer, column) of the trust table the controls point at (-1 when the method is absent). */
@@ -186,7 +224,7 @@ function fit(ctx: CanvasRenderingContext2D, text: string, w: number): string {
 
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
-function frame(ctx: CanvasRenderingContext2D, theme: Theme, r: Rect, x: [number, number], y: [number, number], xl: string, yl: string, xt?: number[], xfmt?: (v: number) => string): void {
+function frame(ctx: CanvasRenderingContext2D, theme: Theme, r: Rect, x: [number, number], y: [number, number], xl: string, yl: string, xt?: number[], xfmt?: (v: number) => string, turned = false): void {
   const sx = (v: number) => r.x + ((v - x[0]) / (x[1] - x[0])) * r.w;
   const sy = (v: number) => r.y + r.h - ((v - y[0]) / (y[1] - y[0])) * r.h;
   const yt = niceTicks(y[0], y[1], 5);
@@ -204,12 +242,24 @@ function frame(ctx: CanvasRenderingContext2D, theme: Theme, r: Rect, x: [number,
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
   for (const v of yt) ctx.fillText(formatTick(v, yt), r.x - 4, sy(v));
-  ctx.textAlign = "center";
-  ctx.textBaseline = "top";
-  for (const v of xs) ctx.fillText(xfmt ? xfmt(v) : formatTick(v, xs), sx(v), r.y + r.h + 3);
+  ctx.textAlign = turned ? "right" : "center";
+  ctx.textBaseline = turned ? "middle" : "top";
+  let drop = 17; // the axis title under the tick labels
+  for (const v of xs) {
+    const text = xfmt ? xfmt(v) : formatTick(v, xs);
+    if (!turned) { ctx.fillText(text, sx(v), r.y + r.h + 3); continue; }
+    drop = Math.max(drop, Math.ceil(ctx.measureText(text).width * Math.SQRT1_2) + 12);
+    ctx.save(); // turned 45 degrees: long names side by side
+    ctx.translate(sx(v), r.y + r.h + 4);
+    ctx.rotate(-Math.PI / 4);
+    ctx.fillText(text, 0, 0);
+    ctx.restore();
+  }
   ctx.fillStyle = theme.fg;
   ctx.font = `11px ${theme.font}`;
-  ctx.fillText(xl, r.x + r.w / 2, r.y + r.h + 17);
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
+  ctx.fillText(xl, r.x + r.w / 2, r.y + r.h + Math.min(drop, DEPTH_LABEL_H));
   ctx.save();
   ctx.translate(r.x - 36, r.y + r.h / 2);
   ctx.rotate(-Math.PI / 2);
@@ -275,6 +325,7 @@ export function drawTrust(ctx: CanvasRenderingContext2D, m: TraitReader, width: 
   const labels = m.get("method_labels") ?? {};
   const keys = meta.keys ?? [];
   const layers = meta.layers ?? [];
+  const short = shortLabels(layers);
   const keyLabel = (k: string) => { const [a, b] = k.split("/"); return (labels[a] ?? a) + (b ? ` (${b})` : ""); };
   ctx.save();
   ctx.fillStyle = theme.bg;
@@ -321,7 +372,8 @@ export function drawTrust(ctx: CanvasRenderingContext2D, m: TraitReader, width: 
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
     ctx.font = `10px ${theme.font}`;
-    layers.forEach((name, l) => ctx.fillText(fit(ctx, name, LABEL_W - 6), t.x + LABEL_W - 4, t.y + HEAD_H + l * ROW_H + ROW_H / 2));
+    // the shortest dotted suffix that tells the rows apart; the full name on hover (hoverText)
+    short.forEach((name, l) => ctx.fillText(fit(ctx, name, LABEL_W - 6), t.x + LABEL_W - 4, t.y + HEAD_H + l * ROW_H + ROW_H / 2));
   }
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
@@ -400,7 +452,9 @@ export function drawTrust(ctx: CanvasRenderingContext2D, m: TraitReader, width: 
     ctx.textBaseline = "bottom";
     ctx.fillText("faithfulness (gain over random) against depth", dr.x - 40, dr.y - 6);
     const xt = layers.map((_, i) => i);
-    frame(ctx, theme, dr, xr, yr, "layer", "gain", xt, (v) => fit(ctx, layers[v] ?? "", Math.max(20, dr.w / layers.length - 4)));
+    // the rows' short names, turned to fit: every layer's where there is room, else every k-th
+    const every = depthLabelStep(layers.length, dr.w);
+    frame(ctx, theme, dr, xr, yr, "layer", "gain", xt.filter((v) => v % every === 0), (v) => fit(ctx, short[v] ?? "", DEPTH_LABEL_W), true);
     const sx = dr.x + ((sel.layer - xr[0]) / (xr[1] - xr[0])) * dr.w;
     ctx.save();
     ctx.strokeStyle = theme.fgMuted;
@@ -455,8 +509,7 @@ export function createTrustPane(change: (c: Partial<CamTraits>) => void): TrustP
   let last: TrustLayout | null = null;
   let drawn: PaintedTrust | null = null;
   let reader: TraitReader | null = null;
-  // set with `as never`: the randomised trait is not in CamTraits (trust.ts owns it)
-  box.addEventListener("change", () => change({ randomised: box.checked } as never));
+  box.addEventListener("change", () => change({ randomised: box.checked }));
   const onClick = (ev: MouseEvent) => {
     if (!last || !reader) return;
     const r = canvas.getBoundingClientRect();
@@ -464,6 +517,13 @@ export function createTrustPane(change: (c: Partial<CamTraits>) => void): TrustP
     if (c) change(cellControls(reader, c));
   };
   canvas.addEventListener("click", onClick);
+  const onMove = (ev: MouseEvent) => {
+    if (!last || !reader) return;
+    const r = canvas.getBoundingClientRect();
+    const text = hoverText(reader, last, ev.clientX - r.left, ev.clientY - r.top);
+    if (canvas.title !== text) canvas.title = text;
+  };
+  canvas.addEventListener("mousemove", onMove);
   return {
     canvas,
     toggle,
@@ -497,6 +557,7 @@ export function createTrustPane(change: (c: Partial<CamTraits>) => void): TrustP
     painted: () => drawn,
     dispose() {
       canvas.removeEventListener("click", onClick);
+      canvas.removeEventListener("mousemove", onMove);
     },
   };
 }

@@ -280,7 +280,7 @@ export class CamView {
     const s0 = scene.samples[0];
     if (sctx) {
       drawStrip(sctx, geom, scene.strip, scene.layerNames, scene.layer, scene.valueRange, table, theme,
-        window.devicePixelRatio || 1, `all layers of sample #${s0?.id ?? ""} (click a row to show it)`);
+        window.devicePixelRatio || 1, `all layers of sample #${s0?.id ?? ""} (click a row to show it)`, scene.stripRanges);
     }
     strip.classList.remove("tscam-hidden");
   }

@@ -24,7 +24,7 @@ describe("line styles", () => {
 
 describe("layout, hover and strip geometry", () => {
   const scene = (view: Scene["view"], C: number, k: number): Scene => ({
-    view, C, T: 3, title: "", valueRange: [0, 1], strip: null, layer: 0, layerNames: [],
+    view, C, T: 3, title: "", valueRange: [0, 1], strip: null, stripRanges: null, layer: 0, layerNames: [],
     samples: Array.from({ length: k }, (_, i) => sample(i, C)),
   });
   it("stacks channel panels and sizes the figure", () => {

@@ -48,8 +48,8 @@ describe("sample filters and sort", () => {
   it("steps through the listed samples (arrows, ◀ ▶)", () => {
     const i32 = (v: number[]): Packed => ({ dtype: "int32", shape: [v.length], data: new DataView(new Int32Array(v).buffer) });
     const t: Partial<CamTraits> = {
-      n_samples: 6, y_true: i32(yTrue), y_pred: i32(yPred),
-      probs: { dtype: "float32", shape: [6, 2], data: new DataView(new Float32Array(probs).buffer) },
+      n_samples: 6, y_true_buffer: i32(yTrue), y_pred_buffer: i32(yPred),
+      probs_buffer: { dtype: "float32", shape: [6, 2], data: new DataView(new Float32Array(probs).buffer) },
       sample_filter: "mistakes", filter_true: -1, filter_pred: -1, sample_sort: "index",
     };
     const m: TraitReader = { get: (k) => t[k] as never };

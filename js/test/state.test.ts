@@ -54,8 +54,8 @@ const base: Partial<CamTraits> = {
   layers: ["blocks.0", "blocks.1"], methods: ["gradcam", "activation"],
   method_labels: { gradcam: "Grad-CAM", activation: "CAM" }, reductions: ["mean", "max"],
   reduction_methods: ["activation"], classes: ["Normal", "Myocardial Infarction"], n_samples: 2,
-  series: f32([2, 1, 3], [1, 2, 3, 4, 5, 6]), y_true: i32([0, 0]), y_pred: i32([0, 1]),
-  probs: f32([2, 2], [0.9, 0.1, 0.03, 0.97]), sample_ids: i32([10, 11]),
+  series: f32([2, 1, 3], [1, 2, 3, 4, 5, 6]), y_true_buffer: i32([0, 0]), y_pred_buffer: i32([0, 1]),
+  probs_buffer: f32([2, 2], [0.9, 0.1, 0.03, 0.97]), sample_ids: i32([10, 11]),
   cube: f32([3, 2, 2, 3], unitValues), cube_scale: f32([3, 2, 2, 2], scaleValues),
   cube_rows: i32s([2, 2], [0, -1, 2, 1]), cube_keys: ["gradcam", "activation/max"],
   cube_meta: { scale_range: [0, 1] }, value_range: [0, 1],
@@ -71,8 +71,17 @@ describe("map selection", () => {
       expect(Array.from(r.source.map(1, 1)!)).toEqual([1110, 1111, 1112]); // sample 1, pred 1: row 1
       expect(Array.from(r.source.map(0, 1)!)).toEqual([110, 111, 112]);
       expect(r.source.map(2, 0)).toBeNull();
-      expect(r.valueRange).toEqual([0, 1112]); // norm "none": the extent of the rows used
+      // norm "none": the extent of the current layer's maps of the current method (layer 1,
+      // activation/max: lo = 1000 r + 110) over the rows used (0 and 1), by hand
+      expect(r.valueRange).toEqual([110, 1112]);
+      expect(r.layerRange!(0)).toEqual([10, 1012]);
     }
+    const l0 = resolveMaps(fakeModel({ ...base, layer: 0 }), [1]);
+    expect(l0.ready && l0.valueRange).toEqual([10, 1012]);
+    const g = resolveMaps(fakeModel({ ...base, method: "gradcam" }), [1]); // key 0: lo = 1000 r + 100 l
+    expect(g.ready && g.valueRange).toEqual([100, 1102]);
+    const ns = resolveMaps(fakeModel({ ...base, norm: "sample" }), [1]);
+    expect(ns.ready && ns.layerRange).toBeNull();
     // target "true": sample 1 (label 0) has its own row 2; sample 0 (pred = label) shares row 0
     const t = resolveMaps(fakeModel({ ...base, target: "true" }), [0, 1]);
     expect(t.ready && Array.from(t.source.map(1, 1)!)).toEqual([2110, 2111, 2112]);
@@ -125,6 +134,19 @@ describe("map selection", () => {
     const g = { ...k, method: "gradcam", maps_meta: { ...meta, method: "gradcam", reduction: "mean" } };
     expect(resolveMaps(fakeModel(g), [1]).ready).toBe(true);
   });
+  it("takes the norm-none colour range of kernel maps per layer from maps_scale", () => {
+    // two samples, two layers: (lo, hi) per map; layer 0 spans 7..19, layer 1 70..190
+    const maps = f32([2, 2, 3], new Array(12).fill(0.5));
+    const maps_scale = f32([2, 2, 2], [7, 9, 70, 90, 11, 19, 110, 190]);
+    const meta = { request_id: 5, samples: [0, 1], method: "activation", reduction: "max", target: "pred", norm: "none" };
+    const k = { ...base, precomputed: false, maps, maps_scale, maps_meta: meta, norm: "none", layer: 1 };
+    const r = resolveMaps(fakeModel(k), [0, 1]);
+    expect(r.ready && r.valueRange).toEqual([70, 190]);
+    expect(r.ready && r.layerRange!(0)).toEqual([7, 19]);
+    const s = buildScene(fakeModel({ ...k, view: "grid", sample: 0 })).scene!;
+    expect(s.valueRange).toEqual([70, 190]);
+    expect(s.stripRanges).toEqual([[7, 19], [70, 190]]);
+  });
   it("decodes kernel maps again when only their ranges change (a norm change)", () => {
     const maps = f32([1, 2, 3], [0, 0.5, 1, 0, 0.5, 1]);
     const meta = { request_id: 5, samples: [1], method: "activation", reduction: "max", target: "pred", norm: "sample" };
@@ -168,7 +190,18 @@ describe("scene and titles", () => {
     expect(Array.from(scene!.samples[0].channels[0])).toEqual([4, 5, 6]);
     expect(Array.from(scene!.samples[0].map!)).toEqual([1110, 1111, 1112]);
     expect(scene!.strip!.map((r) => r![0])).toEqual([1010, 1110]);
-    expect(scene!.valueRange).toEqual([0, 1112]);
+    expect(scene!.valueRange).toEqual([110, 1112]); // layer 1, activation/max
+    expect(scene!.stripRanges).toEqual([[10, 1012], [110, 1112]]); // each strip row its own
+  });
+  it("shows the listed samples in the grid when the sample menu filters", () => {
+    // sample 0 is correct (true 0, pred 0), sample 1 a mistake (true 0, pred 1)
+    const grid = { ...base, view: "grid", view_count: 2, sample: 0 };
+    expect(buildScene(fakeModel(grid)).scene!.samples.map((s) => s.n)).toEqual([0, 1]);
+    expect(buildScene(fakeModel({ ...grid, sample_filter: "correct" })).scene!.samples.map((s) => s.n)).toEqual([0]);
+    const mistakes = { ...grid, sample: 1, sample_filter: "mistakes", filter_true: -1, filter_pred: -1, sample_sort: "index" };
+    expect(buildScene(fakeModel(mistakes)).scene!.samples.map((s) => s.n)).toEqual([1]);
+    const sorted = { ...grid, sample: 1, sample_sort: "-confidence" }; // most sure first: 1, 0
+    expect(buildScene(fakeModel(sorted)).scene!.samples.map((s) => s.n)).toEqual([1, 0]);
   });
   it("formats titles", () => {
     expect(sampleTitle(["a"], { trueClass: -1, predClass: 0, prob: NaN })).toBe("[true: ? | pred: a]");
@@ -193,6 +226,11 @@ describe("geometry", () => {
     expect(viewSamples("single", 3, 4, 10)).toEqual([3]);
     expect(viewSamples("grid", 3, 4, 10)).toEqual([3, 4, 5, 6]);
     expect(viewSamples("overlay", 8, 4, 10)).toEqual([8, 9]);
+    // filtered ("mistakes" = 2, 5, 7, 9): the listed samples from the current one on
+    expect(viewSamples("grid", 5, 3, 10, [2, 5, 7, 9])).toEqual([5, 7, 9]);
+    expect(viewSamples("overlay", 7, 4, 10, [2, 5, 7, 9])).toEqual([7, 9]);
+    expect(viewSamples("grid", 0, 3, 10, [2, 5, 7, 9])).toEqual([0, 2, 5]); // not listed: first
+    expect(viewSamples("single", 5, 3, 10, [2, 5, 7, 9])).toEqual([5]);
   });
   it("layer strip columns keep bucket maxima; play wraps", () => {
     expect(Array.from(columnMax([0, 0.2, 0.9, 0.1, NaN, NaN], 3))).toEqual([0.2, 0.9, NaN].map(Math.fround));

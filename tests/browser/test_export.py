@@ -85,7 +85,7 @@ def test_demo_page_is_light_and_self_contained(demo_page: tuple[Path, str]) -> N
     np.testing.assert_array_equal(tables[cmap_names().index("viridis")], cmap_table("viridis"))
     cube, rows = arrays["cube"], arrays["cube_rows"]
     assert cube.dtype == np.uint8 and cube.shape[1:3] == (7, 15)  # input + 6 blocks, 15 maps
-    pred, true = arrays["y_pred"], arrays["y_true"]
+    pred, true = arrays["y_pred_buffer"], arrays["y_true_buffer"]
     # one row per sample, one more only where the prediction differs from the label
     assert cube.shape[0] == SAMPLES + int((pred != true).sum())
     n = np.arange(SAMPLES)
@@ -170,7 +170,7 @@ def test_offline_page_every_control_without_a_kernel(
         p.changes(lambda norm=norm: p.control("norm").select_option(norm), f"norm {norm}")
     page.screenshot(path=str(artifacts / "export-norm.png"))
     # the target menu: true and predicted work offline; a class needs a kernel (or targets="all")
-    wrong = np.flatnonzero(arrays["y_pred"] != arrays["y_true"])
+    wrong = np.flatnonzero(arrays["y_pred_buffer"] != arrays["y_true_buffer"])
     if wrong.size:
         p.paint(lambda: (box.fill(str(wrong[0])), box.press("Enter")))
         p.changes(lambda: p.control("target").select_option("true"), "target true")

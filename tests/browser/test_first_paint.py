@@ -58,7 +58,7 @@ def test_first_sample_painted_before_predictions_complete(lab_server, open_page)
     kernel.run("import asyncio\nawait w.ready()", timeout=300)
     wait_until(lambda: note.get_attribute("data-filling") == "0", 10, 0.1, "predictions in")
     # the mistakes, from the menu
-    mistakes = kernel.eval("[int(s) for s in np.flatnonzero(unpack(w.y_pred) != y)]")
+    mistakes = kernel.eval("[int(s) for s in np.flatnonzero(w.y_pred != y)]")
     page.locator(f"{WIDGET} select[data-control=sample_filter]").first.select_option("mistakes")
     kernel.wait_for("w.sample_filter", lambda v: v == "mistakes", timeout=10)
     assert kernel.eval("w.sample_list.tolist()") == mistakes

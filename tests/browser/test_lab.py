@@ -544,8 +544,8 @@ def test_kernel_mode_target_menu(kcam):
     the kernel's map for the true class differs from the predicted class's, and the repaint
     shows it: its peak drawn in the top colour."""
     cam = kcam
-    pred = cam.kernel.eval("unpack(w.y_pred).tolist()")
-    true = cam.kernel.eval("unpack(w.y_true).tolist()")
+    pred = cam.kernel.eval("w.y_pred.tolist()")
+    true = cam.kernel.eval("w.y_true.tolist()")
     wrong = [i for i, (p, t) in enumerate(zip(pred, true)) if p != t and t >= 0]
     assert wrong, "the untrained model classifies every sample right"
     before = cam.reset(sample=wrong[0], target="pred", norm="sample")

@@ -242,3 +242,72 @@ def test_trust_view_in_lab(lab_server, open_page, artifacts: Path) -> None:
         page.screenshot(path=str(artifacts / "trust-lab-randomised.png"))
     finally:
         kernel.close()
+
+
+def _nested_model(n_classes: int) -> torch.nn.Module:
+    """A small conv net whose layers have long shared prefixes, as TST's do
+    (``backbone.inner.layers.0.conv`` ...)."""
+    from collections import OrderedDict
+
+    from torch import nn
+
+    def block(c_in: int) -> nn.Module:
+        return nn.Sequential(
+            OrderedDict(
+                conv=nn.Conv1d(c_in, 6, 5, padding=2), norm=nn.BatchNorm1d(6), act=nn.ReLU()
+            )
+        )
+
+    layers = nn.Sequential(*(block(1 if i == 0 else 6) for i in range(3)))
+    inner = nn.Sequential(OrderedDict(layers=layers))
+    return nn.Sequential(
+        OrderedDict(
+            backbone=nn.Sequential(OrderedDict(inner=inner)),
+            head=nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(6, n_classes)),
+        )
+    )
+
+
+LONG = [f"backbone.inner.layers.{i}.{p}" for i in range(3) for p in ("conv", "act")]
+
+
+def test_trust_labels_tell_rows_apart(tmp_path: Path, open_page, artifacts: Path) -> None:
+    """Long layer names with a shared prefix: the rows and the depth axis show the shortest
+    suffix that tells them apart (``0.conv``, ``0.act`` ...), the full name on hover; the
+    display controls that do nothing in the trust view are hidden there."""
+    from tscam_widget.data.synthetic import synthetic
+    from tscam_widget.widget import CamWidget
+
+    X, y, mask = synthetic(N, length=T, seed=3)
+    classes = sorted(set(y))
+    torch.manual_seed(0)
+    model = _nested_model(len(classes)).eval()
+    w = CamWidget(model, X, y, classes=classes, layers=LONG, trust=True, progress=False)
+    assert w.layers == LONG
+    page = _open(open_page, w.save_html(tmp_path / "long.html"))
+    geo = _painted(page, lambda: page.locator("[data-control=view]").select_option("trust"))
+    geo = geo["trust"]
+    assert geo["state"] == "done"
+    # hidden in the trust view: n, mark, colours, norm; shown: method, view, target
+    hidden = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('[data-control]')]
+            .map(e => [e.dataset.control, !!e.closest('.tscam-hidden')]))"""
+    )
+    assert hidden["view_count"] and hidden["mark"] and hidden["cmap"] and hidden["norm"]
+    assert not hidden["method"] and not hidden["view"] and not hidden["target"]
+    trust = page.locator("canvas.tscam-trust")
+    box = trust.bounding_box()
+    cells = [c for c in geo["cells"] if c["table"] == "gain"]
+    titles = []
+    for layer in range(len(LONG)):
+        cell = next(c for c in cells if c["layer"] == layer and c["col"] == 0)
+        page.mouse.move(box["x"] + cell["x"] - 30, box["y"] + cell["y"] + cell["h"] / 2)
+        titles.append(trust.get_attribute("title"))
+    assert titles == LONG  # the full name over each row label
+    page.mouse.move(box["x"] + cells[0]["x"] + 5, box["y"] + cells[0]["y"] + 5)
+    assert trust.get_attribute("title").startswith(LONG[0] + " · ")
+    trust.screenshot(path=str(artifacts / "trust-long-labels.png"))
+    # back in a map view every control shows again (n only in grid / overlay)
+    _painted(page, lambda: page.locator("[data-control=view]").select_option("grid"))
+    assert page.locator("label:has([data-control=mark])").is_visible()
+    assert page.locator("label:has([data-control=view_count])").is_visible()

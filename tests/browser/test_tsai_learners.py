@@ -68,9 +68,7 @@ def test_tsai_learner_widget(lab_server, open_page, artifacts, arch, kw, token_l
     layouts = kernel.eval("w.layer_layouts")
     assert layers[0] == "input" and len(layers) >= 4, layers
     # predictions are the Learner's own (its batch transforms applied)
-    agree = kernel.eval(
-        "bool((unpack(w.y_pred) == learn.get_preds(ds_idx=1)[0].argmax(1).numpy()).all())"
-    )
+    agree = kernel.eval("bool((w.y_pred == learn.get_preds(ds_idx=1)[0].argmax(1).numpy()).all())")
     assert agree is True
     if token_layout:
         assert any(v == token_layout for v in layouts), layouts

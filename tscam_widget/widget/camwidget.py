@@ -109,7 +109,7 @@ class CamWidget(WidgetTraits):
         p, init = assemble(self, in_background=in_background, **opts)
         self._src, self._maps, self._watch, self._jobs = p.src, p.maps, p.watch, p.jobs
         self._trust, self._flusher, self._results = p.trust, p.flusher, p.results
-        self._follow, self._checks = p.follow, p.checks
+        self._follow, self._checks, self._predictions = p.follow, p.checks, p.predictions
         super().__init__(**{**init, **controls})
         self.targets = buffers.pack(p.maps.comp.targets(self.target), "int32")
         self._flusher.ready = True
@@ -152,6 +152,22 @@ class CamWidget(WidgetTraits):
         c, w = self._maps.comp, self
         args = (w.sample_filter, w.filter_true, w.filter_pred, w.sample_sort)
         return sample_list(self._src.y, c.pred, c.probs, *args)
+
+    @property
+    def y_pred(self) -> np.ndarray:
+        """int32 ``[N]``: predicted classes (-1: not yet, -2: never, NaN/inf in the series). In a
+        kernel they fill in behind the first picture: ``await w.ready()`` first (or a warning)."""
+        return self._predictions.y_pred()
+
+    @property
+    def probs(self) -> np.ndarray:
+        """float32 ``[N, K]``: softmax per sample (NaN rows: not yet; see :attr:`y_pred`)."""
+        return self._predictions.probs()
+
+    @property
+    def y_true(self) -> np.ndarray:
+        """int32 ``[N]``: each sample's label (-1: unknown)."""
+        return self._predictions.y_true()
 
     @property
     def predictions_complete(self) -> bool:
@@ -308,6 +324,17 @@ class CamWidget(WidgetTraits):
         shown = self.sample_list if self._flusher.ready else []
         if len(shown) and self.sample not in set(shown.tolist()):
             self.sample = int(shown[0])
+        self._flusher.mark("maps")  # grid / overlay show the listed samples
+
+    @t.observe("layer")
+    def _o_layer(self, change: Any) -> None:
+        if self._flusher.ready and self.norm == "none":  # the colour range is the layer's
+            self.value_range = self._flusher.layer_range()
+
+    @t.observe("y_pred_buffer")
+    def _o_predictions(self, change: Any) -> None:
+        if self._flusher.ready and self._flusher.filtered_views():  # other samples listed
+            self._flusher.mark("maps", user=False)
 
     @t.observe("target", "norm")
     def _o_target_norm(self, change: Any) -> None:

@@ -69,6 +69,16 @@ def quantise(maps: np.ndarray, precision: str = "uint8") -> tuple[np.ndarray, np
     return u, scale.astype(np.float32)
 
 
+def scale_extent(scale: np.ndarray) -> list[float]:
+    """``[min lo, max hi]`` over maps' ranges ``scale`` float ``[..., 2]`` (NaN lo: a map with no
+    values, skipped); ``[0, 1]`` when there is none."""
+    sc = np.asarray(scale, np.float64).reshape(-1, 2)
+    ok = np.isfinite(sc[:, 0])
+    if not ok.any():
+        return [0.0, 1.0]
+    return [float(sc[ok, 0].min()), float(sc[ok, 1].max())]
+
+
 def unit_of(u: np.ndarray) -> np.ndarray:
     """The unit values (float64 in 0..1) of stored ``u``."""
     if u.dtype == np.uint8:
@@ -201,13 +211,16 @@ class MapStore:
             return np.full((*self.scale.shape[1:3], 2), np.nan, np.float32)
         return layer_ranges(self.scale[rows])
 
-    def value_range(self, classes: np.ndarray) -> list[float]:
-        """``[lo, hi]`` of the ``norm="none"`` colour bar: the extent of every stored map used
-        by ``classes`` (all layers and methods); ``[0, 1]`` when there is none."""
+    def value_range(
+        self, classes: np.ndarray, layer: int | None = None, key: int | None = None
+    ) -> list[float]:
+        """``[lo, hi]`` of the ``norm="none"`` colour bar: the extent of the stored maps used by
+        ``classes`` at ``layer`` for map kind ``key`` (an index into the store's keys; None:
+        every layer / kind); ``[0, 1]`` when there is none."""
         rows = self.select(classes)
-        sc = self.scale[rows[rows >= 0]]
-        lo, hi = sc[..., 0], sc[..., 1]
-        ok = np.isfinite(lo)
-        if not ok.any():
-            return [0.0, 1.0]
-        return [float(lo[ok].min()), float(hi[ok].max())]
+        sc = self.scale[rows[rows >= 0]]  # [r, L, M, 2]
+        if layer is not None:
+            sc = sc[:, layer : layer + 1]
+        if key is not None:
+            sc = sc[:, :, key : key + 1]
+        return scale_extent(sc)

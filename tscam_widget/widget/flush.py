@@ -16,8 +16,10 @@ from tscam_widget.explain.explanation import map_key
 from . import buffers
 from .background import running_loop
 from .colormaps import cmap_names, cmap_table
+from .compact import scale_extent
 from .jobs import JobRunner
 from .maps import MapService, progress_reporter
+from .samples import is_filtered, sample_list, visible_samples
 
 
 class Flusher:
@@ -153,7 +155,7 @@ class Flusher:
     def publish_store(self) -> None:
         w = self.w
         with w.hold_sync():
-            for k, v in self.maps.store_traits(w.target, w.norm).items():
+            for k, v in self.maps.store_traits(w.target, w.norm, w.layer, self.key()).items():
                 setattr(w, k, v)
             w.status = self.status(w.status)
 
@@ -162,10 +164,34 @@ class Flusher:
         return map_key(*self.maps.comp.key_of(self.w.method, self.w.reduction))
 
     def visible_samples(self) -> list[int]:
+        """The samples the view shows: grid / overlay follow the sample menu's list as the
+        frontend makes it (from the predictions sent to it)."""
         w = self.w
-        if w.view == "single":
-            return [w.sample]
-        return list(range(w.sample, min(w.n_samples, w.sample + w.view_count)))
+        menu = (w.sample_filter, w.filter_true, w.filter_pred, w.sample_sort)
+        listed = None
+        if self.filtered_views():
+            y, pred, probs = (
+                buffers.unpack(w.y_true_buffer),
+                buffers.unpack(w.y_pred_buffer),
+                buffers.unpack(w.probs_buffer),
+            )
+            listed = sample_list(y, pred, probs.reshape(len(pred), -1), *menu)
+        return visible_samples(w.view, w.sample, w.view_count, w.n_samples, listed)
+
+    def filtered_views(self) -> bool:
+        """Grid / overlay showing the sample menu's filtered or sorted list."""
+        w = self.w
+        menu = (w.sample_filter, w.filter_true, w.filter_pred, w.sample_sort)
+        return w.view != "single" and is_filtered(*menu)
+
+    def layer_range(self) -> list[float]:
+        """norm "none": ``[lo, hi]`` of the current layer's maps of the current method
+        (precomputed: every sample's for the current target; kernel mode: the samples sent)."""
+        w, maps = self.w, self.maps
+        if w.precomputed and maps.store is not None:
+            return maps.store_range(w.target, w.layer, w.method, w.reduction)
+        scale = buffers.unpack(w.maps_scale)
+        return scale_extent(scale[:, w.layer]) if scale.ndim == 3 else [0.0, 1.0]
 
     def series_traits(self, samples: list[int] | None) -> dict[str, Any]:
         """``series``/``input_series``/``series_samples``: every sample's series, or (a large
@@ -234,7 +260,7 @@ class Flusher:
             "norm": w.norm,
         }
         with w.hold_sync():
-            for k, v in self.maps.maps_traits(maps, meta, w.norm).items():
+            for k, v in self.maps.maps_traits(maps, meta, w.norm, w.layer).items():
                 setattr(w, k, v)
             status = f"{w.method_labels.get(w.method, w.method)}: samples {samples}"
             w.status = self.status(" · ".join(s for s in (status, range_note) if s))

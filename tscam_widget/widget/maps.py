@@ -177,9 +177,18 @@ class MapService:
         assert self.store is not None
         return self.store.maps(classes, norm, comp.scale_range)
 
-    def store_traits(self, target: Any, norm: str) -> dict[str, Any]:
+    def store_range(self, target: Any, layer: int, method: str, reduction: str) -> list[float]:
+        """norm "none": ``[lo, hi]`` of the stored maps of ``layer`` and the method for every
+        sample's class under ``target``."""
+        assert self.store is not None
+        comp = self.comp
+        key = comp.keys().index(comp.key_of(method, reduction))
+        return self.store.value_range(comp.targets(target), layer, key)
+
+    def store_traits(self, target: Any, norm: str, layer: int, key: str) -> dict[str, Any]:
         """What the frontend gets of the store: the store itself when it grew since it was last
-        sent, the classes of ``target``, the colour range and a status line."""
+        sent, the classes of ``target``, the colour range (``norm="none"``: of ``layer``'s maps
+        of map kind ``key``) and a status line."""
         store = self.store
         assert store is not None
         comp = self.comp
@@ -196,7 +205,8 @@ class MapService:
             )
         out["targets"] = buffers.pack(classes, "int32")
         if norm == "none":
-            out["value_range"] = store.value_range(classes)
+            m = [map_key(*k) for k in comp.keys()].index(key)
+            out["value_range"] = store.value_range(classes, layer, m)
         else:
             out["value_range"] = [float(v) for v in comp.scale_range]
         n, L, M, _ = store.u.shape
@@ -250,8 +260,11 @@ class MapService:
         u, scale = quantise(maps, self.precision)
         return dequantise(u, scale)
 
-    def maps_traits(self, maps: np.ndarray, meta: dict[str, Any], norm: str) -> dict[str, Any]:
-        """``maps``/``maps_scale``/``maps_meta`` and the colour range for kernel-mode maps."""
+    def maps_traits(
+        self, maps: np.ndarray, meta: dict[str, Any], norm: str, layer: int
+    ) -> dict[str, Any]:
+        """``maps``/``maps_scale``/``maps_meta`` and the colour range (``norm="none"``: of
+        ``layer``'s maps) for kernel-mode maps ``[S, L, T]``."""
         self.counts["map_updates"] += 1
         u, scale = quantise(maps, self.precision)
         return dict(
@@ -259,7 +272,7 @@ class MapService:
             maps_scale=buffers.pack(scale, "float32"),
             maps_meta=meta,
             targets=buffers.pack(self.comp.targets(meta["target"]), "int32"),
-            value_range=self.value_range(maps, norm),
+            value_range=self.value_range(maps[:, layer], norm),
         )
 
     def value_range(self, arr: np.ndarray, norm: str) -> list[float]:

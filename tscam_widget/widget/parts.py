@@ -13,6 +13,7 @@ from .flush import Flusher
 from .follow import ModelFollower
 from .jobs import JobRunner
 from .maps import MapService
+from .predictions import Predictions
 from .results import JobResults
 from .source import Source, resolve_source
 from .trust import TrustService, check_mask
@@ -36,6 +37,7 @@ class Parts:
     results: JobResults
     follow: ModelFollower
     checks: ControlChecks
+    predictions: Predictions
 
 
 def assemble(w: Any, *, in_background: bool, **a: Any) -> tuple[Parts, dict[str, Any]]:
@@ -99,4 +101,6 @@ def assemble(w: Any, *, in_background: bool, **a: Any) -> tuple[Parts, dict[str,
     precomputed = maps.want_precompute() and not in_background
     init = flusher.initial_traits(names, a["target"], a["cmap"], a["norm"], a["view"], precomputed)
     init.update(results.prediction_traits(labels=True), **trust.initial_traits())
-    return Parts(src, maps, watch, jobs, trust, flusher, results, follow, checks), init
+    predictions = Predictions(comp, src)
+    parts = Parts(src, maps, watch, jobs, trust, flusher, results, follow, checks, predictions)
+    return parts, init

@@ -65,8 +65,6 @@ SAMPLE_SORTS = ("index", "confidence", "-confidence")
 NON_FINITE = -2
 #: ``y_pred`` of a sample not predicted yet
 NOT_PREDICTED = -1
-#: the sample menu's controls (``widget/samples.py``)
-SAMPLE_MENU = ("sample_filter", "filter_true", "filter_pred", "sample_sort")
 #: the views that draw no maps (display controls do nothing there)
 _NO_MAPS = ("trust",)
 
@@ -129,7 +127,8 @@ CONTROLS: tuple[Trait, ...] = (
         "view_count",
         "int",
         4,
-        "how many samples grid / overlay show (starting at `sample`)",
+        "how many samples grid / overlay show: from `sample` on, the next ones, or the next listed "
+        "ones when the sample menu filters or sorts (`w.sample_list`)",
         control=True,
         kernel=True,
         hidden_in=("single", *_NO_MAPS),
@@ -187,29 +186,39 @@ CONTROLS: tuple[Trait, ...] = (
         "all",
         f"the sample menu (`js/src/samples.ts`, `widget/samples.py`): {_q(SAMPLE_FILTERS)} "
         '(`"mistakes"`: predicted class differs from the true one); samples without a '
-        "prediction yet are not listed",
+        "prediction yet are not listed; grid and overlay show the listed samples",
         values=SAMPLE_FILTERS,
         control=True,
+        kernel=True,
     ),
-    Trait("filter_true", "int", -1, "list only samples of this true class (-1: any)", control=True),
+    Trait(
+        "filter_true",
+        "int",
+        -1,
+        "list only samples of this true class (-1: any)",
+        control=True,
+        kernel=True,
+    ),
     Trait(
         "filter_pred",
         "int",
         -1,
         "list only samples predicted as this class (-1: any)",
         control=True,
+        kernel=True,
     ),
     Trait(
         "sample_sort",
         "str",
         "index",
         f"{_q(SAMPLE_SORTS)} (confidence: the predicted class's probability, least confident "
-        "first); unpredicted samples last. The frontend computes the list from `y_true`, "
-        "`y_pred`, `probs` as they arrive (so it works offline), the arrows and "
+        "first); unpredicted samples last. The frontend computes the list from `y_true_buffer`, "
+        "`y_pred_buffer`, `probs_buffer` as they arrive (so it works offline), the arrows and "
         "◀ ▶ step through it, and a filter change moves `sample` to the first listed one when "
         "the current one is not listed",
         values=SAMPLE_SORTS,
         control=True,
+        kernel=True,
     ),
 )
 
@@ -291,22 +300,28 @@ INFORMATION: tuple[Trait, ...] = (
         "frontend waits for a sample's row before drawing it",
     ),
     _array(
-        "y_true",
+        "y_true_buffer",
         "int32",
         "[N]",
-        "-1 where unknown (data read lazily: filled in as items are read, when the labels come "
-        "with them)",
+        "the labels (Python: `w.y_true`, a numpy array); -1 where unknown (data read lazily: "
+        "filled in as items are read, when the labels come with them)",
     ),
     _array(
-        "y_pred",
+        "y_pred_buffer",
         "int32",
         "[N]",
-        "model prediction; -1 while not predicted yet (background mode: sent again as batches "
+        "model prediction (Python: `w.y_pred`, a numpy array); -1 while not predicted yet "
+        "(background mode: sent again as batches "
         'arrive; the sample menu says "predictions filling in" until none is -1), -2 for a '
         "sample whose series holds NaN or inf (it never gets one; never a mistake, last by "
         "confidence)",
     ),
-    _array("probs", "float32", "[N, K]", "softmax"),
+    _array(
+        "probs_buffer",
+        "float32",
+        "[N, K]",
+        "softmax; NaN rows while not predicted (Python: `w.probs`, a numpy array)",
+    ),
     _array("targets", "int32", "[N]", "the class each map explains under the current `target`"),
     Trait(
         "precomputed",
@@ -378,8 +393,11 @@ INFORMATION: tuple[Trait, ...] = (
         "value_range",
         "list",
         [0.0, 1.0],
-        "[lo, hi] of the colour bar for the current norm (precompute mode: the frontend derives "
-        "the same from `cube_scale`, so the offline page has it for every norm)",
+        '[lo, hi] of the colour bar for the current norm; `norm="none"`: the extent of the '
+        "current layer's maps of the current method (precompute mode: every sample's, for the "
+        "current target; kernel mode: the samples sent), so one layer or method with huge "
+        "values does not flatten the others (precompute mode: the frontend derives the same "
+        "from `cube_scale`, kernel mode from `maps_scale`, each layer's strip row its own)",
         dtype="float",
     ),
     Trait(

@@ -95,9 +95,9 @@ def typescript() -> str:
             const = f"{tr.name.upper()}_VALUES"
             out += _const(const, tr.values, f"The values of `{tr.name}`.")
     out += [
-        "/** `y_pred` of a sample whose series holds NaN or inf: it never gets a prediction. */",
+        "/** `y_pred_buffer` of a sample whose series holds NaN or inf: never predicted. */",
         f"export const NON_FINITE = {p.NON_FINITE};",
-        "/** `y_pred` of a sample not predicted yet. */",
+        "/** `y_pred_buffer` of a sample not predicted yet. */",
         f"export const NOT_PREDICTED = {p.NOT_PREDICTED};",
         "/** Per control, the views in which it does nothing (hidden there). */",
         "export const HIDDEN_IN: Partial<Record<ControlName, readonly string[]>> = {",

@@ -271,13 +271,13 @@ class JobResults:
             w.status = self.flusher.status(status)
 
     def prediction_traits(self, labels: bool = False) -> dict[str, Any]:
-        """``y_pred``/``probs`` as they are known now (and ``y_true`` with ``labels``, or for
-        data read on demand, whose labels fill in as it is read)."""
+        """``y_pred_buffer``/``probs_buffer`` as known now (``y_true_buffer`` with ``labels``, or
+        for data read on demand, whose labels fill in as it is read)."""
         comp = self.maps.comp
         out = dict(
-            y_pred=buffers.pack(comp.pred_shown(), "int32"),
-            probs=buffers.pack(comp.probs, "float32"),
+            y_pred_buffer=buffers.pack(comp.pred_shown(), "int32"),
+            probs_buffer=buffers.pack(comp.probs, "float32"),
         )
         if labels or getattr(self.src.X, "lazy", False):
-            out["y_true"] = buffers.pack(self.src.y, "int32")
+            out["y_true_buffer"] = buffers.pack(self.src.y, "int32")
         return out

@@ -63,4 +63,34 @@ def confidence(y_pred: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["SAMPLE_FILTERS", "SAMPLE_SORTS", "confidence", "sample_list"]
+def is_filtered(sample_filter: str, filter_true: int, filter_pred: int, sort: str) -> bool:
+    """Whether the menu lists other samples, or in another order, than all by index."""
+    return sample_filter != "all" or filter_true >= 0 or filter_pred >= 0 or sort != "index"
+
+
+def visible_samples(
+    view: str, sample: int, count: int, n: int, listed: np.ndarray | None = None
+) -> list[int]:
+    """The samples a view shows: ``sample`` alone (single view), else up to ``count`` samples
+    from ``sample`` on: the next indices, or (``listed``: the menu's list when filtered) the
+    next listed ones (``sample`` first when it is not listed). The same rule as
+    ``viewSamples`` in ``js/src/layout.ts``."""
+    s = min(max(0, int(sample)), n - 1)
+    if view not in ("grid", "overlay"):
+        return [s]
+    k = max(1, int(count))
+    if listed is None:
+        return list(range(s, min(n, s + k)))
+    order = [int(i) for i in listed]
+    at = order.index(s) if s in order else -1
+    return order[at : at + k] if at >= 0 else [s, *order[: k - 1]]
+
+
+__all__ = [
+    "SAMPLE_FILTERS",
+    "SAMPLE_SORTS",
+    "confidence",
+    "is_filtered",
+    "sample_list",
+    "visible_samples",
+]
