@@ -20,9 +20,11 @@ from .model_io import ModelIO
 
 @dataclass(frozen=True)
 class Pass:
-    """One captured forward: ``x`` the input as fed ``[N, C, T]`` (a leaf that requires a
-    gradient when the input needs one) and ``output``, what the model returned."""
+    """One captured forward: ``batch`` the batch ``[N, C, T]`` as given, ``x`` the copy fed (a
+    leaf that requires a gradient when the input needs one) and ``output``, what the model
+    returned."""
 
+    batch: torch.Tensor
     x: torch.Tensor
     output: Any
 
@@ -31,7 +33,12 @@ def forward(cap: LayerCapture, io: ModelIO, x: torch.Tensor, input_grad: bool) -
     """Run the model on a copy of ``x`` ``[N, C, T]`` with ``cap`` capturing; the copy requires a
     gradient when ``input_grad``."""
     xin = x.detach().clone().requires_grad_(input_grad)
-    return Pass(xin, cap.run(lambda: cap.model(io.feed(xin))))
+    return Pass(x, xin, cap.run(lambda: cap.model(io.feed(xin))))
+
+
+def in_graph(cap: LayerCapture, io: ModelIO, p: Pass) -> bool:
+    """Whether the logits and every captured output of ``p`` are in the autograd graph."""
+    return cap.in_graph() and io.logits(p.output, p.x.shape[0]).requires_grad
 
 
 def layer_outputs(cap: LayerCapture, p: Pass, specs: list[LayerSpec]) -> list[torch.Tensor]:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .capture import Captured, Forwards, Pass, forward, gradients, layer_outputs
+from .capture import Captured, Forwards, Pass, forward, gradients, in_graph, layer_outputs
 from .diagnose import forward_error
 from .explanation import Explanation, check_norm
 from .hooks import LayerCapture
@@ -300,13 +300,23 @@ class Explainer:
     def _batch(self, xb: torch.Tensor, start: int, job: _Job) -> _BatchResult:
         """Every map of every layer for the batch ``xb`` ``[n, C, T]`` (samples ``start`` ...)."""
         need_grad = job.plan.need_grad
+        # the input needs a gradient only for an input map, or when parameters before a
+        # captured layer are frozen (its output would then be outside the graph)
+        input_grad = need_grad and (self._input_grad or any(s.is_input for s in job.specs))
         with LayerCapture(self.model, job.specs) as cap:
             with torch.enable_grad() if need_grad else torch.no_grad():
-                p = self._forward(cap, xb, job)
-                captured = self._capture(cap, p, xb, start, job)
+                try:
+                    p = forward(cap, self.io, xb, input_grad)
+                    if need_grad and not input_grad and not in_graph(cap, self.io, p):
+                        # frozen parameters: again with the input's gradient (later batches too)
+                        self._input_grad = True
+                        p = forward(cap, self.io, xb, True)
+                except RuntimeError as e:
+                    raise forward_error(self.model, xb, self.io, e) from e
+                captured = self._capture(cap, p, start, job)  # one autograd.grad
             cap.stop()
             forwards = Forwards(cap, self.io)
-            layers = [
+            layers = [  # the methods' arithmetic
                 layer_maps(job.plan, ctx)
                 for ctx in captured.contexts(job.specs, forwards, job.batch_size)
             ]
@@ -317,29 +327,10 @@ class Explainer:
             layers,
         )
 
-    def _forward(self, cap: LayerCapture, xb: torch.Tensor, job: _Job) -> Pass:
-        """The captured forward of ``xb``; again with the input's gradient when a captured
-        output or the logits are outside the graph (parameters before a captured layer are
-        frozen), which later batches then do from the start."""
-        need_grad = job.plan.need_grad
-        # the input needs a gradient only for an input map, or when parameters are frozen
-        input_grad = need_grad and (self._input_grad or any(s.is_input for s in job.specs))
-        try:
-            p = forward(cap, self.io, xb, input_grad)
-            if need_grad and not input_grad:
-                logits = self.io.logits(p.output, xb.shape[0])
-                if not (cap.in_graph() and logits.requires_grad):
-                    self._input_grad = True
-                    p = forward(cap, self.io, xb, True)
-        except RuntimeError as e:
-            raise forward_error(self.model, xb, self.io, e) from e
-        return p
-
-    def _capture(
-        self, cap: LayerCapture, p: Pass, xb: torch.Tensor, start: int, job: _Job
-    ) -> Captured:
+    def _capture(self, cap: LayerCapture, p: Pass, start: int, job: _Job) -> Captured:
         """The batch's target, and per layer its activations and (with gradient methods, from
         one ``autograd.grad``) gradients, as ``[n, C, T']``, detached."""
+        xb = p.batch
         out = self.io.logits(p.output, xb.shape[0])
         tgt = target_tensor(job.target, out.detach(), job.y, start)
         raws = layer_outputs(cap, p, job.specs)
