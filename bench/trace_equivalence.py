@@ -59,7 +59,7 @@ def record(model: torch.nn.Module, x: torch.Tensor, runs: int) -> tuple[dict, fl
         ex = Explainer(model)
         out["default"] = ex.resolve(x)
         out["layouts"] = ex.layouts
-        tr = ex._trace
+        tr = ex.resolution.trace
         out["differentiable"] = tr.differentiable
         out["longer_error"] = tr.longer_error
         out["main"] = len(tr.main)

@@ -1,75 +1,65 @@
 """The :class:`Explainer`: per batch, one forward with hooks on every chosen layer and one
 ``torch.autograd.grad`` serving every gradient method on every layer; the model is left exactly
-as found (see :mod:`.state`)."""
+as found (see :mod:`.state`).
+
+Per batch (:meth:`Explainer._batch`): capture (:mod:`.capture`: the forward with hooks, again with
+the input's gradient when a captured output is outside the graph, then one ``autograd.grad``),
+then the methods' arithmetic (:mod:`.maps`). Layers are resolved once (:mod:`.resolution`)."""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from .capture import Captured, Forwards, Pass, forward, gradients, in_graph, layer_outputs
+from .diagnose import forward_error
 from .explanation import Explanation, check_norm
 from .hooks import LayerCapture
 from .inputs import prepare_labels, prepare_x
-from .layers import (
-    INPUT,
-    INPUT_SPEC,
-    LayerSpec,
-    normalize_selection,
-    parse_name,
-    provisional_names,
-    resolve_specs,
-)
-from .layouts import parse_layout
-from .methods import METHODS, Method, MethodContext, WeightedMethod, default_methods
+from .layers import LayerSpec
+from .maps import LayerMaps, MapStore, MethodPlan, layer_maps
+from .methods import METHODS, Method, default_methods
 from .model_io import ModelIO
+from .resolution import LayerRequest, ResolvedLayers, resolve_layers
 from .state import preserved_state
 from .targets import check_target, target_tensor
-from .terms import check_reductions, layer_terms
-from .trace import Trace, trace_model
-
-_SHORT_HINTS = ("size", "kernel", "smaller", "padding", "output", "shape", "length", "dimension")
+from .terms import check_reductions
 
 
-def _diagnose(model: nn.Module, x: torch.Tensor, io: ModelIO) -> str | None:
-    """Rerun the failing forward with tracking hooks; return the innermost module that started
-    but did not finish (the one that raised)."""
-    stack: list[str] = []
-    failed: list[str] = []
+@dataclass(frozen=True)
+class _Job:
+    """What every batch of one explain call shares: the layers, the methods, the checked target
+    (``target``, with the labels ``y`` it may read) and the batch size."""
 
-    def pre(name: str):
-        def hook(m: nn.Module, inp: Any) -> None:
-            stack.append(name)
+    specs: list[LayerSpec]
+    plan: MethodPlan
+    target: Any
+    y: np.ndarray | None
+    batch_size: int
 
-        return hook
 
-    def post(name: str):
-        def hook(m: nn.Module, inp: Any, out: Any) -> None:
-            if stack and stack[-1] == name:
-                stack.pop()
+@dataclass(frozen=True)
+class _BatchResult:
+    """One batch's logits ``[n, K]`` float32 and targets ``[n]`` (numpy), the name of the model's
+    last ``nn.Linear`` (or None) and the maps of each layer."""
 
-        return hook
+    logits: np.ndarray
+    target: np.ndarray
+    head: str | None
+    layers: list[LayerMaps]
 
-    handles = []
-    with preserved_state(model):
-        try:
-            for name, m in model.named_modules():
-                if name:
-                    handles.append(m.register_forward_pre_hook(pre(name)))
-                    handles.append(m.register_forward_hook(post(name)))
-            with torch.no_grad():
-                model(io.feed(x))
-        except Exception:  # noqa: BLE001 - we only locate it
-            failed = list(stack)
-        finally:
-            for h in handles:
-                h.remove()
-    return failed[-1] if failed else None
+
+@contextmanager
+def _grad_mode_allowed() -> Iterator[None]:
+    """Leave ``torch.inference_mode`` for the block if it is on (autograd needs it off)."""
+    with torch.inference_mode(False) if torch.is_inference_mode_enabled() else ExitStack():
+        yield
 
 
 class Explainer:
@@ -80,7 +70,7 @@ class Explainer:
     the default selection for other models), a qualified name (``"name@k"`` for the k-th call of
     a module run repeatedly; ``"input"`` for the input itself), a module object, or a list of
     those. Resolution needs an input's shapes, so it happens on the first :meth:`explain` (or
-    :meth:`resolve`).
+    :meth:`resolve` or :meth:`layer_specs`).
 
     ``layouts``: ``{"module name": "NTC"}`` overrides the traced layout of a layer's output (one
     letter per axis: N batch, T time, C channels). ``input_layout``: ``"NCT"`` or ``"NTC"`` (the
@@ -104,75 +94,62 @@ class Explainer:
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         self.model = model
         self.io = ModelIO(input_layout, output)
-        self._given = self._check_layouts(model, layouts)
-        self._selection = normalize_selection(model, layers)
-        self._specs: list[LayerSpec] | None = None
-        self._trace: Trace | None = None
+        self._request = LayerRequest.parse(model, layers, layouts, with_input)
+        self._resolved: ResolvedLayers | None = None
         # the graph needs the input's gradient (parameters before a captured layer are frozen)
         self._input_grad = False
-        self._provisional = provisional_names(model, self._selection)
-        self._with_input = bool(with_input) and self._selection is None
-
-    @staticmethod
-    def _check_layouts(model: nn.Module, layouts: Any) -> dict[str, str]:
-        if layouts is None:
-            return {}
-        if not isinstance(layouts, dict):
-            raise TypeError(
-                f"layouts: expected a dict {{'module name': 'NTC'}}, got {type(layouts).__name__}"
-            )
-        modules = dict(model.named_modules())
-        out = {}
-        for name, text in layouts.items():
-            base, _ = parse_name(str(name), modules, arg="layouts")
-            out[base] = parse_layout(text, arg=f"layouts[{name!r}]")
-        return out
 
     @property
     def layouts(self) -> dict[str, str]:
         """Per chosen layer, the layout its output is read with (``"NCT"``, ``"[0] NTC"``,
         ``"NTC, token 0 dropped (class token)"`` ...); resolved on the first explain."""
-        if self._specs is None:
+        if self._resolved is None:
             raise RuntimeError("Explainer.layouts: call explain(x) or resolve(x) first")
-        return {s.name: s.layout.describe() for s in self._specs}
+        return self._resolved.layouts
 
     @property
     def input_differentiable(self) -> bool:
         """Whether the logits have a gradient path to the input (after resolution)."""
-        if self._trace is None:
+        if self._resolved is None:
             raise RuntimeError("Explainer.input_differentiable: call resolve(x) first")
-        return self._trace.differentiable
+        return self._resolved.trace.differentiable
 
     @property
     def layers(self) -> list[str]:
         """Names of the chosen layers (after resolution; for plain names also before)."""
-        if self._specs is not None:
-            return [s.name for s in self._specs]
-        if self._provisional is not None:
-            return list(self._provisional)
+        if self._resolved is not None:
+            return self._resolved.names
+        if self._request.provisional is not None:
+            return list(self._request.provisional)
         raise RuntimeError(
             "Explainer.layers: the layers are resolved on the first explain(x); call "
             "explain(x) or resolve(x) first"
         )
 
+    @property
+    def resolution(self) -> ResolvedLayers | None:
+        """The resolved layers (specs and the model's trace), or None before resolution."""
+        return self._resolved
+
+    @property
+    def _specs(self) -> tuple[LayerSpec, ...] | None:
+        return None if self._resolved is None else self._resolved.specs
+
     def resolve(self, x: Any) -> list[str]:
         """Resolve the layer selection with one forward of (the first sample of) ``x``.
         Returns the layer names."""
-        xt = prepare_x(x, self.model)
-        self._resolve(xt)
+        self.layer_specs(prepare_x(x, self.model))
         return self.layers
 
-    def _resolve(self, xt: torch.Tensor) -> list[LayerSpec]:
-        if self._specs is None:
-            try:
-                self._trace = trace_model(self.model, xt[:1], self.io, given=self._given)
-            except RuntimeError as e:
-                raise self._forward_error(xt[:1], e) from e
-            specs = resolve_specs(self.model, self._selection, self._trace)
-            if self._with_input and self._trace.differentiable and not specs[0].is_input:
-                specs = [INPUT_SPEC, *specs]
-            self._specs = specs
-        return self._specs
+    def layer_specs(self, x: Any) -> list[LayerSpec]:
+        """The chosen layers as :class:`~.layers.LayerSpec` s (module name, call index, the layout
+        its output is read with), in order. The first call resolves the selection with one traced
+        forward of the first sample of ``x`` (``[N, T]`` or ``[N, C, T]``); later calls return
+        the same layers."""
+        if self._resolved is None:
+            x1 = prepare_x(x, self.model)[:1]
+            self._resolved = resolve_layers(self.model, self._request, x1, self.io)
+        return list(self._resolved.specs)
 
     def for_copy(self, model: nn.Module) -> Explainer:
         """An explainer of ``model``, a deep copy of this one's model, with the same layers and
@@ -199,18 +176,8 @@ class Explainer:
             try:
                 logits = self.io(self.model, xt)
             except RuntimeError as e:
-                raise self._forward_error(xt[:1], e) from e
+                raise forward_error(self.model, xt[:1], self.io, e) from e
             return torch.softmax(logits.double(), 1).float().cpu().numpy()
-
-    def _forward_error(self, xt: torch.Tensor, e: Exception) -> ValueError:
-        where = _diagnose(self.model, xt, self.io)
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if where is not None and any(h in msg.lower() for h in _SHORT_HINTS):
-            return ValueError(
-                f"x: the model failed on series of length {xt.shape[-1]} in layer {where!r} "
-                f"({msg}); the length was probably too short for layer {where!r}"
-            )
-        return ValueError(f"x: the model's forward failed in layer {where!r}: {msg}")
 
     def _methods(self, methods: Any) -> tuple[list[Method], bool]:
         if methods is None:
@@ -232,6 +199,26 @@ class Explainer:
         if not out:
             raise ValueError("methods: expected at least one method name, got an empty list")
         return out, True
+
+    def _plan(
+        self, methods: Any, reductions: Any, batch_size: Any, method_kwargs: dict[str, Any]
+    ) -> MethodPlan:
+        reductions = check_reductions(reductions)
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        ms, explicit = self._methods(methods)
+        accepted = {k for m in ms for k in m.kwargs}
+        unknown = sorted(set(method_kwargs) - accepted)
+        if unknown:
+            raise TypeError(
+                f"explain() got unexpected keyword argument(s) {unknown}; the chosen methods "
+                f"accept {sorted(accepted)}"
+            )
+        return MethodPlan(ms, reductions, method_kwargs, explicit)
 
     def explain(
         self,
@@ -256,100 +243,49 @@ class Explainer:
 
         Returns an :class:`Explanation`; its arrays are CPU numpy.
         """
-        if torch.is_inference_mode_enabled():
-            ctx_inf: Any = torch.inference_mode(False)
-        else:
-            ctx_inf = ExitStack()
-        with ctx_inf:
-            return self._explain(
-                x, target, y, methods, reductions, norm, scale_range, batch_size, method_kwargs
+        with _grad_mode_allowed():
+            xt = prepare_x(x, self.model).clone()
+            n = xt.shape[0]
+            norm, scale_range = check_norm(norm, scale_range)
+            plan = self._plan(methods, reductions, batch_size, method_kwargs)
+            y_arr = None if y is None else prepare_labels(y, n, arg="y")
+            target_arg = check_target(target, n, y_arr)
+            specs = self.layer_specs(xt[:1])
+            job = _Job(specs, plan.with_reductions(), target_arg, y_arr, int(batch_size))
+            store = MapStore(job.plan.keys, [s.name for s in specs])
+            batches = []
+            with preserved_state(self.model):
+                self.model.eval()
+                for start in range(0, n, job.batch_size):
+                    b = self._batch(xt[start : start + job.batch_size], start, job)
+                    for lm in b.layers:
+                        store.add(lm)
+                    batches.append(b)
+            plan = self._defined_somewhere(job, store, batches)
+            return Explanation(
+                raw=store.arrays(),
+                layers=[s.name for s in specs],
+                methods=[m.name for m in plan.methods],
+                reductions=plan.reductions,
+                keys=plan.keys,
+                relu={m.name: m.relu for m in plan.methods},
+                layouts=self.layouts,
+                logits=np.concatenate([b.logits for b in batches], 0),
+                target=np.concatenate([b.target for b in batches], 0),
+                x=xt.detach().float().cpu().numpy(),
+                norm=norm,
+                scale_range=scale_range,
             )
 
-    def _explain(
-        self,
-        x: Any,
-        target: Any,
-        y: Any,
-        methods: Any,
-        reductions: Any,
-        norm: str,
-        scale_range: Any,
-        batch_size: int,
-        method_kwargs: dict[str, Any],
-    ) -> Explanation:
-        xt = prepare_x(x, self.model).clone()
-        n = xt.shape[0]
-        norm, scale_range = check_norm(norm, scale_range)
-        reductions = check_reductions(reductions)
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, (int, np.integer))
-            or batch_size < 1
-        ):
-            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-        ms, explicit = self._methods(methods)
-        accepted = {k for m in ms for k in m.kwargs}
-        unknown = sorted(set(method_kwargs) - accepted)
-        if unknown:
-            raise TypeError(
-                f"explain() got unexpected keyword argument(s) {unknown}; the chosen methods "
-                f"accept {sorted(accepted)}"
-            )
-        y_arr = None if y is None else prepare_labels(y, n, arg="y")
-        target_arg = check_target(target, n, y_arr)
-
-        specs = self._resolve(xt)
-        names = [s.name for s in specs]
-        for m in ms:
-            if not m.keys(reductions) and explicit:
-                raise ValueError(
-                    f"reductions: method {m.name!r} takes {list(m.reductions)}, none of "
-                    f"{reductions}"
-                )
-        ms = [m for m in ms if m.keys(reductions)]
-        keys = [(m.name, r) for m in ms for r in m.keys(reductions)]
-        chunks: dict[tuple[str, str | None, str], list[np.ndarray]] = {
-            (k[0], k[1], ln): [] for k in keys for ln in names
-        }
-        undefined: set[tuple[str, str | None, str]] = set()
-        logits_all, target_all = [], []
-        head: str | None = None
-        with preserved_state(self.model):
-            self.model.eval()
-            for start in range(0, n, int(batch_size)):
-                xb = xt[start : start + int(batch_size)]
-                logits, tgt, head_b = self._batch(
-                    xb,
-                    specs,
-                    ms,
-                    reductions,
-                    target_arg,
-                    y_arr,
-                    start,
-                    int(batch_size),
-                    method_kwargs,
-                    chunks,
-                    undefined,
-                )
-                head = head or head_b
-                logits_all.append(logits)
-                target_all.append(tgt)
-
-        raw = {}
-        for k, parts in chunks.items():
-            arr = np.concatenate(parts, 0)
-            if k in undefined:
-                arr[:] = np.nan
-            raw[k] = arr
-        # a method defined on some layers only (``only_on``) and on none of the chosen ones: an
-        # error when asked for by name, else left out
-        nowhere = {
-            m.name
-            for m in ms
-            if all((m.name, r, ln) in undefined for r in m.keys(reductions) for ln in names)
-        }
-        if nowhere and explicit:
-            m = next(m for m in ms if m.name in nowhere)
+    @staticmethod
+    def _defined_somewhere(job: _Job, store: MapStore, batches: list[_BatchResult]) -> MethodPlan:
+        """The plan less the methods defined on none of the layers (``only_on``): an error when
+        such a method was asked for by name, else left out."""
+        names = [s.name for s in job.specs]
+        nowhere = store.undefined_everywhere(job.plan, names)
+        if nowhere and job.plan.explicit:
+            m = next(m for m in job.plan.methods if m.name in nowhere)
+            head = next((b.head for b in batches if b.head), None)
             head_text = (
                 f"the last nn.Linear is {head!r}, fed by none of the layers {names}"
                 if head
@@ -359,212 +295,55 @@ class Explainer:
                 f"methods: {m.name!r} needs {m.only_on or 'a layer where it is defined'}; "
                 + (head_text if m.only_on else f"none of the layers {names} is one")
             )
-        ms = [m for m in ms if m.name not in nowhere]
-        keys = [k for k in keys if k[0] not in nowhere]
-        return Explanation(
-            raw=raw,
-            layers=names,
-            methods=[m.name for m in ms],
-            reductions=reductions,
-            keys=keys,
-            relu={m.name: m.relu for m in ms},
-            layouts=self.layouts,
-            logits=np.concatenate(logits_all, 0),
-            target=np.concatenate(target_all, 0),
-            x=xt.detach().float().cpu().numpy(),
-            norm=norm,
-            scale_range=scale_range,
+        return job.plan.without(nowhere)
+
+    def _batch(self, xb: torch.Tensor, start: int, job: _Job) -> _BatchResult:
+        """Every map of every layer for the batch ``xb`` ``[n, C, T]`` (samples ``start`` ...)."""
+        need_grad = job.plan.need_grad
+        # the input needs a gradient only for an input map, or when parameters before a
+        # captured layer are frozen (its output would then be outside the graph)
+        input_grad = need_grad and (self._input_grad or any(s.is_input for s in job.specs))
+        with LayerCapture(self.model, job.specs) as cap:
+            with torch.enable_grad() if need_grad else torch.no_grad():
+                try:
+                    p = forward(cap, self.io, xb, input_grad)
+                    if need_grad and not input_grad and not in_graph(cap, self.io, p):
+                        # frozen parameters: again with the input's gradient (later batches too)
+                        self._input_grad = True
+                        p = forward(cap, self.io, xb, True)
+                except RuntimeError as e:
+                    raise forward_error(self.model, xb, self.io, e) from e
+                captured = self._capture(cap, p, start, job)  # one autograd.grad
+            cap.stop()
+            forwards = Forwards(cap, self.io)
+            layers = [  # the methods' arithmetic
+                layer_maps(job.plan, ctx)
+                for ctx in captured.contexts(job.specs, forwards, job.batch_size)
+            ]
+        return _BatchResult(
+            captured.logits.float().cpu().numpy(),
+            captured.target.cpu().numpy(),
+            captured.head.name,
+            layers,
         )
 
-    def _batch(
-        self,
-        xb: torch.Tensor,
-        specs: list[LayerSpec],
-        ms: list[Method],
-        reductions: list[str],
-        target_arg: Any,
-        y_arr: np.ndarray | None,
-        start: int,
-        batch_size: int,
-        method_kwargs: dict[str, Any],
-        chunks: dict[tuple[str, str | None, str], list[np.ndarray]],
-        undefined: set[tuple[str, str | None, str]],
-    ) -> tuple[np.ndarray, np.ndarray, str | None]:
-        model = self.model
-        need_grad = any(m.uses_gradients for m in ms)
-        with LayerCapture(model, specs) as cap:
-
-            def run(input_grad: bool) -> tuple[torch.Tensor, Any]:
-                xin = xb.detach().clone().requires_grad_(input_grad)
-                cap.reset()
-                raw_out = model(self.io.feed(xin))
-                if cap.modified():
-                    # an in-place op after a captured layer changed what was kept: again, with a
-                    # clone of each captured output passed downstream
-                    cap.clone = True
-                    cap.reset()
-                    raw_out = model(self.io.feed(xin))
-                return xin, raw_out
-
-            with torch.enable_grad() if need_grad else torch.no_grad():
-                # the input needs a gradient only for an input map, or when parameters before a
-                # captured layer are frozen (its output would then be outside the graph)
-                input_grad = need_grad and (self._input_grad or any(s.is_input for s in specs))
-                try:
-                    xin, raw_out = run(input_grad)
-                    if need_grad and not input_grad:
-                        kept = [*cap.outputs.values(), self.io.logits(raw_out, xb.shape[0])]
-                        if not all(t.requires_grad for t in kept):
-                            self._input_grad = True
-                            xin, raw_out = run(True)
-                except RuntimeError as e:
-                    raise self._forward_error(xb, e) from e
-                out = self.io.logits(raw_out, xb.shape[0])
-                tgt = target_tensor(target_arg, out.detach(), y_arr, start)
-                missing = [s.name for s in specs if not s.is_input and s.name not in cap.outputs]
-                if missing:
-                    raise ValueError(f"layers: {missing} did not run in the model's forward")
-                raws = [xin if s.is_input else cap.outputs[s.name] for s in specs]
-                grads: list[torch.Tensor | None] = [None] * len(specs)
-                if need_grad:
-                    if not out.requires_grad:
-                        raise ValueError(
-                            "model: its output does not depend differentiably on the input, so "
-                            "gradient methods cannot be computed"
-                        )
-                    selected = out[torch.arange(out.shape[0], device=out.device), tgt].sum()
-                    # one autograd.grad for every layer; .grad of parameters is never touched
-                    live = [i for i, a in enumerate(raws) if a.requires_grad]
-                    g = torch.autograd.grad(selected, [raws[i] for i in live], allow_unused=True)
-                    found = dict(zip(live, g))
-                    i_in = next((i for i, s in enumerate(specs) if s.is_input), None)
-                    if i_in is not None and found.get(i_in) is None:
-                        raise ValueError(
-                            f"layers: {INPUT!r}: the model's prediction has no gradient with "
-                            "respect to its input (its features are not differentiable, as "
-                            "ROCKET's counts of positive values), so gradient methods have no "
-                            "map there"
-                        )
-                    grads = [
-                        torch.zeros_like(a) if found.get(i) is None else found[i].detach()
-                        for i, a in enumerate(raws)
-                    ]
-                acts = [s.layout.to_nct(a) for s, a in zip(specs, raws)]
-                grads = [None if g is None else s.layout.to_nct(g) for s, g in zip(specs, grads)]
-            logits = out.detach()
-            head_name, head_in = cap.linear_name, cap.linear_input
-            head_w = cap.linear.weight.detach() if cap.linear is not None else None
-            if head_in is not None:
-                head_in = head_in.detach()
-            acts = [a.detach() for a in acts]
-            cap.capture = False
-            cap.outputs = {}
-
-            io = self.io
-
-            def forward(b: torch.Tensor) -> torch.Tensor:
-                with torch.no_grad():
-                    return io(model, b)
-
-            for spec, A, G in zip(specs, acts, grads):
-
-                def forward_replacing(
-                    b: torch.Tensor, fn: Any, name: str = spec.name
-                ) -> torch.Tensor:
-                    if name == INPUT:
-                        with torch.no_grad():
-                            return io(model, fn(b))
-                    cap.replace = (name, fn)
-                    try:
-                        cap._calls = {}
-                        with torch.no_grad():
-                            return io(model, b)
-                    finally:
-                        cap.replace = None
-
-                @functools.cache
-                def head_weight(A: torch.Tensor = A) -> torch.Tensor | None:
-                    """The head's weights if this layer's time-mean is the head's input (looked
-                    for only when a method asks)."""
-                    if (
-                        head_w is None
-                        or head_in is None
-                        or head_w.shape[0] != logits.shape[1]
-                        or head_in.shape != A.shape[:2]
-                    ):
-                        return None
-                    gap = A.mean(-1)
-                    tol = 1e-6 + 1e-4 * float(head_in.abs().max())
-                    ok = torch.allclose(gap.to(head_in.dtype), head_in, rtol=1e-4, atol=tol)
-                    return head_w if ok else None
-
-                self._layer_maps(
-                    spec.name,
-                    ms,
-                    reductions,
-                    MethodContext(
-                        A=A,
-                        G=G,
-                        layer=spec.name,
-                        model=model,
-                        x=xb,
-                        target=tgt,
-                        logits=logits,
-                        find_head=head_weight,
-                        head_name=head_name,
-                        forward=forward,
-                        forward_replacing=forward_replacing,
-                        batch_size=batch_size,
-                    ),
-                    method_kwargs,
-                    chunks,
-                    undefined,
-                )
-        return logits.float().cpu().numpy(), tgt.cpu().numpy(), head_name
-
-    @staticmethod
-    def _layer_maps(
-        layer: str,
-        ms: list[Method],
-        reductions: list[str],
-        base: MethodContext,
-        method_kwargs: dict[str, Any],
-        chunks: dict[tuple[str, str | None, str], list[np.ndarray]],
-        undefined: set[tuple[str, str | None, str]],
-    ) -> None:
-        """Every map of one layer and batch: the shared terms the methods declare, computed once
-        (:func:`.terms.layer_terms`), then each method; the ``sum_k w_k A_k`` maps of all
-        :class:`WeightedMethod` s in one batched product."""
-        A = base.A
-        wanted = [k for m in ms for r in m.keys(reductions) for k in m.needs(r)]
-        terms = layer_terms(A, base.G, wanted)
-        results: dict[tuple[str, str | None], torch.Tensor | None] = {}
-        pending: list[tuple[tuple[str, str | None], torch.Tensor]] = []
-        for m in ms:
-            for r in m.keys(reductions):
-                ctx = dataclasses.replace(
-                    base,
-                    G=base.G if m.uses_gradients else None,
-                    reduction=r,
-                    terms=terms,
-                    kwargs={k: v for k, v in method_kwargs.items() if k in m.kwargs},
-                )
-                if isinstance(m, WeightedMethod):
-                    w = m.weights(ctx)
-                    if w is None:
-                        results[(m.name, r)] = None
-                    else:
-                        pending.append(((m.name, r), w))
-                else:
-                    results[(m.name, r)] = m.compute(ctx)
-        if pending:
-            W = torch.stack([w.to(A.dtype) for _, w in pending], 1)  # [N, M, C]
-            maps = torch.bmm(W, A)  # [N, M, T']: A read once for all of them
-            for j, (key, _) in enumerate(pending):
-                results[key] = maps[:, j]
-        for (name, r), res in results.items():
-            key = (name, r, layer)
-            if res is None:
-                undefined.add(key)
-                res = torch.full((A.shape[0], A.shape[2]), float("nan"), device=A.device)
-            chunks[key].append(res.detach().float().cpu().numpy())
+    def _capture(self, cap: LayerCapture, p: Pass, start: int, job: _Job) -> Captured:
+        """The batch's target, and per layer its activations and (with gradient methods, from
+        one ``autograd.grad``) gradients, as ``[n, C, T']``, detached."""
+        xb = p.batch
+        out = self.io.logits(p.output, xb.shape[0])
+        tgt = target_tensor(job.target, out.detach(), job.y, start)
+        raws = layer_outputs(cap, p, job.specs)
+        grads: list[torch.Tensor | None] = [None] * len(raws)
+        if job.plan.need_grad:
+            grads = list(gradients(out, tgt, raws, job.specs))
+        acts = [s.layout.to_nct(a) for s, a in zip(job.specs, raws)]
+        grads = [None if g is None else s.layout.to_nct(g) for s, g in zip(job.specs, grads)]
+        return Captured(
+            x=xb,
+            target=tgt,
+            logits=out.detach(),
+            acts=[a.detach() for a in acts],
+            grads=grads,
+            head=cap.head(),
+        )

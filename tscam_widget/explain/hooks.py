@@ -3,8 +3,8 @@ graph so one ``torch.autograd.grad`` reaches all of them), the input of the last
 (for CAM), and optionally replace one layer's output (for ablation).
 
 A captured output is kept as the tensor the layer returned; if an in-place op later changes it
-(its version counter moves, :meth:`LayerCapture.modified`), the explainer runs the forward again
-with ``clone = True``, passing a clone downstream instead.
+(its version counter moves, :meth:`LayerCapture.modified`), :meth:`LayerCapture.run` runs the
+forward again passing a clone downstream instead.
 
 A layer's output is captured as the tensor its :class:`~.layouts.Layout` reads (an element of a
 tuple output, any axis order); gradients are taken with respect to that tensor and both are
@@ -14,7 +14,9 @@ their handles on ``__exit__``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -25,13 +27,34 @@ from .layers import LayerSpec
 Replacer = Callable[[torch.Tensor], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class Head:
+    """The last ``nn.Linear`` a forward ran: its ``name``, ``weight`` ``[K, C]`` and ``input``
+    ``[N, C]`` (detached; all None when no ``nn.Linear`` ran)."""
+
+    name: str | None = None
+    weight: torch.Tensor | None = None
+    input: torch.Tensor | None = None
+
+    def weight_if_fed_by(self, A: torch.Tensor, n_classes: int) -> torch.Tensor | None:
+        """The head's weights ``[K, C]`` if the time-mean of ``A`` ``[N, C, T']`` is its input
+        and it has ``n_classes`` outputs, else None."""
+        w, inp = self.weight, self.input
+        if w is None or inp is None or w.shape[0] != n_classes or inp.shape != A.shape[:2]:
+            return None
+        gap = A.mean(-1)
+        tol = 1e-6 + 1e-4 * float(inp.abs().max())
+        ok = torch.allclose(gap.to(inp.dtype), inp, rtol=1e-4, atol=tol)
+        return w if ok else None
+
+
 class LayerCapture:
     """Context manager capturing the outputs of ``specs`` of ``model``.
 
-    After a forward, ``outputs[spec.name]`` is the tensor the layer's layout reads (a graph
-    tensor, in the module's own axis order), ``linear`` the last ``nn.Linear`` run and
-    ``linear_input`` its input. Set ``replace = (spec_name, fn)`` to substitute ``fn(A)`` for that
-    layer's activations (``A`` as ``[N, C, T']``) in later forwards.
+    After a forward run through :meth:`run`, ``outputs[spec.name]`` is the tensor the layer's
+    layout reads (a graph tensor, in the module's own axis order) and :meth:`head` the last
+    ``nn.Linear`` run. :meth:`stop` ends capturing; :meth:`replacing` substitutes ``fn(A)`` for
+    one layer's activations (``A`` as ``[N, C, T']``) in the forwards run inside it.
     """
 
     def __init__(self, model: nn.Module, specs: list[LayerSpec]):
@@ -47,6 +70,45 @@ class LayerCapture:
         self._versions: dict[str, int] = {}
         self._calls: dict[str, int] = {}
         self._handles: list[Any] = []
+
+    def run(self, forward: Callable[[], Any]) -> Any:
+        """Run ``forward()`` (a forward of the model) capturing afresh; if an in-place op changed
+        a kept output, run it again with a clone of each captured output passed downstream (and
+        keep doing so). Returns what ``forward()`` returns."""
+        self.reset()
+        out = forward()
+        if self.modified():
+            self.clone = True
+            self.reset()
+            out = forward()
+        return out
+
+    def in_graph(self) -> bool:
+        """Whether every captured output is in the autograd graph (needs a gradient)."""
+        return all(t.requires_grad for t in self.outputs.values())
+
+    def head(self) -> Head:
+        """The last ``nn.Linear`` of the latest captured forward (detached)."""
+        if self.linear is None or self.linear_input is None:
+            return Head()
+        return Head(self.linear_name, self.linear.weight.detach(), self.linear_input.detach())
+
+    def stop(self) -> None:
+        """Stop capturing and drop the kept outputs (their graph can be freed); replacing still
+        works."""
+        self.capture = False
+        self.outputs = {}
+
+    @contextmanager
+    def replacing(self, name: str, fn: Replacer) -> Iterator[None]:
+        """Within the block, forwards see ``fn(A)`` in place of layer ``name``'s activations
+        ``A`` ``[N, C, T']`` (call counts restart)."""
+        self.replace = (name, fn)
+        try:
+            self._calls = {}
+            yield
+        finally:
+            self.replace = None
 
     def reset(self) -> None:
         """Forget captured tensors and call counts (before each forward)."""

@@ -285,7 +285,7 @@ def _sanity(
     k = expl.logits.shape[1]
     others = other_classes(target, k, seed)
     rep.random_logit = corr(ex.explain(Xn, target=others, methods=methods, norm="none"))
-    specs = [(s.module_name, s.call) for s in ex._resolve(xt)]
+    specs = [(s.module_name, s.call) for s in ex.layer_specs(xt)]
     stages = cascade_stages(model, xt, specs, ex.io)
     rep.stages = [s for s, _ in stages]
     out = []

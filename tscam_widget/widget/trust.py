@@ -208,7 +208,7 @@ def compute_trust(
     xt = comp.X[idx[:1]]
     import torch
 
-    specs = [(s.module_name, s.call) for s in comp.explainer._resolve(torch.as_tensor(xt))]
+    specs = [(s.module_name, s.call) for s in comp.explainer.layer_specs(torch.as_tensor(xt))]
     stages = cascade_stages(comp.model, torch.as_tensor(xt), specs, comp.explainer.io)
     rand_comp = comp.for_worker()
     if stages:
