@@ -244,13 +244,25 @@ KERNEL_CELLS = [
     """
 import asyncio, numpy as np, torch
 from tscam_widget.models import InceptionTime
-from tscam_widget.widget import CamWidget, unpack
+from tscam_widget.widget import CamWidget
 torch.manual_seed(0); torch.set_num_threads(1)
 rng = np.random.default_rng(0)
 X = rng.standard_normal((300, 1, 48)).astype(np.float32).cumsum(-1); y = np.arange(300) % 3
 model = InceptionTime(1, 3, nf=4, depth=3, bottleneck=4, kernel_sizes=(9, 5, 3)).eval()
 w = CamWidget(model, X, y, progress=False, precision="float32")
 assert w.background_running, "a kernel works behind"
+
+async def followed(version, model=model, X=X, w=w):
+    await asyncio.sleep(1.5)  # the kernel's own look at the model, with no request
+    assert w.model_version == version, (w.model_version, version)
+    assert w.status.startswith("model changed: maps from the new weights"), w.status
+    await w.ready()
+    with torch.no_grad():
+        new = torch.softmax(model(torch.from_numpy(X)), 1).numpy()
+    assert (w.y_pred == new.argmax(1)).all() and np.allclose(w.probs, new, atol=1e-5)
+    fresh = CamWidget(model, X, y, progress=False, precision="float32", background=False)
+    assert np.allclose(w.cube_array(), fresh.cube_array(), atol=1e-5, equal_nan=True)
+    assert w.trust_meta["state"] == "pending"  # trust="auto": nobody asked, nothing computed
 w
 """,
     """
@@ -264,28 +276,60 @@ for _ in range(5):
 model.eval()
 """,
     """
-await asyncio.sleep(1.5)  # the kernel's own look at the model, with no request
-assert w.model_version == 1, w.model_version
-assert w.status.startswith("model changed: maps from the new weights"), w.status
-await w.ready()
-with torch.no_grad():
-    new = torch.softmax(model(torch.from_numpy(X)), 1).numpy()
-assert (w.y_pred == new.argmax(1)).all()
-assert (old != new.argmax(1)).any()
-fresh = CamWidget(model, X, y, progress=False, precision="float32", background=False)
-assert np.allclose(w.cube_array(), fresh.cube_array(), atol=1e-5, equal_nan=True)
-assert w.trust_meta["state"] == "pending"  # trust="auto": nobody asked, nothing computed
+await followed(1)
+assert (old != w.y_pred).any()
+other = InceptionTime(1, 3, nf=4, depth=3, bottleneck=4, kernel_sizes=(9, 5, 3))
+model.load_state_dict(other.state_dict())
+""",
+    """
+await followed(2)
+with torch.no_grad():  # what model.to(device) does: new storage under each parameter
+    for p in model.parameters():
+        p.data = p.data.clone() * 1.5
+""",
+    """
+await followed(3)
 print("FOLLOWED")
+""",
+    """
+from tsai.basics import TSClassification, get_ts_dls, ts_learner
+from tsai.models.FCN import FCN
+from tscam_widget.data import load_ucr
+Xg, yg = load_ucr("GunPoint", "train")
+dls = get_ts_dls(Xg[:48], yg[:48], splits=(list(range(32)), list(range(32, 48))),
+                 tfms=[None, TSClassification()], bs=16)
+learn = ts_learner(dls, FCN, layers=[8, 8, 8], kss=[7, 5, 3], path=".")
+lw = CamWidget(learn, dls, progress=False, precision="float32")
+await lw.ready()
+learn.save("one")
+first = lw.y_pred.copy(), lw.probs.copy()
+with learn.no_bar(), learn.no_logging():
+    learn.fit_one_cycle(2, 1e-2)
+""",
+    """
+await asyncio.sleep(1.5)
+assert lw.model_version == 1 and lw.status.startswith("model changed"), lw.status
+await lw.ready()
+fresh = CamWidget(learn, dls, progress=False, precision="float32", background=False)
+assert (lw.y_pred == fresh.y_pred).all() and np.allclose(lw.probs, fresh.probs, atol=1e-5)
+learn.load("one")
+await asyncio.sleep(1.5)
+await lw.ready()
+assert lw.model_version == 2 and np.allclose(lw.probs, first[1], atol=1e-5)
+print("LEARNER FOLLOWED")
 """,
 ]
 
 
 @pytest.mark.slow
-def test_train_look_train_in_a_real_kernel(tmp_path):
+def test_train_look_train_in_a_real_kernel(tmp_path, ucr_dir, monkeypatch):
+    """In a real kernel, with no request: training, load_state_dict, new storage (.to()), a
+    tsai Learner's fit_one_cycle and learn.load are each seen by the kernel's own look."""
+    monkeypatch.setenv("TSCAM_WIDGET_DATA", str(ucr_dir))
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in KERNEL_CELLS])
     client = NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
     client.execute()
-    out = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
-    assert "FOLLOWED" in out
+    out = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "FOLLOWED" in out and "LEARNER FOLLOWED" in out
