@@ -247,12 +247,11 @@ def test_in_a_kernel_the_first_computation_waits_for_the_loop(data, capsys, monk
 
     w, first = asyncio.run(outside())
     assert first == (1, (0,)) and unpack(w.cube).shape[0] >= N
-    # ... but a loop seen from inside a greenlet (Playwright's sync API: its loop turns only
+    # ... but a loop seen running outside its tasks (Playwright's sync API: its loop turns only
     # while its caller waits for it) computes at once
-    import greenlet
+    from playwright.sync_api import sync_playwright
 
-    async def sync_wrapper():
-        return greenlet.greenlet(lambda: CamWidget(model, X, y, precompute=True)).switch()
-
-    w = asyncio.run(sync_wrapper())
+    with sync_playwright():
+        asyncio.get_running_loop()  # seen running here
+        w = CamWidget(model, X, y, precompute=True)
     assert not w.background_running and unpack(w.cube).shape[0] >= N

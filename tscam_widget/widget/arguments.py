@@ -72,13 +72,14 @@ def background_mode(background: bool | str, loop: asyncio.AbstractEventLoop | No
 
 def _turns(loop: asyncio.AbstractEventLoop) -> bool:
     """Whether the running ``loop`` turns while the widget is shown: a Jupyter kernel, marimo,
-    any async host; not a loop seen from inside a greenlet (a synchronous wrapper such as
-    Playwright's sync API, whose loop only turns while its caller waits for it)."""
-    if in_kernel():
+    or code running in one of the loop's tasks (an async host). Not a loop that is only seen
+    running from outside its tasks (Playwright's sync API: its loop turns only while its caller
+    waits for it)."""
+    if in_kernel() or asyncio.current_task(loop) is not None:
         return True
-    greenlet = sys.modules.get("greenlet")
-    current = getattr(greenlet, "getcurrent", None)
-    return not (current is not None and current().parent is not None)
+    marimo = sys.modules.get("marimo")
+    running = getattr(marimo, "running_in_notebook", None)
+    return bool(running is not None and running())
 
 
 def class_names(src: Any, n_classes: int, labels: LabelDecoder | None) -> list[str]:
