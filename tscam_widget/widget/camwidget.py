@@ -31,6 +31,7 @@ from .options import NORMS, OPTIONS
 from .precompute import PrecomputeMixin
 from .samples import sample_list
 from .source import LabelDecoder, decode_labels, resolve_source
+from .timeline import Timeline
 from .trust import TrustMixin, check_mask
 from .validation import ValidationMixin
 
@@ -258,6 +259,16 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
     status = t.Unicode("").tag(sync=True)
     error = t.Unicode("").tag(sync=True)
 
+    # ---- training timeline: TEMPORARY declarations of timeline.TIMELINE_TRAITS, to be merged
+    # into the generated protocol (issue 19 item 2); the work is in widget/timeline.py ----------
+    epoch = _Int(-1).tag(sync=True)  # control: -1 the current weights, else a snapshot's index
+    timeline_meta = t.Dict().tag(sync=True)
+    timeline_samples = t.List().tag(sync=True)
+    timeline_maps = t.List().tag(sync=True)
+    timeline_scale = t.List().tag(sync=True)
+    timeline_probs = t.List().tag(sync=True)
+    # ---- end of the timeline block -------------------------------------------------------------
+
     def __init__(
         self,
         learn_or_model: Any,
@@ -291,6 +302,7 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
         trust: bool | str = "auto",
         lazy: bool | str = "auto",
         memory_mb: float = 2048,
+        track: bool = False,
         **controls: Any,
     ) -> None:
         controls = _check_controls(controls)
@@ -332,6 +344,10 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
         super().__init__(**{**init, **controls})
         self._trust_init(mask, trust)
         self.targets = buffers.pack(comp.targets(self.target), "int32")
+        self._timeline = Timeline()
+        self._callback: Any = None
+        if track:
+            self._track(learn_or_model, track)
         self._ready = True
         self._start(loop, in_background)
 
@@ -549,6 +565,66 @@ class CamWidget(TrustMixin, BackgroundMixin, PrecomputeMixin, ValidationMixin, a
     @style.setter
     def style(self, value: str) -> None:
         self.mark = value
+
+    # ---- training timeline (widget/timeline.py) ----------------------------------------------
+    def _track(self, learn: Any, track: Any) -> None:
+        if track is not True:
+            raise ValueError(f"track: expected True or False, got {track!r}")
+        if not callable(getattr(learn, "add_cb", None)):
+            raise ValueError(
+                f"track=True: expected a fastai Learner (it records after each epoch of its "
+                f"fits), got {type(learn).__name__}; for a plain model call w.snapshot() "
+                f"after each epoch"
+            )
+        learn.add_cb(self.callback)
+
+    @property
+    def timeline(self) -> Timeline:
+        """The training timeline: the snapshots the epoch slider scrubs through."""
+        return self._timeline
+
+    @timeline.setter
+    def timeline(self, value: Timeline) -> None:
+        if not isinstance(value, Timeline):
+            raise ValueError(f"timeline: expected a Timeline, got {type(value).__name__}")
+        self._timeline = value
+        self._publish_timeline()
+
+    @property
+    def callback(self) -> Any:
+        """A fastai ``Callback`` recording a snapshot after each epoch (``"epoch k"``, with the
+        epoch's ``learn.recorder`` values): ``learn.fit(5, cbs=w.callback)``."""
+        if self._callback is None:
+            self._callback = self._timeline.callback(self.snapshot)
+        return self._callback
+
+    def snapshot(self, label: str | None = None, metrics: dict[str, float] | None = None) -> None:
+        """Record the maps of the shown samples (the sample menu's list, the current sample
+        first; the same samples as the earlier snapshots) and the predictions of every sample
+        under the model's weights now, as a new position of the epoch slider."""
+        tl = self._timeline
+        listed = None if self.sample_filter == "all" else self.sample_list
+        samples = tl.default_samples(self._comp, listed, self.sample)
+        snap = tl.record(self._comp, samples, label or f"snapshot {len(tl) + 1}", metrics)
+        self._publish_timeline()
+        self.status = (
+            f"recorded {snap.label!r}: {len(snap.samples)} samples in {snap.seconds:.2f} s"
+        )
+
+    def _publish_timeline(self) -> None:
+        with self.hold_sync():
+            for k, v in self._timeline.traits().items():
+                setattr(self, k, v)
+            if self.epoch >= len(self._timeline):
+                self.epoch = -1
+
+    @t.validate("epoch")
+    def _v_epoch(self, proposal: Any) -> int:
+        e, n = proposal["value"], len(self._timeline)
+        if not -1 <= e < n:
+            have = f"a snapshot index in 0..{n - 1}" if n else "no snapshot recorded yet"
+            raise t.TraitError(f"epoch: expected -1 (the current weights) or {have}, got {e}")
+        return int(e)
 
     def save_html(
         self, path: str | os.PathLike, title: str = "tscam-widget", targets: str = "auto"
