@@ -76,6 +76,13 @@ export interface CamTraits {
   value_range: number[];
   status: string;
   error: string;
+  // the training timeline (timeline.ts; TEMPORARY until protocol.gen.ts has it)
+  epoch: number; // control: -1 the current weights, else a snapshot's index
+  timeline_meta: { labels?: string[]; metrics?: Record<string, number>[]; keys?: string[]; levels?: number } | null;
+  timeline_samples: Packed[]; // per snapshot int32 [S]
+  timeline_maps: Packed[]; // per snapshot uint8 [S, L, M', T]
+  timeline_scale: Packed[]; // per snapshot float32 [S, L, M', 2]
+  timeline_probs: Packed[]; // per snapshot float32 [N, K]
   /** set by the offline page's host (not a trait): no kernel will answer */
   offline?: boolean;
   /** the offline page only: every colour table of the menu, channel-planar [n, 4, 256] */
