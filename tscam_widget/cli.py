@@ -109,10 +109,8 @@ def run_demo(args: argparse.Namespace) -> Path:
     seconds = time.perf_counter() - start
     acc = accuracy(model, Xt, yt, classes)
     cost = sum(s.seconds for s in timeline.snapshots)
-    print(
-        f"{args.model} trained in {seconds:.1f} s ({cost:.1f} s of it recording "
-        f"{len(timeline)} snapshots): test accuracy {acc:.3f}"
-    )
+    print(f"{args.model} trained in {seconds:.1f} s: test accuracy {acc:.3f}")
+    print(f"training timeline: {len(timeline)} snapshots recorded in {cost:.1f} s")
 
     mask = None
     if label == "synthetic":  # the ground truth of where each class's motif is
