@@ -79,7 +79,7 @@ def bench_training(data_dir: Path, repeats: int, epochs: int = 5) -> None:
 
     plain, rec = [], []
     for r in range(repeats):
-        for with_timeline in ((False, True) if r % 2 == 0 else (True, False)):
+        for with_timeline in (False, True) if r % 2 == 0 else (True, False):
             learn, dls = learner(data_dir, seed=r)
             cbs = []
             if with_timeline:
