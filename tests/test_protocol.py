@@ -104,6 +104,8 @@ def _one_change(w, name):
         "filter_true": lambda: 1 if cur != 1 else -1,
         "filter_pred": lambda: 0 if cur != 0 else -1,
         "sample_sort": lambda: "confidence" if cur != "confidence" else "index",
+        # a snapshot to scrub to (the frontend draws it from the timeline traits)
+        "epoch": lambda: (w.snapshot(), w.flush(), 0)[-1] if cur < 0 else -1,
     }
     return other[name]()
 

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,8 @@ DATASET_HELP = (
     "'synthetic' (embedded, default), a UCR/UEA name such as GunPoint (read from "
     "$TSCAM_WIDGET_DATA or downloaded), or a path to a <Name>_TRAIN.ts/.arff/.tsv file"
 )
+#: the demo page's training timeline: at most this many snapshots after epochs (and one before)
+DEMO_SNAPSHOTS = 8
 QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
 
 
@@ -55,6 +58,30 @@ def load_dataset(name: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, np
     return name, X, y, Xt, yt
 
 
+def _timeline_recorder(
+    model: Any, X: np.ndarray, y: np.ndarray, classes: list[str], epochs: int
+) -> tuple[Any, Any]:
+    """``(timeline, record)``: ``record(k, history)`` (``train``'s ``on_epoch``) records a
+    snapshot of every sample of ``X`` labelled ``"epoch k"`` (k = 0: before training) with the
+    epoch's training loss and accuracy; at most :data:`DEMO_SNAPSHOTS` + 1 of them (a long
+    training: every few epochs, and the last)."""
+    from tscam_widget.widget.compute import MapComputer
+    from tscam_widget.widget.timeline import Timeline
+
+    labels = np.array([classes.index(str(v)) for v in y], np.int32)
+    comp = MapComputer(model, X, labels, predict=False)
+    every = -(-epochs // DEMO_SNAPSHOTS)
+    timeline = Timeline(max_samples=len(X), max_snapshots=DEMO_SNAPSHOTS + 2)
+
+    def record(k: int, history: dict[str, Any]) -> None:
+        if k % every and k != epochs:
+            return
+        metrics = {m: history[m][-1] for m in ("loss", "accuracy") if history.get(m)}
+        timeline.record(comp, np.arange(len(X)), f"epoch {k}", metrics)
+
+    return timeline, record
+
+
 def run_demo(args: argparse.Namespace) -> Path:
     """Train, explain and export; prints progress, accuracy and the page written."""
     import torch
@@ -73,19 +100,25 @@ def run_demo(args: argparse.Namespace) -> Path:
     preset = dict(PRESETS["synthetic" if label == "synthetic" else "gunpoint"])
     if args.epochs:
         preset["epochs"] = args.epochs
+    idxs = np.arange(min(args.samples, len(Xt)))
+    # the training timeline: the page's samples explained before training and after each epoch
+    timeline, record = _timeline_recorder(model, Xt[idxs], yt[idxs], classes, preset["epochs"])
+    record(0, {})
     start = time.perf_counter()
-    train(model, X, y, classes=classes, progress=True, **preset)
+    train(model, X, y, classes=classes, progress=True, on_epoch=record, **preset)
     seconds = time.perf_counter() - start
     acc = accuracy(model, Xt, yt, classes)
+    cost = sum(s.seconds for s in timeline.snapshots)
     print(f"{args.model} trained in {seconds:.1f} s: test accuracy {acc:.3f}")
+    print(f"training timeline: {len(timeline)} snapshots recorded in {cost:.1f} s")
 
-    idxs = np.arange(min(args.samples, len(Xt)))
     mask = None
     if label == "synthetic":  # the ground truth of where each class's motif is
         from tscam_widget.data import synthetic_split
 
         mask = synthetic_split()[5]
     w = CamWidget(model, Xt, yt, classes=classes, idxs=idxs, precompute=True, mask=mask, trust=True)
+    w.timeline = timeline
     out = w.save_html(args.out, title=f"tscam-widget demo: {args.model} on {label}")
     meta = w.trust_meta
     print(

@@ -1,6 +1,7 @@
 // DOM controls: play, layer slider, menus, sample slider + number box, PNG button.
 import { decodeCached } from "./buffers";
 import { HIDDEN_IN, NAMED_TARGETS } from "./protocol.gen";
+import { currentSnapshot, epochOf, metricsText, sliderPosition, snapshotCount } from "./timeline";
 import type { CamTraits, ControlName, TraitReader } from "./types";
 
 export interface ControlEvents {
@@ -104,6 +105,12 @@ export function createControls(ev: ControlEvents): Controls {
   const layerName = el("span", "tscam-layer-name");
   const layerRow = el("span", "tscam-layer");
   layerRow.append(el("span", "tscam-muted", "layer"), layer, layerName);
+  // the training timeline: shown once there are snapshots; "now" (the current weights) at its end
+  const epoch = Object.assign(el("input"), { type: "range", min: "0", step: "1" });
+  epoch.setAttribute("aria-label", "epoch");
+  const epochName = el("span", "tscam-epoch-name");
+  const epochRow = el("span", "tscam-epoch tscam-hidden");
+  epochRow.append(el("span", "tscam-muted", "epoch"), epoch, epochName);
   const method = el("select");
   const reduction = el("select");
   const target = el("select");
@@ -128,7 +135,7 @@ export function createControls(ev: ControlEvents): Controls {
   const seriesLabel = labelled("series", seriesView);
   // navigation keeps its line (fixed widths: nothing moves as names change); the menus wrap
   const nav = el("span", "tscam-nav");
-  nav.append(play, layerRow, sampleRow, png);
+  nav.append(play, layerRow, epochRow, sampleRow, png);
   // the labelled menus by their trait: each hides where controlHidden says it does nothing
   const menus: [ControlName, HTMLLabelElement][] = [
     ["method", labelled("method", method)], ["reduction", reductionLabel], ["target", labelled("target", target)],
@@ -148,6 +155,7 @@ export function createControls(ev: ControlEvents): Controls {
   play.addEventListener("click", () => ev.change({ playing: play.dataset.playing !== "1" }));
   layer.addEventListener("input", () => ev.change({ layer: int(layer.value) }));
   sample.addEventListener("input", () => ev.change({ sample: int(sample.value) }));
+  epoch.addEventListener("input", () => ev.change({ epoch: epochOf(int(epoch.value), int(epoch.max)) }));
   sampleBox.addEventListener("change", () => {
     editing.delete(sampleBox);
     const n = int(sampleBox.value);
@@ -169,7 +177,7 @@ export function createControls(ev: ControlEvents): Controls {
   png.addEventListener("click", () => ev.png());
   // the hooks carry the control's trait name (ControlName, generated), or the button's own
   const named: [ControlName | "play" | "sample-box" | "png", HTMLElement][] = [
-    ["play", play], ["layer", layer], ["sample", sample], ["sample-box", sampleBox], ["method", method],
+    ["play", play], ["layer", layer], ["epoch", epoch], ["sample", sample], ["sample-box", sampleBox], ["method", method],
     ["reduction", reduction], ["target", target], ["cmap", cmap], ["norm", norm], ["view", view],
     ["view_count", viewCount], ["mark", mark], ["series_view", seriesView], ["png", png],
   ];
@@ -187,6 +195,19 @@ export function createControls(ev: ControlEvents): Controls {
     setText(layerName, L ? `${shown} (${li + 1}/${L})` : "–");
     // fixed width (CSS): a long name is cut with an ellipsis, the whole of it on hover
     layerName.title = layout ? `${layers[li]}: output read as ${layout}` : (layers[li] ?? "");
+    const E = snapshotCount(m);
+    epochRow.classList.toggle("tscam-hidden", E === 0);
+    if (E > 0) {
+      const e = currentSnapshot(m);
+      epoch.max = String(E);
+      const pos = String(sliderPosition(e, E));
+      if (epoch.value !== pos) epoch.value = pos;
+      const meta = m.get("timeline_meta") ?? {};
+      const label = e >= 0 ? (meta.labels?.[e] ?? `snapshot ${e + 1}`) : "now";
+      setText(epochName, e >= 0 ? `${label} (${e + 1}/${E})` : "now");
+      const metrics = e >= 0 ? metricsText(meta.metrics?.[e]) : "";
+      epochName.title = e >= 0 ? `${label}${metrics ? `: ${metrics}` : ""}` : "the current weights (drag left to go back through training)";
+    }
     const playing = !!m.get("playing");
     play.dataset.playing = playing ? "1" : "0";
     setText(play, playing ? "❚❚" : "▶");

@@ -33,7 +33,7 @@ export interface PaintedDetail {
   /** the picture shows maps matching the controls (false: "computing...", an old picture or none) */
   ready: boolean;
   /** the controls this paint read */
-  controls: { layer: number; sample: number; view: string; view_count: number; method: string; reduction: string; target: string | number; norm: string; cmap: string };
+  controls: { layer: number; sample: number; view: string; view_count: number; method: string; reduction: string; target: string | number; norm: string; cmap: string; epoch?: number };
   /** plot areas of the map views (empty when none is drawn, e.g. in the trust view) */
   panels: PaintedPanel[];
   /** the colour bar and the value range it spans; null when no map view is drawn */

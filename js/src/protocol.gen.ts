@@ -74,6 +74,13 @@ export interface CamTraits {
   trust_rand_cube: Packed | null; // precision [R, L, M, T]
   trust_rand_scale: Packed | null; // float32 [R, L, M, 2]
   trust_rand_rows: Packed | null; // int32 [N, K]
+  // timeline
+  epoch: number;
+  timeline_meta: { labels?: string[]; metrics?: Record<string, number>[]; keys?: string[]; levels?: number; pending?: number } | null;
+  timeline_samples: Packed[]; // int32 [E] x [S]
+  timeline_maps: Packed[]; // uint8 [E] x [S, L, M', T]
+  timeline_scale: Packed[]; // float32 [E] x [S, L, M', 2]
+  timeline_probs: Packed[]; // float32 [E] x [N, K]
   /** set by the offline page's host (not a trait): no kernel will answer */
   offline?: boolean;
   /** the offline page only: every colour table of the menu, planar [n, 4, 256] */
@@ -81,7 +88,7 @@ export interface CamTraits {
 }
 
 /** The names of the controls (both sides write them). */
-export type ControlName = "layer" | "method" | "reduction" | "sample" | "target" | "cmap" | "norm" | "view" | "view_count" | "mark" | "linewidth" | "linestyle" | "alpha" | "playing" | "play_interval_ms" | "request_id" | "series_view" | "sample_filter" | "filter_true" | "filter_pred" | "sample_sort" | "randomised";
+export type ControlName = "layer" | "method" | "reduction" | "sample" | "target" | "cmap" | "norm" | "view" | "view_count" | "mark" | "linewidth" | "linestyle" | "alpha" | "playing" | "play_interval_ms" | "request_id" | "series_view" | "sample_filter" | "filter_true" | "filter_pred" | "sample_sort" | "randomised" | "epoch";
 
 /** Controls whose change needs new maps from the kernel (maps not precomputed). */
 export const KERNEL_NEEDS = ["method", "reduction", "sample", "target", "norm", "view", "view_count", "sample_filter", "filter_true", "filter_pred", "sample_sort"] as const;

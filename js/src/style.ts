@@ -26,7 +26,9 @@ export const CSS = `
 .tscam-controls input[data-control=view_count] { width: 3.5em; }
 .tscam-controls input:focus-visible, .tscam-controls select:focus-visible, .tscam-controls button:focus-visible {
   outline: 2px solid var(--jp-brand-color1, var(--tscam-brand)); outline-offset: 1px; }
-.tscam-layer, .tscam-sample { display: inline-flex; align-items: center; white-space: nowrap; }
+.tscam-epoch input[type=range] { width: 120px; }
+.tscam-epoch-name { display: inline-block; width: 9em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.tscam-layer, .tscam-sample, .tscam-epoch { display: inline-flex; align-items: center; white-space: nowrap; }
 .tscam-layer input[type=range] { width: 200px; }
 .tscam-sample input[type=range] { width: 160px; }
 .tscam-layer-name { font-weight: bold; display: inline-block; width: 15em; overflow: hidden;

@@ -18,6 +18,7 @@ import { maskRow } from "./band";
 import { createTrustPane, randomisedReader, type TrustPane } from "./trust";
 import { emitPainted, paintedPanels, rounded, type PaintedDetail } from "./painted";
 import { createSampleMenu, stepSample } from "./samples";
+import { currentSnapshot, snapshotAt, snapshotNotes, type SnapshotView } from "./timeline";
 
 export type Model = AnyModel<CamTraits>;
 
@@ -136,6 +137,7 @@ export class CamView {
   private readonly trust: TrustPane;
   private readonly dom: Dom;
   private lastScene: Scene | null = null; // the last picture whose maps matched the controls
+  private snap: SnapshotView | null = null; // the timeline's snapshot drawn (null: the current weights)
   private hits: PanelHit[] = [];
   private colorbar: PaintedDetail["colorbar"] = null;
   private stripGeom: StripGeometry | null = null;
@@ -197,11 +199,18 @@ export class CamView {
       const trustView = this.trust.update(m, width, theme, sizeCanvas);
       d.canvas.classList.toggle("tscam-hidden", trustView);
       const randomised = !!(m as unknown as { get(k: string): boolean }).get("randomised");
-      const built = buildScene(randomised ? randomisedReader(m) : m);
+      // a snapshot of the training timeline: drawn from its own maps and predictions
+      const snap = (this.snap = randomised || trustView ? null : snapshotAt(m, currentSnapshot(m)));
+      const built = buildScene(randomised ? randomisedReader(m) : snap ? snap.reader : m);
       let scene = built.scene;
       if (randomised) notes.push("randomised model (every layer re-initialised), maps for the predicted class: sanity check");
       ready = built.ready && !!scene;
-      if (built.ready && scene) this.lastScene = scene;
+      if (snap && scene) {
+        // a snapshot never waits for a kernel: what it lacks is said, never replaced by an old picture
+        notes.push(...snapshotNotes(m, snap, scene.samples.map((s) => s.n)));
+        scene = { ...scene, title: `${scene.title} - ${snap.label}` };
+        ready = true;
+      } else if (built.ready && scene) this.lastScene = scene;
       else if (scene) {
         notes.push("computing...");
         if (this.lastScene) scene = this.lastScene;
@@ -298,6 +307,7 @@ export class CamView {
       controls: {
         layer: m.get("layer"), sample: m.get("sample"), view: m.get("view"), view_count: m.get("view_count"), method: m.get("method"),
         reduction: m.get("reduction"), target: m.get("target"), norm: m.get("norm"), cmap: m.get("cmap"),
+        epoch: this.snap ? this.snap.index : -1,
       },
       panels: trustShown ? [] : paintedPanels(this.hits),
       colorbar: trustShown ? null : this.colorbar,
@@ -318,7 +328,10 @@ export class CamView {
       tooltip.style.display = "none";
       return;
     }
-    tooltip.textContent = tooltipLines(h, timeAt(h, x), this.m.get("precision") ?? "float32").join("\n");
+    const lines = tooltipLines(h, timeAt(h, x), this.m.get("precision") ?? "float32");
+    // a snapshot: its label and each sample's prediction and confidence at that moment
+    if (this.snap) lines.unshift(...h.samples.map((s) => `${this.snap?.label}: ${h.samples.length > 1 ? `#${s.id} ` : ""}${s.title}`));
+    tooltip.textContent = lines.join("\n");
     tooltip.style.display = "block";
     const left = x + 14 + tooltip.offsetWidth > r.width ? x - 14 - tooltip.offsetWidth : x + 14;
     tooltip.style.left = `${Math.max(0, left)}px`;

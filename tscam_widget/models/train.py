@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -169,6 +169,7 @@ def train(
     progress: bool = False,
     classes: Sequence[Any] | None = None,
     weight_decay: float = 0.0,
+    on_epoch: Callable[[int, dict[str, Any]], Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` in place with Adam, a one-cycle schedule peaking at ``lr`` and
     cross-entropy; deterministic for a given ``seed`` (``torch.manual_seed(seed)`` and a seeded
@@ -176,7 +177,8 @@ def train(
 
     ``y`` holds str labels (mapped through ``classes``, default their sorted unique values) or
     int class indices. A trailing batch of a single sample is skipped in each epoch (BatchNorm).
-    The model is left in eval mode.
+    The model is left in eval mode. ``on_epoch(k, history)`` is called after each epoch (k from
+    1, the history so far, the model in eval mode), e.g. to record a snapshot of its maps.
 
     Returns a history dict: ``loss`` and ``accuracy`` (per epoch, the running mean over the
     epoch's training batches, in train mode), ``valid_accuracy`` (per epoch, eval mode; only when
@@ -258,6 +260,9 @@ def train(
                     post["valid"] = f"{history['valid_accuracy'][-1]:.3f}"
                 bar.set_postfix(post)
                 bar.update(1)
+            if on_epoch is not None:
+                model.eval()
+                on_epoch(len(history["loss"]), history)
     finally:
         if bar is not None:
             bar.close()

@@ -28,6 +28,7 @@ from .options import NORMS
 from .parts import assemble
 from .samples import sample_list
 from .source import LabelDecoder
+from .timeline import Timeline
 from .validation import CHECKED
 
 _STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
@@ -100,6 +101,7 @@ class CamWidget(WidgetTraits):
         trust: bool | str = "auto",
         lazy: bool | str = "auto",
         memory_mb: float = 2048,
+        track: bool = False,
         **controls: Any,
     ) -> None:
         controls = check_controls(controls)
@@ -110,6 +112,7 @@ class CamWidget(WidgetTraits):
         self._src, self._maps, self._watch, self._jobs = p.src, p.maps, p.watch, p.jobs
         self._trust, self._flusher, self._results = p.trust, p.flusher, p.results
         self._follow, self._checks, self._predictions = p.follow, p.checks, p.predictions
+        self._timeline = p.timeline
         super().__init__(**{**init, **controls})
         self.targets = buffers.pack(p.maps.comp.targets(self.target), "int32")
         self._flusher.ready = True
@@ -125,7 +128,8 @@ class CamWidget(WidgetTraits):
         self.flush()
         if self.randomised:
             self.compute_trust()
-        return self._flusher.current_map(self._trust)
+        at_epoch = self._timeline.current_map()
+        return self._flusher.current_map(self._trust) if at_epoch is None else at_epoch
 
     def cube_array(self, target: str | int | None = None, norm: str | None = None) -> np.ndarray:
         """float32 ``[N, L, M, T]`` (M indexes ``cube_keys``): the precomputed maps under
@@ -217,6 +221,30 @@ class CamWidget(WidgetTraits):
     def style(self, value: str) -> None:
         self.mark = value
 
+    @property
+    def timeline(self) -> Timeline:
+        """The training timeline: the snapshots the epoch slider scrubs through (a
+        :class:`~.timeline.Timeline`; can be set to one recorded elsewhere)."""
+        if not self._jobs.active:
+            self._timeline.materialize_now()
+        return self._timeline.timeline
+
+    @timeline.setter
+    def timeline(self, value: Timeline) -> None:
+        self._timeline.set(value)
+
+    @property
+    def callback(self) -> Any:
+        """A fastai ``Callback`` recording a snapshot after each epoch (``"epoch k"``, with the
+        epoch's ``learn.recorder`` values): ``learn.fit(5, cbs=w.callback)``."""
+        return self._timeline.callback()
+
+    def snapshot(self, label: str | None = None, metrics: dict[str, float] | None = None) -> None:
+        """Record the model's weights now as a new position of the epoch slider: the maps of
+        the shown samples and their predictions, computed when training rests (behind in a
+        kernel, at the next read in a script)."""
+        self._timeline.capture(label, metrics)
+
     def check_model(self) -> bool:
         """Whether the user's model changed (trained, loaded, moved) since the maps were made;
         then everything of the old weights is dropped and made again from the current sample
@@ -304,6 +332,8 @@ class CamWidget(WidgetTraits):
         self.check_model()
         self._flusher.flush()
         self._trust_sync()
+        if not self._jobs.active:
+            self._timeline.materialize_now()
 
     @t.validate(*CHECKED)
     def _validate(self, proposal: Any) -> Any:

@@ -70,8 +70,12 @@ class ModelFollower:
         """The periodic look at the model (and a restart held back while it was training)."""
         if self.check():
             return
-        if self.results.restart_pending and not self.watch.training:
+        if self.watch.training:
+            return
+        if self.results.restart_pending:
             self.results.first_picture_then_background()
+        elif not self.jobs.job_running("predict"):
+            self.results.timeline.start_background()  # moments captured since
 
     def watch_on(self, loop: asyncio.AbstractEventLoop) -> None:
         """:meth:`tick` every :data:`WATCH_S` on ``loop`` while the widget lives and is open."""

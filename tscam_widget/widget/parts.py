@@ -16,6 +16,7 @@ from .maps import MapService
 from .predictions import Predictions
 from .results import JobResults
 from .source import Source, resolve_source
+from .timeline_service import TimelineService
 from .trust import TrustService, check_mask
 from .validation import ControlChecks
 from .version import ModelWatch
@@ -38,6 +39,7 @@ class Parts:
     follow: ModelFollower
     checks: ControlChecks
     predictions: Predictions
+    timeline: TimelineService
 
 
 def assemble(w: Any, *, in_background: bool, **a: Any) -> tuple[Parts, dict[str, Any]]:
@@ -102,5 +104,14 @@ def assemble(w: Any, *, in_background: bool, **a: Any) -> tuple[Parts, dict[str,
     init = flusher.initial_traits(names, a["target"], a["cmap"], a["norm"], a["view"], precomputed)
     init.update(results.prediction_traits(labels=True), **trust.initial_traits())
     predictions = Predictions(comp, src)
-    parts = Parts(src, maps, watch, jobs, trust, flusher, results, follow, checks, predictions)
+    timeline = TimelineService(w, maps, jobs, lambda: watch.model)
+    results.timeline = timeline
+    checks.extra["epoch"] = timeline.check_epoch
+    if a["track"] not in (True, False):
+        raise ValueError(f"track: expected True or False, got {a['track']!r}")
+    if a["track"]:
+        timeline.track(a["learn_or_model"])
+    parts = Parts(
+        src, maps, watch, jobs, trust, flusher, results, follow, checks, predictions, timeline
+    )
     return parts, init

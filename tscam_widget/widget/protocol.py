@@ -24,7 +24,8 @@ from . import buffers
 class Trait:
     """One synced trait.
 
-    kind: ``"int" | "float" | "bool" | "str" | "union" | "list" | "dict" | "array"``;
+    kind: ``"int" | "float" | "bool" | "str" | "union" | "list" | "dict" | "array" | "arrays"``
+    (``"arrays"``: a list of binary arrays, e.g. one per snapshot);
     an ``"array"`` travels as a binary buffer (``buffers.pack``) with ``dtype`` (None: the
     widget's ``precision``) and ``shape`` (symbolic, e.g. ``"[N, L, M, T]"``); its default is the
     empty array of ``dtype`` (float32 when None). A ``"list"`` holds ``dtype`` items (``"str"`` or
@@ -489,10 +490,65 @@ TRUST: tuple[Trait, ...] = (
 )
 
 #: every list of traits, by the part it belongs to (the docs' tables, in this order)
+TIMELINE: tuple[Trait, ...] = (
+    Trait(
+        "epoch",
+        "int",
+        -1,
+        "the snapshot drawn (the epoch slider): -1 the current weights (the live maps), else an "
+        "index of `timeline_meta.labels`",
+        control=True,
+    ),
+    Trait(
+        "timeline_meta",
+        "dict",
+        None,
+        "`{labels: [E], metrics: [E dicts], keys: [M'] (as `cube_keys`), levels, pending}`: one "
+        "entry per snapshot (widget/timeline.py); `pending`: snapshots whose maps are not "
+        "computed yet",
+        ts="{ labels?: string[]; metrics?: Record<string, number>[]; keys?: string[]; "
+        "levels?: number; pending?: number } | null",
+    ),
+    Trait(
+        "timeline_samples",
+        "arrays",
+        None,
+        "per snapshot, the widget samples it holds",
+        dtype="int32",
+        shape="[E] x [S]",
+    ),
+    Trait(
+        "timeline_maps",
+        "arrays",
+        None,
+        "per snapshot, the maps' unit values (levels on the 0..255 grid, deflated, delta along "
+        "T) for the class predicted then",
+        dtype="uint8",
+        shape="[E] x [S, L, M', T]",
+    ),
+    Trait(
+        "timeline_scale",
+        "arrays",
+        None,
+        "per snapshot, each map's (lo, hi); NaN: no map",
+        dtype="float32",
+        shape="[E] x [S, L, M', 2]",
+    ),
+    Trait(
+        "timeline_probs",
+        "arrays",
+        None,
+        "per snapshot, the softmax of its samples (NaN rows: the samples it does not hold)",
+        dtype="float32",
+        shape="[E] x [N, K]",
+    ),
+)
+
 PARTS: dict[str, tuple[Trait, ...]] = {
     "controls": CONTROLS,
     "information": INFORMATION,
     "trust": TRUST,
+    "timeline": TIMELINE,
 }
 #: the constructor's own arguments among the controls (not given as ``**controls``)
 CONSTRUCTOR_CONTROLS = ("target", "cmap", "norm", "view")
@@ -585,6 +641,8 @@ def declare(tr: Trait) -> t.TraitType:
         trait_ = t.Dict(menus() if tr.name == "options" else {})
     elif tr.kind == "array":
         trait_ = t.Dict(empty_of(tr))
+    elif tr.kind == "arrays":
+        trait_ = t.List(t.Dict(), default_value=[])
     else:
         raise ValueError(f"trait {tr.name}: unknown kind {tr.kind!r}")
     return trait_.tag(sync=True)

@@ -35,13 +35,15 @@ def ts_type(tr: p.Trait) -> str:
         return "number[]" if tr.dtype == "float" else "string[]"
     if tr.kind == "array":
         return "Packed | null"
+    if tr.kind == "arrays":
+        return "Packed[]"
     return "Record<string, unknown> | null"
 
 
 def _comment(tr: p.Trait) -> str:
     """A one-line comment: what arrays hold, the values of a menu."""
     bits = []
-    if tr.kind == "array":
+    if tr.kind in ("array", "arrays"):
         bits.append(f"{tr.dtype or 'precision'} {tr.shape}")
     if tr.values is not None:
         bits.append(" | ".join(json.dumps(v) for v in tr.values))
@@ -120,8 +122,8 @@ def _md_type(tr: p.Trait) -> str:
     }.get(tr.kind)
     if tr.kind == "list":
         kind = f"List[{tr.dtype or 'str'}]"
-    if tr.kind == "array":
-        kind = f"array {tr.dtype or 'precision'} {tr.shape}"
+    if tr.kind in ("array", "arrays"):
+        kind = f"{tr.kind} {tr.dtype or 'precision'} {tr.shape}"
     if tr.name == "options":
         kind = "Dict[str, List[[value, label]]]"
     elif tr.kind == "dict" and tr.ts and tr.ts.startswith("Record<string, string>"):

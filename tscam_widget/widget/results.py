@@ -35,6 +35,7 @@ class JobResults:
         self.w, self.src, self.maps, self.jobs = w, src, maps, jobs
         self.trust, self.flusher, self.watch = trust, flusher, watch
         self.restart_pending = False  # the work waits until the weights rest (training)
+        self.timeline: Any = None  # the TimelineService (set when the parts are assembled)
         self.last_push = 0.0
 
     # ---- starting ------------------------------------------------------------------------
@@ -117,6 +118,7 @@ class JobResults:
                 f"much for one page; make a widget of a subset (idxs=...) and save that"
             )
         self.precompute_now()
+        self.timeline.materialize_now()
         if self.trust.mode is True:
             self.w.compute_trust()
         if targets == "all":
@@ -192,7 +194,7 @@ class JobResults:
             and self.maps.want_precompute()
             and not self.w.precomputed
             and self.jobs.error is None
-        )
+        ) or bool(self.jobs.active and self.timeline.timeline.pending)
 
     # ---- JobEvents ---------------------------------------------------------------------------
     def check_model(self) -> bool:
@@ -207,6 +209,7 @@ class JobResults:
                 self.start_cube()
             if self.trust.mode is True:
                 self.start_trust()
+            self.timeline.start_background()
 
     def on_rows(self, samples: np.ndarray, classes: np.ndarray, maps: np.ndarray) -> None:
         self.maps.add_rows(samples, classes, maps)
@@ -231,6 +234,9 @@ class JobResults:
         jobs.range_partial = (partial, done, total)
         if self.w.norm == "layer":
             self.flusher.mark("maps", user=False)  # redraw with the wider range, the progress
+
+    def on_snapshot(self, p: Any, snap: Any) -> None:
+        self.timeline.add(p, snap)
 
     def on_status(self, text: str) -> None:
         self.w.status = text

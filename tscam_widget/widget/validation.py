@@ -44,6 +44,7 @@ CHECKED = (
     "reductions",
     "precision",
     "n_samples",
+    "epoch",
 )
 
 
@@ -78,10 +79,14 @@ class ControlChecks:
             "precision": self.precision,
             "n_samples": self.n_samples,
         }
+        #: checks of other parts' controls (the timeline's ``epoch``)
+        self.extra: dict[str, Callable[[Any], Any]] = {}
 
     def check(self, name: str, value: Any) -> Any:
         """``value`` as the control ``name`` takes it; raises a ``TraitError`` naming the control,
         what it takes and what it got."""
+        if name in self.extra:
+            return self.extra[name](value)
         return self._checks[name](name, value)
 
     @staticmethod
