@@ -223,3 +223,42 @@ def test_fastai_fit_records_one_snapshot_per_epoch(ucr_dir):
         warnings.simplefilter("ignore")
         cb = pickle.loads(pickle.dumps(w.callback))
     assert cb.tscam_record is None
+
+
+def test_in_a_kernel_snapshots_are_computed_behind_once_training_rests(data):
+    """While the user trains (the loop blocked), a snapshot keeps only the weights; once they
+    rest, a background job computes each moment's maps from its own weights (not today's)."""
+    import asyncio
+    import copy
+
+    model, X, y = data
+    model = copy.deepcopy(model)
+
+    async def main():
+        w = CamWidget(model, X, y, progress=False, trust=False, background=True)
+        await w.ready()
+        states = []
+        for e in range(3):
+            _train_a_little(model, X, y)
+            w.snapshot(f"epoch {e + 1}")
+            states.append(copy.deepcopy(model.state_dict()))
+        held = (w.timeline_meta["pending"], len(w.timeline.snapshots))
+        await w.ready(60)
+        return w, states, held
+
+    w, states, held = asyncio.run(main())
+    assert held == (3, 0)  # nothing computed while the weights were changing
+    assert w.timeline_meta["labels"] == ["epoch 1", "epoch 2", "epoch 3"]
+    assert w.timeline_meta["pending"] == 0
+    for snap, state in zip(w.timeline.snapshots, states):
+        m = copy.deepcopy(model)
+        m.load_state_dict(state)
+        xs = X[snap.samples]
+        ex = Explainer(m, with_input=True).explain(xs, methods=["gradcam"], norm="none")
+        k = snap.keys.index("gradcam")
+        got, want = snap.maps()[:, -1, k], ex.get("gradcam", ex.layers[-1], norm="none")
+        tol = level_error(snap.scale[:, -1, k], w.timeline.levels)
+        assert (np.abs(got - want) <= tol[:, None] * (1 + 1e-5) + 1e-6).all()
+        with torch.no_grad():
+            p = torch.softmax(m(torch.from_numpy(xs)), 1).numpy()
+        np.testing.assert_allclose(snap.probs[snap.samples], p, atol=1e-5)
