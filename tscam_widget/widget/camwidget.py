@@ -21,11 +21,11 @@ import traitlets as t
 from . import buffers, protocol
 from .arguments import background_mode, check_controls
 from .background import running_loop
-from .colormaps import cmap_table
 from .compute import ALL_REDUCTIONS
 from .export import export_html
 from .options import NORMS
 from .parts import assemble
+from .results import OBSERVED
 from .samples import sample_list
 from .source import LabelDecoder
 from .timeline import Timeline
@@ -190,14 +190,12 @@ class CamWidget(WidgetTraits):
 
     @property
     def data(self) -> tuple[Any, np.ndarray, np.ndarray, list[str]]:
-        """``(model, X float32 [N, C, T], y int32 [N] (-1 unknown), classes)`` as the widget
-        sees them (after ``idxs`` selection)."""
+        """``(model, X float32 [N, C, T], y int32 [N] (-1 unknown), classes)`` after ``idxs``."""
         return self._watch.model, self._src.X, self._src.y, list(self.classes)
 
     @property
     def model_version(self) -> int:
-        """How many changes of the user's weights the widget has seen (0: as when it was made);
-        what it shows is always the current weights' (:meth:`check_model`)."""
+        """Changes of the user's weights seen so far (0: as made; :meth:`check_model`)."""
         return self._watch.version
 
     @property
@@ -223,8 +221,7 @@ class CamWidget(WidgetTraits):
 
     @property
     def timeline(self) -> Timeline:
-        """The training timeline: the snapshots the epoch slider scrubs through (a
-        :class:`~.timeline.Timeline`; can be set to one recorded elsewhere)."""
+        """The :class:`~.timeline.Timeline` the epoch slider scrubs (settable)."""
         if not self._jobs.active:
             self._timeline.materialize_now()
         return self._timeline.timeline
@@ -240,15 +237,13 @@ class CamWidget(WidgetTraits):
         return self._timeline.callback()
 
     def snapshot(self, label: str | None = None, metrics: dict[str, float] | None = None) -> None:
-        """Record the model's weights now as a new position of the epoch slider: the maps of
-        the shown samples and their predictions, computed when training rests (behind in a
-        kernel, at the next read in a script)."""
+        """Record the weights now for the epoch slider: the shown samples' maps and predictions,
+        computed when training rests (behind in a kernel, at the next read in a script)."""
         self._timeline.capture(label, metrics)
 
     def check_model(self) -> bool:
-        """Whether the user's model changed (trained, loaded, moved) since the maps were made;
-        then everything of the old weights is dropped and made again from the current sample
-        outward. Runs at each request and, on a running event loop, every second."""
+        """Whether the model changed (trained, loaded, moved): then all of the old weights' is
+        dropped and made again. Runs at each request and every second on a running loop."""
         return self._follow.check()
 
     @property
@@ -264,9 +259,8 @@ class CamWidget(WidgetTraits):
         return self._jobs.error_text()
 
     async def ready(self, timeout: float = 600.0) -> None:
-        """Wait (``await w.ready()`` in a notebook) until the background work is done and its
-        results are in the widget (those of the current weights: a change since is taken up
-        first); raises its error if it failed."""
+        """``await w.ready()``: until the background work (of the current weights) is in the
+        widget; raises its error if it failed."""
         self.check_model()
         await self._jobs.wait(self._results.pending, timeout)
 
@@ -284,15 +278,13 @@ class CamWidget(WidgetTraits):
 
     @property
     def trust_report(self) -> Any:
-        """The :class:`~tscam_widget.metrics.TrustReport` of the widget's samples (computed now
-        when it is not there yet)."""
+        """The :class:`~tscam_widget.metrics.TrustReport` of the samples (computed if need be)."""
         self.compute_trust()
         assert self._trust.result is not None
         return self._trust.result.report
 
     def compute_trust(self, force: bool = False) -> None:
-        """Compute the trust scores now (normally the first use of the trust view or the
-        randomised toggle does, in the background in a kernel)."""
+        """Compute the trust scores now (else the trust view or randomised toggle asks)."""
         self.check_model()
         self._results.compute_trust(force)
 
@@ -339,46 +331,6 @@ class CamWidget(WidgetTraits):
     def _validate(self, proposal: Any) -> Any:
         return self._checks.check(proposal["trait"].name, proposal["value"])
 
-    @t.observe("cmap")
-    def _o_cmap(self, change: Any) -> None:
-        if self._flusher.ready:
-            self.cmap_table = buffers.pack(cmap_table(change["new"]), "uint8")
-
-    @t.observe("sample", "method", "reduction", "view", "view_count", "request_id")
-    def _o_request(self, change: Any) -> None:
-        self._flusher.mark("maps")
-
-    @t.observe("sample_filter", "filter_true", "filter_pred", "sample_sort")
-    def _o_sample_filter(self, change: Any) -> None:
-        """A new filter: show its first sample unless the current one is listed."""
-        shown = self.sample_list if self._flusher.ready else []
-        if len(shown) and self.sample not in set(shown.tolist()):
-            self.sample = int(shown[0])
-        self._flusher.mark("maps")  # grid / overlay show the listed samples
-
-    @t.observe("layer")
-    def _o_layer(self, change: Any) -> None:
-        if self._flusher.ready and self.norm == "none":  # the colour range is the layer's
-            self.value_range = self._flusher.layer_range()
-
-    @t.observe("y_pred_buffer")
-    def _o_predictions(self, change: Any) -> None:
-        if self._flusher.ready and self._flusher.filtered_views():  # other samples listed
-            self._flusher.mark("maps", user=False)
-
-    @t.observe("target", "norm")
-    def _o_target_norm(self, change: Any) -> None:
-        self._results.target_changed()
-
-    @t.observe("layers", "methods", "reductions")
-    def _o_structure(self, change: Any) -> None:
-        if not self._flusher.ready:
-            return
-        self._results.structure_changed()
-        if self._trust.wanted(self.view, self.randomised):
-            self._flusher.mark("trust")
-
-    @t.observe("view", "randomised")
-    def _o_trust_view(self, change: Any) -> None:
-        if self._flusher.ready and self._trust.wanted(self.view, self.randomised):
-            self._flusher.mark("trust")
+    @t.observe(*OBSERVED)
+    def _observe(self, change: Any) -> None:
+        self._results.on_change(change["name"], change["new"])

@@ -12,11 +12,37 @@ import numpy as np
 
 from . import buffers
 from .arguments import in_kernel
+from .colormaps import cmap_table
 from .flush import Flusher
 from .jobs import JobRunner
 from .maps import MapService
 from .trust import TrustService, trust_job
 from .version import ModelWatch
+
+#: the traits whose changes :meth:`JobResults.on_change` acts on
+OBSERVED = (
+    "cmap",
+    "sample",
+    "method",
+    "reduction",
+    "view",
+    "view_count",
+    "request_id",
+    "sample_filter",
+    "filter_true",
+    "filter_pred",
+    "sample_sort",
+    "layer",
+    "y_pred_buffer",
+    "target",
+    "norm",
+    "layers",
+    "methods",
+    "reductions",
+    "randomised",
+)
+_REQUESTS = ("sample", "method", "reduction", "view", "view_count", "request_id")
+_SAMPLE_MENU = ("sample_filter", "filter_true", "filter_pred", "sample_sort")
 
 
 class JobResults:
@@ -195,6 +221,33 @@ class JobResults:
             and not self.w.precomputed
             and self.jobs.error is None
         ) or bool(self.jobs.active and self.timeline.timeline.pending)
+
+    # ---- control changes ---------------------------------------------------------------------
+    def on_change(self, name: str, new: Any) -> None:
+        """What a change of the widget's trait ``name`` (one of :data:`OBSERVED`) needs."""
+        w, flusher = self.w, self.flusher
+        if not flusher.ready:
+            return
+        if name == "cmap":
+            w.cmap_table = buffers.pack(cmap_table(new), "uint8")
+        if name in _REQUESTS:
+            flusher.mark("maps")
+        if name in _SAMPLE_MENU:  # show the list's first sample unless the current is listed
+            shown = w.sample_list
+            if len(shown) and w.sample not in set(shown.tolist()):
+                w.sample = int(shown[0])
+            flusher.mark("maps")  # grid / overlay show the listed samples
+        if name == "layer" and w.norm == "none":  # the colour range is the layer's
+            w.value_range = flusher.layer_range()
+        if name == "y_pred_buffer" and flusher.filtered_views():  # other samples listed
+            flusher.mark("maps", user=False)
+        if name in ("target", "norm"):
+            self.target_changed()
+        if name in ("layers", "methods", "reductions"):
+            self.structure_changed()
+        if name in ("view", "randomised", "layers", "methods", "reductions"):
+            if self.trust.wanted(w.view, w.randomised):
+                flusher.mark("trust")
 
     # ---- JobEvents ---------------------------------------------------------------------------
     def check_model(self) -> bool:
