@@ -264,6 +264,7 @@ class Explainer:
             plan = self._defined_somewhere(job, store, batches)
             return Explanation(
                 raw=store.arrays(),
+                channels=store.channel_arrays(),
                 layers=[s.name for s in specs],
                 methods=[m.name for m in plan.methods],
                 reductions=plan.reductions,
@@ -318,7 +319,7 @@ class Explainer:
             forwards = Forwards(cap, self.io)
             layers = [  # the methods' arithmetic
                 layer_maps(job.plan, ctx)
-                for ctx in captured.contexts(job.specs, forwards, job.batch_size)
+                for ctx in captured.contexts(job.specs, forwards, job.batch_size, start)
             ]
         return _BatchResult(
             captured.logits.float().cpu().numpy(),
