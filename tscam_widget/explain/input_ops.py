@@ -28,14 +28,16 @@ BASELINES = ("zeros", "mean", "blur")
 
 def integration_points(steps: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
     """``(alphas, weights)`` float64 ``[steps]`` of ``rule`` on [0, 1], as captum's
-    ``approximation_parameters``: Gauss-Legendre nodes and weights, or a Riemann sum."""
+    ``approximation_parameters`` (the same points and weights, so the same result): Gauss-Legendre
+    nodes and weights, or a Riemann sum."""
     if rule == "gausslegendre":
         nodes, w = np.polynomial.legendre.leggauss(steps)
         return 0.5 * (nodes + 1), 0.5 * w
     if rule == "riemann_trapezoid":
         if steps < 2:
             raise ValueError(f"steps: riemann_trapezoid needs at least 2 steps, got {steps}")
-        w = np.full(steps, 1.0 / (steps - 1))
+        # captum's weights: 1/n, halved at both ends (they sum to 1 - 1/n, not 1)
+        w = np.full(steps, 1.0 / steps)
         w[[0, -1]] /= 2
         return np.linspace(0, 1, steps), w
     starts = {"riemann_left": 0.0, "riemann_right": 1.0, "riemann_middle": 0.5}
