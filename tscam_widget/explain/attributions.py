@@ -113,7 +113,7 @@ class Saliency(GradientAttribution):
     name = "saliency"
     label = "Saliency"
     reference = "Simonyan et al. 2014"
-    formula = "|dF/dx_c(t)|, summed over channels"
+    formula = "abs(dF/dx_c(t)), summed over channels"
     uses_gradients = True
 
     def attribute(self, ctx: MethodContext) -> torch.Tensor:
@@ -198,7 +198,7 @@ class SmoothGrad(GradientAttribution):
     name = "smoothgrad"
     label = "SmoothGrad"
     reference = "Smilkov et al. 2017"
-    formula = "mean over noisy copies of |dF/dx|, summed over channels"
+    formula = "mean over noisy copies of abs(dF/dx), summed over channels"
     extra_forwards = True
     default = False
     kwargs = ("noise_samples", "noise_std", "seed", "chunk_size")

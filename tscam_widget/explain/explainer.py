@@ -294,7 +294,7 @@ class Explainer:
             )
             raise ValueError(
                 f"methods: {m.name!r} needs {m.only_on or 'a layer where it is defined'}; "
-                + (head_text if m.only_on else f"none of the layers {names} is one")
+                + (head_text if "nn.Linear" in m.only_on else f"none of the layers {names} is one")
             )
         return job.plan.without(nowhere)
 
