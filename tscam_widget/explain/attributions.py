@@ -426,36 +426,33 @@ class Tsr(InputAttribution):
         # masked rows per chunk so that the base's own expansion stays near chunk_size rows
         per_chunk = max(1, _chunk(ctx) // base.passes(ctx))
 
-        def relevance(i: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            """sum |R(x_i) - R(x_i masked)| per row (``mask`` ``[R, C, T]`` bool)."""
+        def relevance(i: torch.Tensor, ts: torch.Tensor, cs: torch.Tensor | None) -> torch.Tensor:
+            """sum |R(x_i) - R(x_i with step ts of channel cs (all channels: None) masked)| per
+            row; the masked rows are built a chunk at a time."""
             out = torch.empty(len(i), dtype=x.dtype, device=x.device)
             for s in range(0, len(i), per_chunk):
-                ii, mm = i[s : s + per_chunk], mask[s : s + per_chunk]
-                Xm = torch.where(mm, torch.as_tensor(value, dtype=x.dtype), x[ii])
+                ii, tc = i[s : s + per_chunk], ts[s : s + per_chunk]
+                r = torch.arange(len(ii), device=x.device)
+                Xm = x[ii].clone()
+                if cs is None:
+                    Xm[r, :, tc] = value
+                else:
+                    Xm[r, cs[s : s + per_chunk], tc] = value
                 R = base.attribute_rows(ctx, Xm, tgt[ii], sample[ii])
                 out[s : s + per_chunk] = (R0[ii] - R).abs().flatten(1).sum(1)
             return out
 
-        steps = torch.arange(t, device=x.device)
         i = torch.arange(n, device=x.device).repeat_interleave(t)
-        tt = steps.repeat(n)
-        tmask = torch.zeros(n * t, c, t, dtype=torch.bool, device=x.device)
-        tmask[torch.arange(n * t), :, tt] = True
-        time = relevance(i, tmask).view(n, t)
-        time = _minmax(time)
+        time = _minmax(relevance(i, torch.arange(t, device=x.device).repeat(n), None).view(n, t))
         if c == 1:
             return time[:, None, :].clone()
         thr = torch.quantile(time.double(), q, dim=1, keepdim=True).to(x.dtype)
         feat = torch.full((n, t, c), 0.1, dtype=x.dtype, device=x.device)
         ni, ti = torch.nonzero(time > thr, as_tuple=True)
         if len(ni):
-            i = ni.repeat_interleave(c)
-            ts = ti.repeat_interleave(c)
             cs = torch.arange(c, device=x.device).repeat(len(ni))
-            fmask = torch.zeros(len(i), c, t, dtype=torch.bool, device=x.device)
-            fmask[torch.arange(len(i)), cs, ts] = True
-            rel = relevance(i, fmask).view(len(ni), c)
-            feat[ni, ti] = _minmax(rel)
+            rel = relevance(ni.repeat_interleave(c), ti.repeat_interleave(c), cs)
+            feat[ni, ti] = _minmax(rel.view(len(ni), c))
         return time[:, None, :] * feat.transpose(1, 2)
 
 
