@@ -21,6 +21,10 @@ from tscam_widget.explain import (
     register_method,
     unregister_method,
 )
+from tscam_widget.explain.attributions import INPUT_METHODS
+
+#: the layer methods (the input attributions are defined on "input" only: test_input_attributions)
+CAMS = [n for n in METHODS if n not in {m.name for m in INPUT_METHODS}]
 
 # ---------------------------------------------------------------- a model whose numbers we know
 # lift: 1x1 conv, A_k(t) = a_k x(t) + b_k; gap: time mean; fc: logits = W mean_t(A) (no bias).
@@ -98,7 +102,7 @@ def test_median_even_channel_count_is_the_lower_middle_value():
 
 def test_gradient_methods_by_hand():
     # target 1: w = W[1] / 4 = [0.125, -0.25, 0.25]
-    ex = Explainer(HandNet(), layers=["lift"]).explain(X1, methods=list(METHODS), norm="none")
+    ex = Explainer(HandNet(), layers=["lift"]).explain(X1, methods=CAMS, norm="none")
     np.testing.assert_allclose(ex.logits[0], [-5.5, 7.75], rtol=1e-6)
     assert ex.pred.tolist() == [1] and ex.target.tolist() == [1]
     gc = [0.625, 1.5, 2.375, 3.25]
@@ -305,7 +309,7 @@ def test_tsai_inception_time_default_layers():
 def test_all_layers_equals_per_layer_and_batch_equals_single():
     m = conv_stack()
     x = rand_x(n=5)
-    meths = [n for n in METHODS if n != "eigencam"] + ["eigencam"]
+    meths = [n for n in CAMS if n != "eigencam"] + ["eigencam"]
     kw = dict(methods=meths, reductions=("mean", "max"), norm="none")
     full = Explainer(m, layers="all").explain(x, batch_size=5, **kw)
     assert full.layers == ["0", "1", "2", "3", "4"]
@@ -341,7 +345,7 @@ def test_in_place_op_after_a_captured_layer_changes_nothing():
         return m.eval()
 
     x = rand_x(n=4)
-    kw = dict(methods=list(METHODS), norm="none", reductions=("mean", "max"))
+    kw = dict(methods=CAMS, norm="none", reductions=("mean", "max"))
     layers = ["1", "3", "4"]
     plain = Explainer(stack(False), layers=layers).explain(x, **kw)
     inplace = Explainer(stack(True), layers=layers).explain(x, **kw)
@@ -375,9 +379,14 @@ def test_state_restored_for_every_method(model_state):
     m = _messy_model()
     before = model_state(m)
     x = rand_x(n=3)
-    ex = Explainer(m, layers="all").explain(x, methods=list(METHODS), reductions=("mean", "median"))
+    ex = Explainer(m, layers="all").explain(x, methods=CAMS, reductions=("mean", "median"))
     before.assert_unchanged(m)
-    assert set(ex.methods) == set(METHODS)
+    assert set(ex.methods) == set(CAMS)
+    inputs = [n for n in METHODS if n not in CAMS]  # with their own passes, on the input
+    kw = dict(steps=2, noise_samples=2, shapley_samples=2, n_segments=3, window=4, chunk_size=5)
+    ex_in = Explainer(m, layers="input").explain(x, methods=inputs, **kw)
+    before.assert_unchanged(m)
+    assert set(ex_in.methods) == set(inputs)
     # a frozen model (no parameter requires grad) still gets gradient maps
     for p in m.parameters():
         p.requires_grad_(False)

@@ -2,6 +2,7 @@
 classifier from one forward and one ``torch.autograd.grad`` per batch."""
 
 from .adapters import as_inputs, from_learner
+from .attributions import INPUT_METHODS
 from .explainer import Explainer
 from .explanation import Explanation
 from .layers import candidate_layers, default_layers
@@ -16,6 +17,9 @@ from .methods import (
     unregister_method,
 )
 from .state import preserved_state
+
+for _m in INPUT_METHODS:  # the input attributions join the registry (after the CAMs)
+    METHODS.setdefault(_m.name, _m)
 
 __all__ = [
     "Explainer",

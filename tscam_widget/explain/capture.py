@@ -103,6 +103,29 @@ class Forwards:
 
         return run
 
+    def input_gradient(self, b: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``d logits[r, target[r]] / d b`` ``[R, C, T]`` for the rows ``b`` ``[R, C, T]``: a
+        forward and one ``torch.autograd.grad`` with respect to a copy of ``b`` only (the
+        parameters' ``.grad`` stay untouched). ValueError for a model without that gradient."""
+        with torch.enable_grad():
+            xin = b.detach().clone().requires_grad_(True)
+            out = self.io(self.cap.model, xin)
+            if not out.requires_grad:
+                raise ValueError(
+                    "model: its output does not depend differentiably on the input, so "
+                    "gradient methods cannot be computed (occlusion and shapley_segments "
+                    "need no gradient)"
+                )
+            sel = out[torch.arange(out.shape[0], device=out.device), target.to(out.device)]
+            (g,) = torch.autograd.grad(sel.sum(), xin, allow_unused=True)
+        if g is None:
+            raise ValueError(
+                f"layers: {INPUT!r}: the model's prediction has no gradient with respect to its "
+                "input, so gradient methods have no map there (occlusion and shapley_segments "
+                "need no gradient)"
+            )
+        return g.detach()
+
 
 @dataclass(frozen=True)
 class Captured:
@@ -118,9 +141,10 @@ class Captured:
     head: Head
 
     def contexts(
-        self, specs: list[LayerSpec], forwards: Forwards, batch_size: int
+        self, specs: list[LayerSpec], forwards: Forwards, batch_size: int, start: int = 0
     ) -> Iterator[MethodContext]:
-        """Per layer, the :class:`~.methods.MethodContext` its methods read."""
+        """Per layer, the :class:`~.methods.MethodContext` its methods read (``start``: index
+        of the batch's first sample in the explain call)."""
         for spec, A, G in zip(specs, self.acts, self.grads):
             yield MethodContext(
                 A=A,
@@ -138,5 +162,7 @@ class Captured:
                 head_name=self.head.name,
                 forward=forwards.plain,
                 forward_replacing=forwards.replacing(spec.name),
+                input_gradient=forwards.input_gradient,
                 batch_size=batch_size,
+                start=start,
             )

@@ -264,6 +264,7 @@ class Explainer:
             plan = self._defined_somewhere(job, store, batches)
             return Explanation(
                 raw=store.arrays(),
+                channels=store.channel_arrays(),
                 layers=[s.name for s in specs],
                 methods=[m.name for m in plan.methods],
                 reductions=plan.reductions,
@@ -293,7 +294,7 @@ class Explainer:
             )
             raise ValueError(
                 f"methods: {m.name!r} needs {m.only_on or 'a layer where it is defined'}; "
-                + (head_text if m.only_on else f"none of the layers {names} is one")
+                + (head_text if "nn.Linear" in m.only_on else f"none of the layers {names} is one")
             )
         return job.plan.without(nowhere)
 
@@ -318,7 +319,7 @@ class Explainer:
             forwards = Forwards(cap, self.io)
             layers = [  # the methods' arithmetic
                 layer_maps(job.plan, ctx)
-                for ctx in captured.contexts(job.specs, forwards, job.batch_size)
+                for ctx in captured.contexts(job.specs, forwards, job.batch_size, start)
             ]
         return _BatchResult(
             captured.logits.float().cpu().numpy(),

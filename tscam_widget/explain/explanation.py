@@ -72,13 +72,16 @@ class Explanation:
     ``(method, reduction)``; reduction None for methods without one), ``logits``/``probs``
     float32 ``[N, K]``, ``pred``/``target`` int64 ``[N]``, ``x`` float32 ``[N, C, T]`` (the input),
     ``length`` T, ``norm``, ``scale_range``, ``relu`` (method -> whether its map ends in a ReLU),
-    ``layouts`` (layer -> the layout its output was read with, e.g. ``"NCT"``, ``"[0] NTC"``).
+    ``layouts`` (layer -> the layout its output was read with, e.g. ``"NCT"``, ``"[0] NTC"``),
+    ``channel_keys`` (the (method, reduction) with maps per channel on the ``input`` layer: see
+    :meth:`channel_maps`).
     """
 
     def __init__(
         self,
         *,
         raw: dict[tuple[str, str | None, str], np.ndarray],
+        channels: dict[tuple[str, str | None], np.ndarray] | None = None,
         layers: list[str],
         methods: list[str],
         reductions: list[str],
@@ -92,6 +95,8 @@ class Explanation:
         scale_range: tuple[float, float] = (0.0, 1.0),
     ):
         self._raw = raw
+        self._channels = dict(channels or {})
+        self.channel_keys = [k for k in keys if k in self._channels]
         self.layers = list(layers)
         self.methods = list(methods)
         self.reductions = list(reductions)
@@ -192,6 +197,65 @@ class Explanation:
                 f"time-mean feeds the final nn.Linear"
             )
         return self._normalised(key, name, norm_, range_)
+
+    def has_channel_maps(self, method: str, reduction: str | None = "mean") -> bool:
+        """Whether :meth:`channel_maps` has maps per channel for ``method``."""
+        return self._key(method, reduction) in self._channels
+
+    def channel_raw(self, method: str, reduction: str | None = "mean") -> np.ndarray:
+        """The ``input`` layer's map per channel before normalisation and before the method's
+        final ReLU: float32 ``[N, C, T]``, whose sum over channels is ``raw(method, "input")``.
+        KeyError as :meth:`channel_maps`."""
+        return self.channel_maps(method, reduction, norm="none", relu=False)
+
+    def channel_maps(
+        self,
+        method: str,
+        reduction: str | None = "mean",
+        *,
+        norm: str | None = None,
+        scale_range: tuple[float, float] | None = None,
+        relu: bool = True,
+    ) -> np.ndarray:
+        """The ``input`` layer's map per channel: float32 ``[N, C, T]``, where the cube
+        (:meth:`get`, :meth:`to_array`) holds its **sum over channels** ``[N, T]``.
+
+        For the input attributions (``saliency``, ``integrated_gradients``, ``occlusion`` ...) and
+        the gradient CAMs on the input (``hirescam``: ``G_c(t) x_c(t)``; ``gradcam`` and the other
+        ``sum_k w_k A_k`` maps: ``w_c x_c(t)``; ``layercam``: ``ReLU(G_c(t)) x_c(t)``), from the
+        same pass as the cube. Order: ReLU (for methods that end in one, unless ``relu=False``;
+        elementwise, so a channel's negative part is dropped), then ``norm`` over each
+        sample's ``[C, T]`` together (``"sample"``: channels stay comparable) or over everything
+        (``"layer"``), or none. KeyError when the method has no maps per channel (not computed,
+        or the ``input`` layer was not explained)."""
+        key = self._key(method, reduction)
+        if key not in self._channels:
+            raise KeyError(
+                f"method: {map_key(*key)!r} has no maps per channel (they are made on the "
+                f"'input' layer only); with maps per channel: "
+                f"{[map_key(*k) for k in self.channel_keys]}"
+            )
+        norm_, range_ = check_norm(
+            self.norm if norm is None else norm,
+            self.scale_range if scale_range is None else scale_range,
+        )
+        m = self._channels[key]
+        if relu and self.relu.get(key[0], False):
+            m = np.maximum(m, 0)
+        if norm_ == "sample":
+            return minmax(m, (1, 2), range_)
+        if norm_ == "layer":
+            return minmax(m, None, range_)
+        return m.astype(np.float32, copy=True)
+
+    def channel_importance(self, method: str, reduction: str | None = "mean") -> np.ndarray:
+        """Each channel's share of the sample's total ``|attribution|`` (after the method's
+        ReLU) on the ``input`` layer: float32 ``[N, C]``, rows summing to 1 (a map that is zero
+        everywhere gives equal shares)."""
+        a = np.abs(self.channel_maps(method, reduction, norm="none")).sum(2, dtype=np.float64)
+        tot = a.sum(1, keepdims=True)
+        c = a.shape[1]
+        return np.where(tot > 0, a / np.where(tot > 0, tot, 1), 1.0 / c).astype(np.float32)
 
     def to_array(
         self, *, norm: str | None = None, scale_range: tuple[float, float] | None = None

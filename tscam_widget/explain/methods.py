@@ -36,7 +36,9 @@ class MethodContext:
     method of this layer and batch; :attr:`head_weight` ``[K, C]`` when the layer's time-mean
     feeds the final ``nn.Linear`` (else None); ``forward(xb)`` returns logits without capturing;
     ``forward_replacing(xb, fn)`` runs a forward with this layer's output replaced by
-    ``fn(output)``.
+    ``fn(output)``; ``input_gradient(xb, target)`` returns ``d logits[r, target[r]] / d xb``
+    ``[R, C_in, T]`` for any rows ``xb`` (a forward and an ``autograd.grad`` of its own, nothing
+    captured).
     """
 
     A: torch.Tensor
@@ -52,8 +54,10 @@ class MethodContext:
     head_name: str | None = None
     forward: Forward | None = None
     forward_replacing: Callable[[torch.Tensor, Replacer], torch.Tensor] | None = None
+    input_gradient: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     batch_size: int = 256
     kwargs: dict[str, Any] = field(default_factory=dict)
+    start: int = 0  # index of the batch's first sample in the explain call (seeds)
 
     @property
     def head_weight(self) -> torch.Tensor | None:
@@ -90,6 +94,8 @@ class Method:
     only_on: ClassVar[str] = ""  # where it is defined if not on every layer (elsewhere NaN)
     terms: ClassVar[tuple[str, ...]] = ()  # shared per-layer terms it reads (:mod:`.terms`)
     kwargs: ClassVar[tuple[str, ...]] = ()  # extra keyword arguments it accepts
+    # its [T] map is the sum over channels of :meth:`channels` (computed once; input methods)
+    from_channels: ClassVar[bool] = False
 
     @property
     def display_label(self) -> str:
@@ -110,6 +116,36 @@ class Method:
         """Return the raw map ``[N, T']`` (pre-ReLU), or None where undefined for this layer."""
         raise NotImplementedError
 
+    def channels(self, ctx: MethodContext) -> torch.Tensor | None:
+        """The raw map per channel ``[N, C, T']`` (pre-ReLU), whose sum over channels is the
+        :meth:`compute` map; None where the method has none. The explainer asks for it on the
+        ``input`` layer only (later layers mix channels, so their maps stay ``[T']``)."""
+        return None
+
+    def cost(self, channels: int, length: int, **kwargs: Any) -> tuple[int, int] | None:
+        """The passes it runs of its own per sample, beyond the explainer's shared forward (and
+        backward): ``(forwards, of which with a backward)`` for a series of ``channels`` x
+        ``length`` and the method's ``kwargs``; ``(0, 0)`` for none; None when it depends on
+        the layer (Score-CAM: one forward per channel of the layer)."""
+        return None if self.extra_forwards else (0, 0)
+
+    def menu_label(self, channels: int, length: int, **kwargs: Any) -> str:
+        """:attr:`display_label` with its cost when it runs passes of its own, e.g.
+        ``"Integrated Gradients (32 fwd+bwd)"`` or ``"Occlusion (20 fwd)"``."""
+        c = self.cost(channels, length, **kwargs)
+        if c is None:
+            return (
+                f"{self.display_label} (a forward per channel)"
+                if self.extra_forwards
+                else (self.display_label)
+            )
+        fwd, bwd = c
+        if fwd == 0:
+            return self.display_label
+        if bwd == fwd:
+            return f"{self.display_label} ({fwd} fwd+bwd)"
+        return f"{self.display_label} ({fwd} fwd" + (f", {bwd} bwd)" if bwd else ")")
+
     def __repr__(self) -> str:
         return f"<method {self.name!r}>"
 
@@ -125,6 +161,11 @@ class WeightedMethod(Method):
     def compute(self, ctx: MethodContext) -> torch.Tensor | None:
         w = self.weights(ctx)
         return None if w is None else weighted(w, ctx.A)
+
+    def channels(self, ctx: MethodContext) -> torch.Tensor | None:
+        """``w_k A_k(t)`` ``[N, C, T']``."""
+        w = self.weights(ctx)
+        return None if w is None else w[:, :, None].to(ctx.A.dtype) * ctx.A
 
 
 DEFAULT_CHUNK = 256
@@ -257,6 +298,10 @@ class HiResCam(Method):
     def compute(self, ctx: MethodContext) -> torch.Tensor:
         return ctx.term("sum_c G x A")
 
+    def channels(self, ctx: MethodContext) -> torch.Tensor:
+        """``G_k(t) A_k(t)`` ``[N, C, T']``."""
+        return ctx.G * ctx.A
+
 
 class LayerCam(Method):
     """Jiang et al. 2021: ``ReLU(sum_k ReLU(G_k(t)) A_k(t))``."""
@@ -271,6 +316,10 @@ class LayerCam(Method):
 
     def compute(self, ctx: MethodContext) -> torch.Tensor:
         return ctx.term("sum_c ReLU(G) x A")
+
+    def channels(self, ctx: MethodContext) -> torch.Tensor:
+        """``ReLU(G_k(t)) A_k(t)`` ``[N, C, T']``."""
+        return ctx.G.clamp_min(0) * ctx.A
 
 
 class EigenCam(Method):
@@ -523,6 +572,12 @@ def methods_table(methods: dict[str, Method] | None = None) -> str:
     for n, m in (METHODS if methods is None else methods).items():
         cost = "default" if m.default else "opt-in"
         if m.extra_forwards:
-            cost += ": a forward per channel"
+            c = m.cost(1, 100)
+            cost += ": " + (
+                "a forward per channel"
+                if c is None
+                else m.menu_label(1, 100).removeprefix(m.display_label).strip(" ()")
+                + " per sample (1 x 100 series)"
+            )
         rows.append(f"| `{n}` | {m.display_label} | {m.formula} | {cost} | {m.reference} |")
     return "\n".join(rows)
