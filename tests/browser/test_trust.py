@@ -181,8 +181,9 @@ w
 
 
 def test_trust_view_in_lab(lab_server, open_page, artifacts: Path) -> None:
-    """With a kernel: the scores arrive from the worker, a cell click sets the kernel's
-    ``layer`` and ``method``, the toggle sets its ``randomised`` and repaints the map."""
+    """With a kernel: nothing is computed for the trust view until it is opened (trust="auto"),
+    then the scores arrive from the worker; a cell click sets the kernel's ``layer`` and
+    ``method``, the toggle sets its ``randomised`` and repaints the map."""
     from harness import MAIN, open_lab_notebook
 
     name = lab_server.write_notebook("trust.ipynb", [TRUST_NOTEBOOK])
@@ -191,9 +192,11 @@ def test_trust_view_in_lab(lab_server, open_page, artifacts: Path) -> None:
     kernel = lab_server.kernel(name)
     try:
         page.locator(MAIN).first.wait_for()
-        kernel.wait_for("w.trust_meta['state']", lambda v: v == "done", timeout=120)
+        kernel.run("await w.ready()", timeout=120)
+        assert kernel.eval("w.trust_meta['state']") == "pending"  # nobody asked yet
         page.locator("[data-control=view]").select_option("trust")
         assert kernel.wait_for("w.view", lambda v: v == "trust") == "trust"
+        kernel.wait_for("w.trust_meta['state']", lambda v: v == "done", timeout=120)
         trust = page.locator("canvas.tscam-trust")
         root = page.locator(WIDGET).first.element_handle()
         geo = paint_until(
