@@ -5,6 +5,8 @@ change makes a kernel-mode widget compute maps."""
 
 from __future__ import annotations
 
+import json
+
 import anywidget
 import numpy as np
 import pytest
@@ -133,3 +135,77 @@ def test_kernel_controls_are_those_that_compute_maps(widget):
     w.flush()
     assert w.stats["map_updates"] > before  # view is marked kernel
     assert protocol.trait("view").kernel
+
+
+def _const(ts: str, name: str) -> list[dict]:
+    """The entries of a generated ``export const NAME: ... = [ ... ];`` list (one JSON a line)."""
+    block = ts.split(f"export const {name}: ", 1)[1].split("\n];", 1)[0]
+    return [json.loads(line.strip().rstrip(",")) for line in block.splitlines()[1:]]
+
+
+def test_a_new_menu_and_trust_table_need_only_the_protocol():
+    """A display menu control and a trust table added to a copy of the protocol come out in the
+    generated MENU_CONTROLS / TRUST_TABLES (the frontend builds both from these lists)."""
+    fill = protocol.Trait(
+        "fill",
+        "str",
+        "none",
+        "fake",
+        values=("none", "area"),
+        control=True,
+        hidden_in=("trust",),
+        menu=protocol.Menu("fill", "fill under the line"),
+    )
+    fake = protocol.Trait(
+        "trust_fake",
+        "array",
+        None,
+        "fake",
+        dtype="float32",
+        shape="[L, M]",
+        table=protocol.Table("fake", "fake ({loc_metric})", "sequential", "#112233"),
+    )
+    parts = dict(protocol.PARTS)
+    parts["controls"] = (*parts["controls"], fill)
+    parts["trust"] = (*parts["trust"], fake)
+    before = protocol_gen.typescript()
+    ts = protocol_gen.typescript(parts)
+    menus = _const(ts, "MENU_CONTROLS")
+    assert [m["name"] for m in menus] == ["mark", "linestyle", "series_view", "fill"]
+    assert menus[-1] == {
+        "name": "fill",
+        "label": "fill",
+        "title": "fill under the line",
+        "hidden_in": ["trust"],
+        "options": [["none", "none"], ["area", "area"]],
+    }
+    assert _const(before, "MENU_CONTROLS") == menus[:-1]
+    assert menus[1]["options"][2] == ["dashdot", "dash-dot"]  # MENU_LABELS
+    tables = _const(ts, "TRUST_TABLES")
+    assert [t["name"] for t in tables] == ["gain", "loc", "corr", "fake"]
+    assert tables[-1] == {
+        "trait": "trust_fake",
+        "name": "fake",
+        "title": "fake ({loc_metric})",
+        "scale": "sequential",
+        "colour": "#112233",
+        "negative": "",
+        "span": 1.0,
+        "grow": False,
+        "magnitude": False,
+    }
+    assert _const(before, "TRUST_TABLES") == tables[:-1]
+    # the new traits are typed, the control named, the table's buffer listed
+    assert "  fill: string; // " in ts and "  trust_fake: Packed | null; // " in ts
+    assert '| "fill"' in ts and '"trust_fake"]' in ts.split("TRUST_ARRAYS = ", 1)[1].split("\n")[0]
+    # the widget's own menus: the options trait carries every generic menu
+    assert {m["name"] for m in _const(before, "MENU_CONTROLS")} <= set(protocol.menus())
+
+
+def test_menu_and_table_descriptions_are_checked():
+    with pytest.raises(ValueError, match="trait w: a menu needs a str control with values"):
+        protocol.Trait("w", "float", 1.0, "", control=True, menu=protocol.Menu("w"))
+    with pytest.raises(ValueError, match="trait t: a table needs an array trait, got 'list'"):
+        protocol.Trait("t", "list", [], "", table=protocol.Table("t", "t", "sequential", "#000"))
+    with pytest.raises(ValueError, match="table scale must be .* got 'rainbow'"):
+        protocol.Trait("t", "array", None, "", table=protocol.Table("t", "t", "rainbow", "#000"))

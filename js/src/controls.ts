@@ -1,6 +1,6 @@
 // DOM controls: play, layer slider, menus, sample slider + number box, PNG button.
 import { decodeCached } from "./buffers";
-import { HIDDEN_IN, NAMED_TARGETS } from "./protocol.gen";
+import { HIDDEN_IN, MENU_CONTROLS, NAMED_TARGETS, type MenuControl } from "./protocol.gen";
 import { currentSnapshot, epochOf, metricsText, sliderPosition, snapshotCount } from "./timeline";
 import type { CamTraits, ControlName, TraitReader } from "./types";
 
@@ -96,7 +96,25 @@ export function parseTarget(v: string): string | number {
   return /^\d+$/.test(v) ? Number(v) : v;
 }
 
-export function createControls(ev: ControlEvents): Controls {
+/** A generic display-only menu (MENU_CONTROLS, from widget/protocol.py's `Menu`): a labelled
+ * select that writes its trait, hidden where HIDDEN_IN / controlHidden say. */
+interface GenericMenu {
+  spec: MenuControl;
+  select: HTMLSelectElement;
+  label: HTMLLabelElement;
+}
+
+function genericMenu(spec: MenuControl, ev: ControlEvents): GenericMenu {
+  const select = el("select");
+  if (spec.title) select.title = spec.title;
+  select.dataset.control = spec.name; // stable hook for tests
+  select.addEventListener("change", () => ev.change({ [spec.name]: select.value }));
+  return { spec, select, label: labelled(spec.label, select) };
+}
+
+/** The controls row; `generic` lists the menus built from the protocol (default: the generated
+ * MENU_CONTROLS), after the hand-built ones. */
+export function createControls(ev: ControlEvents, generic: readonly MenuControl[] = MENU_CONTROLS): Controls {
   const root = el("div", "tscam-controls");
   const play = el("button", "tscam-play", "▶");
   play.title = "play / pause through the layers (space)";
@@ -118,9 +136,6 @@ export function createControls(ev: ControlEvents): Controls {
   const norm = el("select");
   const view = el("select");
   const viewCount = Object.assign(el("input"), { type: "number", min: "1", max: "64", step: "1" });
-  const mark = el("select");
-  const seriesView = el("select");
-  seriesView.title = "draw the data in its own units, or the model's input (after the Learner's batch transforms)";
   const sample = Object.assign(el("input"), { type: "range", min: "0", step: "1" });
   sample.setAttribute("aria-label", "sample");
   const sampleBox = Object.assign(el("input"), { type: "number", min: "0", step: "1" });
@@ -132,15 +147,15 @@ export function createControls(ev: ControlEvents): Controls {
   png.title = "download the current view as PNG";
   const reductionLabel = labelled("reduction", reduction);
   const countLabel = labelled("n", viewCount);
-  const seriesLabel = labelled("series", seriesView);
   // navigation keeps its line (fixed widths: nothing moves as names change); the menus wrap
   const nav = el("span", "tscam-nav");
   nav.append(play, layerRow, epochRow, sampleRow, png);
+  const generics = generic.map((spec) => genericMenu(spec, ev));
   // the labelled menus by their trait: each hides where controlHidden says it does nothing
   const menus: [ControlName, HTMLLabelElement][] = [
     ["method", labelled("method", method)], ["reduction", reductionLabel], ["target", labelled("target", target)],
     ["cmap", labelled("colours", cmap)], ["norm", labelled("norm", norm)], ["view", labelled("view", view)],
-    ["view_count", countLabel], ["mark", labelled("mark", mark)], ["series_view", seriesLabel],
+    ["view_count", countLabel], ...generics.map((g): [ControlName, HTMLLabelElement] => [g.spec.name, g.label]),
   ];
   root.append(nav, ...menus.map(([, l]) => l));
 
@@ -172,14 +187,12 @@ export function createControls(ev: ControlEvents): Controls {
     const n = int(viewCount.value);
     if (n >= 1) ev.change({ view_count: n });
   });
-  mark.addEventListener("change", () => ev.change({ mark: mark.value }));
-  seriesView.addEventListener("change", () => ev.change({ series_view: seriesView.value }));
   png.addEventListener("click", () => ev.png());
   // the hooks carry the control's trait name (ControlName, generated), or the button's own
   const named: [ControlName | "play" | "sample-box" | "png", HTMLElement][] = [
     ["play", play], ["layer", layer], ["epoch", epoch], ["sample", sample], ["sample-box", sampleBox], ["method", method],
     ["reduction", reduction], ["target", target], ["cmap", cmap], ["norm", norm], ["view", view],
-    ["view_count", viewCount], ["mark", mark], ["series_view", seriesView], ["png", png],
+    ["view_count", viewCount], ["png", png],
   ];
   for (const [name, node] of named) node.dataset.control = name; // stable hooks for tests
 
@@ -226,9 +239,13 @@ export function createControls(ev: ControlEvents): Controls {
     setOptions(norm, menu(m, "norm"), m.get("norm"));
     setOptions(view, menu(m, "view"), m.get("view"));
     if (!editing.has(viewCount)) viewCount.value = String(m.get("view_count") ?? 4);
-    setOptions(mark, menu(m, "mark"), m.get("mark"));
-    setOptions(seriesView, menu(m, "series_view"), m.get("series_view"));
+    for (const { spec, select } of generics) {
+      // the options trait when Python sent it, else the generated values
+      const opts = menu(m, spec.name);
+      setOptions(select, opts.length ? opts : spec.options.map(([v, l]): Option => [v, l]), String(m.get(spec.name)));
+    }
     for (const [name, label] of menus) label.classList.toggle("tscam-hidden", controlHidden(m, name));
+    for (const { spec, label } of generics) if (spec.hidden_in.includes(m.get("view"))) label.classList.add("tscam-hidden");
     const N = m.get("n_samples") ?? 0;
     const s = m.get("sample") | 0;
     sample.max = String(Math.max(0, N - 1));

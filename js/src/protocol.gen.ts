@@ -127,3 +127,38 @@ export const HIDDEN_IN: Partial<Record<ControlName, readonly string[]>> = {
   alpha: ["trust"],
   series_view: ["trust"],
 };
+/** A generic display-only menu (widget/protocol.py `Menu`). */
+export interface MenuControl {
+  name: ControlName;
+  label: string;
+  title: string;
+  hidden_in: readonly string[];
+  options: readonly (readonly [string, string])[];
+}
+/** A trust view table (widget/protocol.py `Table`). */
+export interface TrustTable {
+  trait: string;
+  name: string;
+  title: string;
+  scale: "diverging" | "sequential";
+  colour: string;
+  negative: string;
+  span: number;
+  grow: boolean;
+  magnitude: boolean;
+}
+/** The display-only menus js/src/controls.ts builds generically (Trait.menu), in this
+ * order after the hand-built ones: the trait, the label before the menu, its hover text,
+ * the views where it is hidden, its values with their labels. */
+export const MENU_CONTROLS: readonly MenuControl[] = [
+  {"name": "mark", "label": "mark", "title": "", "hidden_in": ["trust"], "options": [["line", "line"], ["scatter", "scatter"]]},
+  {"name": "linestyle", "label": "line", "title": "", "hidden_in": ["trust"], "options": [["solid", "solid"], ["dashed", "dashed"], ["dashdot", "dash-dot"], ["dotted", "dotted"]]},
+  {"name": "series_view", "label": "series", "title": "draw the data in its own units, or the model's input (after the Learner's batch transforms)", "hidden_in": ["trust"], "options": [["original", "original"], ["input", "model input"]]},
+];
+/** The trust view's layers x methods tables (Trait.table), drawn in this order by
+ * js/src/trust.ts when their trait is not empty. */
+export const TRUST_TABLES: readonly TrustTable[] = [
+  {"trait": "trust_gain", "name": "gain", "title": "gain over random: random-chunk AUC - MoRF AUC (red: better than random)", "scale": "diverging", "colour": "#ca0020", "negative": "#0571b0", "span": 0.05, "grow": true, "magnitude": false},
+  {"trait": "trust_loc", "name": "loc", "title": "localisation ({loc_metric})", "scale": "sequential", "colour": "#006d2c", "negative": "", "span": 1.0, "grow": false, "magnitude": false},
+  {"trait": "trust_rand_corr", "name": "corr", "title": "rank correlation with the randomised model's maps (high: fails the sanity check)", "scale": "sequential", "colour": "#54278f", "negative": "", "span": 1.0, "grow": false, "magnitude": true},
+];

@@ -1,6 +1,7 @@
-// The trust view ("Can I trust this map?"): layers x methods tables (gain over random on MoRF
-// deletion, localisation against the ground-truth mask, rank correlation with the randomised
-// model's maps), the selected cell's deletion curves, faithfulness against depth; and the
+// The trust view ("Can I trust this map?"): layers x methods tables (TRUST_TABLES, generated from
+// widget/protocol.py: gain over random on MoRF deletion, localisation against the ground-truth
+// mask, rank correlation with the randomised model's maps ...), the selected cell's deletion
+// curves, faithfulness against depth; and the
 // randomised-model toggle (the same views drawn with the cascading-randomised model's maps).
 import { formatTick, niceTicks } from "./axes";
 import { decodeCached, type Decoded } from "./buffers";
@@ -11,16 +12,17 @@ import { mapKey } from "./state";
 import type { Rect } from "./layout";
 import { rounded, type PaintedTrust } from "./painted";
 import type { Theme } from "./theme";
-import type { TRUST_ARRAYS } from "./protocol.gen";
+import { TRUST_TABLES, type TrustTable } from "./protocol.gen";
 import type { CamTraits, TraitReader, TrustMeta } from "./types";
 
 /** The trust view's traits are part of CamTraits (generated from widget/protocol.py, TRUST). */
 export type { TrustMeta } from "./types";
-type TrustKey = (typeof TRUST_ARRAYS)[number];
 const get = <K extends keyof CamTraits>(m: TraitReader, k: K): CamTraits[K] => m.get(k);
 
-function decoded(m: TraitReader, k: TrustKey): Decoded | null {
-  const d = decodeCached(get(m, k));
+/** A trust array trait decoded (float32 for float16 and the coded curves); null when empty. The
+ * name is a string: a table's trait comes from TRUST_TABLES. */
+function decoded(m: TraitReader, k: string): Decoded | null {
+  const d = decodeCached(m.get(k as keyof CamTraits) as CamTraits["trust_gain"]);
   if (!d || d.data.length === 0) return null;
   if (d.dtype === "uint8" && (k === "trust_curves" || k === "trust_random")) {
     // probabilities as round(254 p), 255 for NaN (trust.py curve_bytes)
@@ -65,14 +67,15 @@ function mix(a: number[], b: number[], t: number): string {
   const c = a.map((v, i) => Math.round(v + (b[i] - v) * Math.min(1, Math.max(0, t))));
   return `rgb(${c[0]},${c[1]},${c[2]})`;
 }
-const RED = [202, 0, 32];
-const BLUE = [5, 113, 176];
 const WHITE = [247, 247, 247];
-const GREEN = [0, 109, 44];
-const PURPLE = [84, 39, 143];
+
+/** "#rrggbb" as [r, g, b]. */
+export function rgb(hex: string): number[] {
+  return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+}
 
 export interface TableSpec {
-  name: string; // "gain" | "loc" | "corr"
+  name: string; // TrustTable.name: "gain" | "loc" | "corr" ...
   title: string;
   values: Float32Array; // [L, M]
   colour(v: number): string;
@@ -82,25 +85,39 @@ export interface TableSpec {
 
 /** Gain over random: diverging around 0 (red: better than random, blue: worse). */
 export function gainColour(scale: number): (v: number) => string {
-  return (v) => (v >= 0 ? mix(WHITE, RED, v / scale) : mix(WHITE, BLUE, -v / scale));
+  const gain = TRUST_TABLES.find((t) => t.name === "gain")!;
+  return tableColour({ ...gain, span: scale, grow: false }, new Float32Array(0)).colour;
 }
 
-export function trustTables(m: TraitReader): TableSpec[] {
-  const out: TableSpec[] = [];
-  const gain = decoded(m, "trust_gain");
-  if (!gain) return out;
-  const g = gain.data as Float32Array;
-  let big = 0.05;
-  for (const v of g) if (Number.isFinite(v)) big = Math.max(big, Math.abs(v));
-  out.push({ name: "gain", title: "gain over random: random-chunk AUC - MoRF AUC (red: better than random)", values: g, colour: gainColour(big), dark: (v) => Math.abs(v) / big > 0.6 });
-  const loc = decoded(m, "trust_loc");
-  const meta = (get(m, "trust_meta") ?? {}) as TrustMeta;
-  if (loc) {
-    out.push({ name: "loc", title: `localisation (${(meta.loc_metric || "").replace("_", " ")})`, values: loc.data as Float32Array, colour: (v) => mix(WHITE, GREEN, v), dark: (v) => v > 0.6 });
+/** A table's colour scale over its values (TrustTable: diverging around 0 or sequential from 0;
+ * the span grown to the largest |value| when `grow`); dark past 0.6 of the span. */
+function tableColour(t: TrustTable, values: Float32Array): Pick<TableSpec, "colour" | "dark"> {
+  let span = t.span;
+  if (t.grow) for (const v of values) if (Number.isFinite(v)) span = Math.max(span, Math.abs(v));
+  const hi = rgb(t.colour);
+  if (t.scale === "diverging") {
+    const lo = rgb(t.negative);
+    return { colour: (v) => (v >= 0 ? mix(WHITE, hi, v / span) : mix(WHITE, lo, -v / span)), dark: (v) => Math.abs(v) / span > 0.6 };
   }
-  const corr = decoded(m, "trust_rand_corr");
-  if (corr) {
-    out.push({ name: "corr", title: "rank correlation with the randomised model's maps (high: fails the sanity check)", values: corr.data as Float32Array, colour: (v) => mix(WHITE, PURPLE, Math.abs(v)), dark: (v) => Math.abs(v) > 0.6 });
+  const f = t.magnitude ? Math.abs : (v: number) => v;
+  return { colour: (v) => mix(WHITE, hi, f(v) / span), dark: (v) => f(v) / span > 0.6 };
+}
+
+/** A table's title: `{key}` filled with `trust_meta[key]`, underscores read as spaces. */
+function tableTitle(title: string, meta: TrustMeta): string {
+  return title.replace(/\{(\w+)\}/g, (_, k: string) => String((meta as Record<string, unknown>)[k] ?? "").replace(/_/g, " "));
+}
+
+/** The tables drawn: every entry of `tables` (default: the generated TRUST_TABLES) whose trait
+ * is not empty, in order. */
+export function trustTables(m: TraitReader, tables: readonly TrustTable[] = TRUST_TABLES): TableSpec[] {
+  const meta = (get(m, "trust_meta") ?? {}) as TrustMeta;
+  const out: TableSpec[] = [];
+  for (const t of tables) {
+    const d = decoded(m, t.trait);
+    if (!d) continue;
+    const values = d.data as Float32Array;
+    out.push({ name: t.name, title: tableTitle(t.title, meta), values, ...tableColour(t, values) });
   }
   return out;
 }
@@ -135,11 +152,11 @@ export function depthLabelStep(L: number, width: number): number {
   return Math.max(1, Math.ceil(11 / Math.max(gap, 1e-9)));
 }
 
-export function trustLayout(m: TraitReader, width: number): TrustLayout {
+export function trustLayout(m: TraitReader, width: number, list: readonly TrustTable[] = TRUST_TABLES): TrustLayout {
   const meta = (get(m, "trust_meta") ?? {}) as TrustMeta;
   const L = meta.layers?.length ?? 0;
   const M = meta.keys?.length ?? 0;
-  const specs = trustTables(m);
+  const specs = trustTables(m, list);
   const wide = width >= 760;
   const leftW = wide ? Math.floor(width * 0.52) : width - 8;
   const cellW = M > 0 ? Math.max(26, Math.min(72, Math.floor((leftW - LABEL_W - 8) / M))) : 40;
@@ -319,8 +336,8 @@ export interface TrustDrawn {
 }
 
 /** Draw the trust view on a canvas (transform already scaled); returns its geometry. */
-export function drawTrust(ctx: CanvasRenderingContext2D, m: TraitReader, width: number, theme: Theme): TrustDrawn {
-  const lay = trustLayout(m, width);
+export function drawTrust(ctx: CanvasRenderingContext2D, m: TraitReader, width: number, theme: Theme, list: readonly TrustTable[] = TRUST_TABLES): TrustDrawn {
+  const lay = trustLayout(m, width, list);
   const meta = (get(m, "trust_meta") ?? {}) as TrustMeta;
   const labels = m.get("method_labels") ?? {};
   const keys = meta.keys ?? [];

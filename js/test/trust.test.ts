@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { maskRow, maskRuns } from "../src/band";
 import { cellAt, cellControls, gainColour, randomisedReader, selectedCell, trustLayout, trustTables } from "../src/trust";
+import { TRUST_TABLES, type TrustTable } from "../src/protocol.gen";
 import type { Packed, TraitReader } from "../src/types";
 
 function f32(shape: number[], values: number[]): Packed {
@@ -42,6 +43,51 @@ describe("trust table", () => {
     expect(cellAt(lay, 1, 1)).toBeNull();
     // no mask: no localisation table
     expect(trustTables(reader({ trust_meta: META, trust_gain: f32([3, 3], new Array(9).fill(0)) })).map((t) => t.name)).toEqual(["gain"]);
+  });
+  it("draws every table of the protocol list: an extra entry gets its own table, title and colours", () => {
+    const extra: TrustTable = { trait: "trust_fake", name: "fake", title: "fake score ({loc_metric})", scale: "diverging", colour: "#000000", negative: "#ffffff", span: 2, grow: false, magnitude: false };
+    const m = reader({
+      trust_meta: META,
+      trust_gain: f32([3, 3], new Array(9).fill(0.1)),
+      trust_rand_corr: f32([3, 3], new Array(9).fill(0.2)),
+      trust_fake: f32([3, 3], [2, -2, 1, 0, 0, 0, 0, 0, 0]),
+    });
+    const specs = trustTables(m, [...TRUST_TABLES, extra]);
+    expect(specs.map((t) => t.name)).toEqual(["gain", "corr", "fake"]);
+    const fake = specs[2];
+    expect(fake.title).toBe("fake score (relevance mass)");
+    expect(fake.values[1]).toBe(-2);
+    // full colour at the span (2), half way at 1: mix of white (247) and black
+    expect(fake.colour(2)).toBe("rgb(0,0,0)");
+    expect(fake.colour(1)).toBe("rgb(124,124,124)");
+    expect(fake.colour(-2)).toBe("rgb(255,255,255)");
+    expect([fake.dark(1.3), fake.dark(1.1)]).toEqual([true, false]);
+    const lay = trustLayout(m, 1000, [...TRUST_TABLES, extra]);
+    expect(lay.cells.filter((c) => c.table === "fake").length).toBe(9);
+    expect(lay.tables.map((t) => t.spec.name)).toEqual(["gain", "corr", "fake"]);
+    // without the entry the default list draws only the protocol's tables
+    expect(trustLayout(m, 1000).tables.map((t) => t.spec.name)).toEqual(["gain", "corr"]);
+  });
+  it("keeps the protocol tables' titles and colours", () => {
+    const m = reader({
+      trust_meta: META,
+      trust_gain: f32([1, 2], [0.1, -0.4]),
+      trust_loc: f32([1, 2], [0.5, 0.7]),
+      trust_rand_corr: f32([1, 2], [-0.5, 0.9]),
+    });
+    const [gain, loc, corr] = trustTables(m);
+    expect(gain.title).toBe("gain over random: random-chunk AUC - MoRF AUC (red: better than random)");
+    expect(loc.title).toBe("localisation (relevance mass)");
+    expect(corr.title).toBe("rank correlation with the randomised model's maps (high: fails the sanity check)");
+    // gain: the span grows to the largest |value| (0.4): -0.4 is full blue
+    expect(gain.colour(-0.4)).toBe("rgb(5,113,176)");
+    expect([gain.dark(0.25), gain.dark(0.2)]).toEqual([true, false]);
+    // localisation: white to green over 0..1; correlation: white to purple over |v|
+    expect(loc.colour(1)).toBe("rgb(0,109,44)");
+    expect(loc.colour(0.5)).toBe("rgb(124,178,146)");
+    expect([loc.dark(0.7), loc.dark(0.5)]).toEqual([true, false]);
+    expect(corr.colour(-1)).toBe("rgb(84,39,143)");
+    expect([corr.dark(-0.9), corr.dark(0.5)]).toEqual([true, false]);
   });
   it("colours gain red above zero, blue below, white at zero", () => {
     const c = gainColour(0.5);

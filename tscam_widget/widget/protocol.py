@@ -21,6 +21,39 @@ from . import buffers
 
 
 @dataclass(frozen=True)
+class Menu:
+    """A display-only menu that ``js/src/controls.ts`` builds from ``MENU_CONTROLS`` (generated):
+    a ``<select>`` labelled ``label`` (hover text ``title``) after the hand-built menus, in
+    protocol order, with the trait's ``values`` labelled by :data:`MENU_LABELS`."""
+
+    label: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A layers x methods table of the trust view, drawn by ``js/src/trust.ts`` from
+    ``TRUST_TABLES`` (generated; in protocol order) when its ``[L, M]`` array trait is not empty.
+
+    name: the table's key (the painted cells carry it). title: its heading; ``{key}`` is filled
+    with ``trust_meta[key]``, underscores read as spaces.
+    scale: ``"diverging"`` (white at 0, ``colour`` above, ``negative`` below) or
+    ``"sequential"`` (white at 0 up to ``colour``; ``magnitude``: of ``|value|``).
+    span: the value at full colour; grow: the span grows to the table's largest ``|value|``.
+    A cell's text turns white past 0.6 of the span.
+    """
+
+    name: str
+    title: str
+    scale: str
+    colour: str
+    negative: str = ""
+    span: float = 1.0
+    grow: bool = False
+    magnitude: bool = False
+
+
+@dataclass(frozen=True)
 class Trait:
     """One synced trait.
 
@@ -35,6 +68,9 @@ class Trait:
     kernel: a change of this control needs the kernel (when maps are not precomputed).
     hidden_in: the views in which this control does nothing (the frontend hides it there).
     ts: the TypeScript type where the kind alone does not say it (dicts).
+    menu: a display-only menu the frontend builds generically (:class:`Menu`; a ``"str"``
+    control with ``values``).
+    table: a trust view table drawn from this ``"array"`` trait (:class:`Table`).
     """
 
     name: str
@@ -48,6 +84,22 @@ class Trait:
     kernel: bool = False
     hidden_in: tuple[str, ...] = ()
     ts: str | None = None
+    menu: Menu | None = None
+    table: Table | None = None
+
+    def __post_init__(self) -> None:
+        if self.menu and not (self.kind == "str" and self.control and self.values):
+            raise ValueError(
+                f"trait {self.name}: a menu needs a str control with values, got kind="
+                f"{self.kind!r}, control={self.control}, values={self.values}"
+            )
+        if self.table and self.kind != "array":
+            raise ValueError(f"trait {self.name}: a table needs an array trait, got {self.kind!r}")
+        if self.table and self.table.scale not in ("diverging", "sequential"):
+            raise ValueError(
+                f"trait {self.name}: table scale must be 'diverging' or 'sequential', "
+                f"got {self.table.scale!r}"
+            )
 
 
 def _q(values: tuple[Any, ...]) -> str:
@@ -144,6 +196,7 @@ CONTROLS: tuple[Trait, ...] = (
         values=MARKS,
         control=True,
         hidden_in=_NO_MAPS,
+        menu=Menu("mark"),
     ),
     Trait("linewidth", "float", 2.0, "px", control=True, hidden_in=_NO_MAPS),
     Trait(
@@ -154,6 +207,7 @@ CONTROLS: tuple[Trait, ...] = (
         values=LINESTYLES,
         control=True,
         hidden_in=_NO_MAPS,
+        menu=Menu("line"),
     ),
     Trait("alpha", "float", 1.0, "0..1", control=True, hidden_in=_NO_MAPS),
     Trait(
@@ -180,6 +234,11 @@ CONTROLS: tuple[Trait, ...] = (
         values=SERIES_VIEWS,
         control=True,
         hidden_in=_NO_MAPS,
+        menu=Menu(
+            "series",
+            "draw the data in its own units, or the model's input (after the Learner's batch "
+            "transforms)",
+        ),
     ),
     Trait(
         "sample_filter",
@@ -230,12 +289,13 @@ MENU_LABELS: dict[str, dict[str, str]] = {
     "series_view": {"input": "model input"},
     "target": {"pred": "predicted"},
 }
-#: the controls whose menu the ``options`` trait carries (in this order)
-MENUS = ("view", "mark", "linestyle", "norm", "series_view", "target")
+#: the controls whose menu the ``options`` trait carries: the hand-built ones and every
+#: generic :class:`Menu`
+MENUS = ("view", *(tr.name for tr in CONTROLS if tr.menu), "norm", "target")
 
 
-def _array(name: str, dtype: str | None, shape: str, doc: str) -> Trait:
-    return Trait(name, "array", None, doc, dtype=dtype, shape=shape)
+def _array(name: str, dtype: str | None, shape: str, doc: str, table: Table | None = None) -> Trait:
+    return Trait(name, "array", None, doc, dtype=dtype, shape=shape, table=table)
 
 
 INFORMATION: tuple[Trait, ...] = (
@@ -446,12 +506,22 @@ TRUST: tuple[Trait, ...] = (
         "[L, M]",
         "gain over random: mean over samples of (random-chunk AUC - MoRF AUC); NaN where the "
         "method is undefined",
+        Table(
+            "gain",
+            "gain over random: random-chunk AUC - MoRF AUC (red: better than random)",
+            "diverging",
+            "#ca0020",
+            negative="#0571b0",
+            span=0.05,
+            grow=True,
+        ),
     ),
     _array(
         "trust_loc",
         "float32",
         "[L, M] or empty",
         "localisation against `mask` (`loc_metric`: relevance mass accuracy)",
+        Table("loc", "localisation ({loc_metric})", "sequential", "#006d2c"),
     ),
     _array(
         "trust_rand_corr",
@@ -459,6 +529,13 @@ TRUST: tuple[Trait, ...] = (
         "[L, M]",
         "Spearman correlation of each map with the randomised model's, mean over samples (high: "
         "the map does not depend on the weights)",
+        Table(
+            "corr",
+            "rank correlation with the randomised model's maps (high: fails the sanity check)",
+            "sequential",
+            "#54278f",
+            magnitude=True,
+        ),
     ),
     _array(
         "trust_curves",
@@ -567,12 +644,14 @@ def trait(name: str) -> Trait:
     raise KeyError(name)
 
 
+def menu_options(tr: Trait) -> list[tuple[str, str]]:
+    """A menu's ``(value, label)`` pairs in menu order (labels from :data:`MENU_LABELS`)."""
+    return [(v, MENU_LABELS.get(tr.name, {}).get(v, v)) for v in tr.values or ()]
+
+
 def menus() -> dict[str, list[tuple[str, str]]]:
     """The ``options`` trait: per menu control its ``(value, label)`` in menu order."""
-    return {
-        name: [(v, MENU_LABELS.get(name, {}).get(v, v)) for v in trait(name).values or ()]
-        for name in MENUS
-    }
+    return {name: menu_options(trait(name)) for name in MENUS}
 
 
 def fixed_options() -> dict[str, tuple[Any, ...]]:
