@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from tscam_widget.explain import Explainer
-from tscam_widget.explain.explanation import upsample
+from tscam_widget.explain.explanation import scale_bounds, upsample
 from tscam_widget.explain.inputs import prepare_x
 from tscam_widget.explain.methods import REDUCTIONS
 from tscam_widget.explain.terms import check_reductions
@@ -36,21 +36,11 @@ def _check_reduction(reduction: Any) -> str:
     return check_reductions(reduction, "reduction")[0]
 
 
-def _check_range(scale_range: Any) -> tuple[float, float]:
-    try:
-        a, b = (float(v) for v in scale_range)
-    except Exception as e:  # noqa: BLE001
-        raise ValueError(
-            f"scale_range: expected two numbers (low, high), got {scale_range!r}"
-        ) from e
-    return a, b
-
-
 def acts_scaled(acts: Any, scale_range: tuple[float, float] = (0, 1)) -> Any:
     """Min-max scale ``acts`` (tensor or array, any shape) into ``scale_range``:
     ``(acts - min) / (max - min) * (hi - lo) + lo``, as the ``timeseries`` package (a constant
     input gives NaN there; here it gives ``lo``)."""
-    lo, hi = _check_range(scale_range)
+    lo, hi = scale_bounds(scale_range)
     mn, mx = acts.min(), acts.max()
     span = mx - mn
     if float(span) == 0:
@@ -74,7 +64,7 @@ def batch_maps(
     ``[N, T]`` (upsampled to the input length; ``upsampled=False``: ``[N, T']``, the layer's own
     length), min-max scaled per sample into ``scale_range`` when ``force_scale``."""
     reduction = _check_reduction(reduction)
-    scale_range = _check_range(scale_range)
+    scale_range = scale_bounds(scale_range)
     ex = Explainer(model, layers=[layer])
     expl = ex.explain(
         items.x,

@@ -14,6 +14,7 @@ Notation: ``x`` the batch ``[N, C, T]``, ``F(x)`` the target logit, ``g(x) = dF/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -106,48 +107,96 @@ def _gradients(ctx: MethodContext, X: torch.Tensor, target: torch.Tensor) -> tor
     return out
 
 
-class Saliency(GradientAttribution):
-    """Simonyan et al. 2014 (as captum's ``Saliency``, ``abs=True``): ``|g_c(t)|`` per channel;
-    the ``[T]`` map sums it over channels. Reads the explainer's shared gradient."""
+class MultiPassAttribution(GradientAttribution):
+    """A gradient attribution that takes :meth:`passes` gradients per row, their number the int
+    keyword :attr:`passes_kwarg` (default :attr:`passes_default`); each costs a forward and a
+    backward per sample."""
 
-    name = "saliency"
+    passes_kwarg: ClassVar[str] = ""
+    passes_default: ClassVar[int] = 1
+
+    def _passes(self, kwargs: dict[str, Any]) -> int:
+        return check_int(kwargs, self.passes_kwarg, self.passes_default)
+
+    def passes(self, ctx: MethodContext) -> int:
+        return self._passes(ctx.kwargs)
+
+    def cost(self, channels: int, length: int, **kwargs: Any) -> tuple[int, int]:
+        s = self._passes(kwargs)
+        return (s, s)
+
+
+def _accumulate(
+    ctx: MethodContext,
+    X: torch.Tensor,
+    target: torch.Tensor,
+    m: int,
+    point: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    weigh: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """``sum_j weigh(j, g(point(i, j)))`` over ``j < m`` for every row ``i`` of ``X``
+    ``[R, C, T]`` (gradients for ``target[i]``): ``[R, C, T]``. ``point(i, j)`` and
+    ``weigh(j, g)`` take index tensors of one chunk (``chunk_size`` of the ``R x m`` rows)."""
+    acc = torch.zeros_like(X)
+
+    def make(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        i, j = rows // m, rows % m
+        return point(i, j), target[i]
+
+    def add(rows: torch.Tensor, g: torch.Tensor) -> None:
+        acc.index_add_(0, rows // m, weigh(rows % m, g.to(X.dtype)))
+
+    run_rows(X.shape[0] * m, _chunk(ctx), make, _grad_fn(ctx), add, X.device)
+    return acc
+
+
+class PointwiseGradientAttribution(GradientAttribution):
+    """An attribution :meth:`of` the input gradient and the input, element by element: on the
+    batch it reads the explainer's shared gradient, on other rows (``tsr``) it takes theirs."""
+
     # opt-in until the widget shows per-channel input attributions (issue 20): by default the
     # menu, the precomputed cube and the trust table stay as they were
     default = False
+    uses_gradients = True
+
+    def of(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The attribution ``[R, C, T]`` from gradients ``g`` and inputs ``x`` (both that shape)."""
+        raise NotImplementedError
+
+    def attribute(self, ctx: MethodContext) -> torch.Tensor:
+        return self.of(ctx.G, ctx.A)
+
+    def attribute_rows(self, ctx, X, target, sample):  # type: ignore[no-untyped-def]
+        return self.of(_gradients(ctx, X, target), X)
+
+
+class Saliency(PointwiseGradientAttribution):
+    """Simonyan et al. 2014 (as captum's ``Saliency``, ``abs=True``): ``|g_c(t)|`` per channel;
+    the ``[T]`` map sums it over channels."""
+
+    name = "saliency"
     label = "Saliency"
     reference = "Simonyan et al. 2014"
     formula = "abs(dF/dx_c(t)), summed over channels"
-    uses_gradients = True
 
-    def attribute(self, ctx: MethodContext) -> torch.Tensor:
-        return ctx.G.abs()
-
-    def attribute_rows(self, ctx, X, target, sample):  # type: ignore[no-untyped-def]
-        return _gradients(ctx, X, target).abs()
+    def of(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return g.abs()
 
 
-class InputXGradient(GradientAttribution):
+class InputXGradient(PointwiseGradientAttribution):
     """Shrikumar et al. 2016 (as captum's ``InputXGradient``): ``x_c(t) g_c(t)`` per channel,
-    signed; the ``[T]`` map sums it over channels (the input layer's HiResCAM before its ReLU).
-    Reads the explainer's shared gradient."""
+    signed; the ``[T]`` map sums it over channels (the input layer's HiResCAM before its ReLU)."""
 
     name = "inputxgradient"
-    # opt-in until the widget shows per-channel input attributions (issue 20): by default the
-    # menu, the precomputed cube and the trust table stay as they were
-    default = False
     label = "Input x Gradient"
     reference = "Shrikumar et al. 2016"
     formula = "x_c(t) dF/dx_c(t), summed over channels"
-    uses_gradients = True
 
-    def attribute(self, ctx: MethodContext) -> torch.Tensor:
-        return ctx.G * ctx.A
-
-    def attribute_rows(self, ctx, X, target, sample):  # type: ignore[no-untyped-def]
-        return _gradients(ctx, X, target) * X
+    def of(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return g * x
 
 
-class IntegratedGradients(GradientAttribution):
+class IntegratedGradients(MultiPassAttribution):
     """Sundararajan et al. 2017 (as captum's ``IntegratedGradients``):
     ``(x - b) * sum_k w_k g(b + a_k (x - b))`` per channel, ``steps`` points ``a_k`` with weights
     ``w_k`` of ``integration`` (``"gausslegendre"``, captum's default, or a ``"riemann_*"``
@@ -162,13 +211,8 @@ class IntegratedGradients(GradientAttribution):
     extra_forwards = True
     default = False
     kwargs = ("steps", "baseline", "integration", "blur_sigma", "chunk_size")
-
-    def passes(self, ctx: MethodContext) -> int:
-        return check_int(ctx.kwargs, "steps", 32)
-
-    def cost(self, channels: int, length: int, **kwargs: Any) -> tuple[int, int]:
-        s = check_int(kwargs, "steps", 32)
-        return (s, s)
+    passes_kwarg = "steps"
+    passes_default = 32
 
     def attribute_rows(self, ctx, X, target, sample):  # type: ignore[no-untyped-def]
         steps = self.passes(ctx)
@@ -179,21 +223,18 @@ class IntegratedGradients(GradientAttribution):
         )
         B = make_baseline(X, ctx.kwargs.get("baseline", "zeros"), ctx.kwargs.get("blur_sigma"))
         D = X - B
-        acc = torch.zeros_like(X)
-
-        def make(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            i, k = rows // steps, rows % steps
-            return B[i] + alphas[k, None, None] * D[i], target[i]
-
-        def add(rows: torch.Tensor, g: torch.Tensor) -> None:
-            i, k = rows // steps, rows % steps
-            acc.index_add_(0, i, weights[k, None, None] * g.to(X.dtype))
-
-        run_rows(X.shape[0] * steps, _chunk(ctx), make, _grad_fn(ctx), add, X.device)
+        acc = _accumulate(
+            ctx,
+            X,
+            target,
+            steps,
+            lambda i, k: B[i] + alphas[k, None, None] * D[i],
+            lambda k, g: weights[k, None, None] * g,
+        )
         return D * acc
 
 
-class SmoothGrad(GradientAttribution):
+class SmoothGrad(MultiPassAttribution):
     """Smilkov et al. 2017, as captum's ``NoiseTunnel(Saliency)`` (``nt_type="smoothgrad"``):
     the mean of ``|g(x + e_j)|`` over ``noise_samples`` draws ``e_j ~ N(0, noise_std^2)``;
     ``noise_std`` default 0.15 x (max - min) of each sample. The draws of sample ``i`` of the
@@ -208,13 +249,8 @@ class SmoothGrad(GradientAttribution):
     extra_forwards = True
     default = False
     kwargs = ("noise_samples", "noise_std", "seed", "chunk_size")
-
-    def passes(self, ctx: MethodContext) -> int:
-        return check_int(ctx.kwargs, "noise_samples", 16)
-
-    def cost(self, channels: int, length: int, **kwargs: Any) -> tuple[int, int]:
-        s = check_int(kwargs, "noise_samples", 16)
-        return (s, s)
+    passes_kwarg = "noise_samples"
+    passes_default = 16
 
     def attribute_rows(self, ctx, X, target, sample):  # type: ignore[no-untyped-def]
         m = self.passes(ctx)
@@ -233,16 +269,14 @@ class SmoothGrad(GradientAttribution):
             else 0.15 * (X.flatten(1).amax(1) - X.flatten(1).amin(1))
         )
         E = torch.stack([noise[s] for s in sample.tolist()]).to(X.device, X.dtype)  # [R, m, C, T]
-        acc = torch.zeros_like(X)
-
-        def make(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            i, j = rows // m, rows % m
-            return X[i] + E[i, j] * scale[i, None, None], target[i]
-
-        def add(rows: torch.Tensor, g: torch.Tensor) -> None:
-            acc.index_add_(0, rows // m, g.to(X.dtype).abs())
-
-        run_rows(X.shape[0] * m, _chunk(ctx), make, _grad_fn(ctx), add, X.device)
+        acc = _accumulate(
+            ctx,
+            X,
+            target,
+            m,
+            lambda i, j: X[i] + E[i, j] * scale[i, None, None],
+            lambda j, g: g.abs(),
+        )
         return acc / m
 
 

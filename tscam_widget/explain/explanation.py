@@ -50,16 +50,23 @@ def minmax(m: np.ndarray, axis: Any, scale_range: tuple[float, float]) -> np.nda
     return scale_to(m, lo, hi, scale_range)
 
 
-def check_norm(norm: str, scale_range: Any) -> tuple[str, tuple[float, float]]:
-    """Validate ``norm`` and ``scale_range``; returns them normalised."""
-    if norm not in NORMS:
-        raise ValueError(f"norm: expected one of {list(NORMS)}, got {norm!r}")
+def scale_bounds(scale_range: Any) -> tuple[float, float]:
+    """``scale_range`` as two floats ``(low, high)``; ValueError naming it unless it is a pair of
+    numbers (it may be infinite or NaN: :func:`check_norm` adds that check)."""
     try:
         a, b = (float(v) for v in scale_range)
     except Exception as e:  # noqa: BLE001
         raise ValueError(
             f"scale_range: expected two numbers (low, high), got {scale_range!r}"
         ) from e
+    return a, b
+
+
+def check_norm(norm: str, scale_range: Any) -> tuple[str, tuple[float, float]]:
+    """Validate ``norm`` and ``scale_range``; returns them normalised."""
+    if norm not in NORMS:
+        raise ValueError(f"norm: expected one of {list(NORMS)}, got {norm!r}")
+    a, b = scale_bounds(scale_range)
     if not (np.isfinite(a) and np.isfinite(b)):
         raise ValueError(f"scale_range: expected finite numbers, got {scale_range!r}")
     return norm, (a, b)

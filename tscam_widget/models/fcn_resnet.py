@@ -43,18 +43,44 @@ class ConvBNReLU(nn.Sequential):
         super().__init__(*layers)
 
 
-def _check_layers(filters: list[int], kernel_sizes: list[int]) -> None:
-    if not filters or len(filters) != len(kernel_sizes):
-        raise ValueError(
-            "filters and kernel_sizes must be non-empty lists of equal length, "
-            f"got filters={filters!r}, kernel_sizes={kernel_sizes!r}"
+class _ConvStack(TSClassifier):
+    """The constructor FCN and ResNet share: checks ``c_in``/``n_classes`` and (through
+    :meth:`check_layers`) the layer lists, records ``config``, builds one :meth:`block` per entry
+    of ``filters`` (block ``i`` maps ``filters[i-1]`` channels, ``c_in`` for the first, to
+    ``filters[i]``), then ``gap`` and ``head``."""
+
+    def __init__(
+        self,
+        c_in: int,
+        n_classes: int,
+        filters: tuple[int, ...] | list[int],
+        kernel_sizes: tuple[int, ...] | list[int],
+    ) -> None:
+        super().__init__()
+        check_positive_int(c_in, "c_in")
+        check_positive_int(n_classes, "n_classes")
+        filters, kernel_sizes = list(filters), list(kernel_sizes)
+        self.check_layers(filters, kernel_sizes)
+        self.config = dict(
+            c_in=c_in, n_classes=n_classes, filters=filters, kernel_sizes=kernel_sizes
         )
-    for i, (f, k) in enumerate(zip(filters, kernel_sizes)):
-        check_positive_int(f, f"filters[{i}]")
-        check_positive_int(k, f"kernel_sizes[{i}]")
+        ins = [c_in, *filters[:-1]]
+        self.blocks = nn.ModuleList(
+            [self.block(i, ni, nf) for i, (ni, nf) in enumerate(zip(ins, filters))]
+        )
+        self.gap = GAP()
+        self.head = nn.Linear(filters[-1], n_classes)
+
+    def check_layers(self, filters: list[int], kernel_sizes: list[int]) -> None:
+        """Raise ``ValueError`` naming the bad entry unless the layer lists fit the model."""
+        raise NotImplementedError
+
+    def block(self, i: int, ni: int, nf: int) -> nn.Module:
+        """Block ``i``, mapping ``[N, ni, T] -> [N, nf, T]``."""
+        raise NotImplementedError
 
 
-class FCN(TSClassifier):
+class FCN(_ConvStack):
     """Fully convolutional network: ``blocks.0..2`` = ConvBNReLU 128/256/128 with kernels
     8/5/3, then ``gap`` and ``head``. ``[N, c_in, T] -> logits [N, n_classes]``."""
 
@@ -67,20 +93,21 @@ class FCN(TSClassifier):
         filters: tuple[int, ...] | list[int] = (128, 256, 128),
         kernel_sizes: tuple[int, ...] | list[int] = (8, 5, 3),
     ) -> None:
-        super().__init__()
-        check_positive_int(c_in, "c_in")
-        check_positive_int(n_classes, "n_classes")
-        filters, kernel_sizes = list(filters), list(kernel_sizes)
-        _check_layers(filters, kernel_sizes)
-        self.config = dict(
-            c_in=c_in, n_classes=n_classes, filters=filters, kernel_sizes=kernel_sizes
-        )
-        ins = [c_in, *filters[:-1]]
-        self.blocks = nn.ModuleList(
-            [ConvBNReLU(ni, nf, k) for ni, nf, k in zip(ins, filters, kernel_sizes)]
-        )
-        self.gap = GAP()
-        self.head = nn.Linear(filters[-1], n_classes)
+        super().__init__(c_in, n_classes, filters, kernel_sizes)
+
+    def check_layers(self, filters: list[int], kernel_sizes: list[int]) -> None:
+        """One kernel size per filter count, all positive ints."""
+        if not filters or len(filters) != len(kernel_sizes):
+            raise ValueError(
+                "filters and kernel_sizes must be non-empty lists of equal length, "
+                f"got filters={filters!r}, kernel_sizes={kernel_sizes!r}"
+            )
+        for i, (f, k) in enumerate(zip(filters, kernel_sizes)):
+            check_positive_int(f, f"filters[{i}]")
+            check_positive_int(k, f"kernel_sizes[{i}]")
+
+    def block(self, i: int, ni: int, nf: int) -> nn.Module:
+        return ConvBNReLU(ni, nf, self.config["kernel_sizes"][i])
 
 
 class ResBlock(nn.Module):
@@ -110,7 +137,7 @@ class ResBlock(nn.Module):
         return self.act(self.convs(x) + self.shortcut(x))
 
 
-class ResNet1d(TSClassifier):
+class ResNet1d(_ConvStack):
     """ResNet: ``blocks.0..2`` = :class:`ResBlock` s of 64/128/128 filters (kernels 8/5/3),
     then ``gap`` and ``head``. ``[N, c_in, T] -> logits [N, n_classes]``."""
 
@@ -123,10 +150,10 @@ class ResNet1d(TSClassifier):
         filters: tuple[int, ...] | list[int] = (64, 128, 128),
         kernel_sizes: tuple[int, ...] | list[int] = (8, 5, 3),
     ) -> None:
-        super().__init__()
-        check_positive_int(c_in, "c_in")
-        check_positive_int(n_classes, "n_classes")
-        filters, kernel_sizes = list(filters), list(kernel_sizes)
+        super().__init__(c_in, n_classes, filters, kernel_sizes)
+
+    def check_layers(self, filters: list[int], kernel_sizes: list[int]) -> None:
+        """Non-empty lists of positive ints (every block uses all of ``kernel_sizes``)."""
         if not filters:
             raise ValueError(f"filters must be a non-empty list, got {filters!r}")
         for i, f in enumerate(filters):
@@ -135,12 +162,6 @@ class ResNet1d(TSClassifier):
             raise ValueError(f"kernel_sizes must be a non-empty list, got {kernel_sizes!r}")
         for i, k in enumerate(kernel_sizes):
             check_positive_int(k, f"kernel_sizes[{i}]")
-        self.config = dict(
-            c_in=c_in, n_classes=n_classes, filters=filters, kernel_sizes=kernel_sizes
-        )
-        ins = [c_in, *filters[:-1]]
-        self.blocks = nn.ModuleList(
-            [ResBlock(ni, nf, tuple(kernel_sizes)) for ni, nf in zip(ins, filters)]
-        )
-        self.gap = GAP()
-        self.head = nn.Linear(filters[-1], n_classes)
+
+    def block(self, i: int, ni: int, nf: int) -> nn.Module:
+        return ResBlock(ni, nf, tuple(self.config["kernel_sizes"]))

@@ -30,7 +30,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -75,6 +75,25 @@ def level_error(scale: np.ndarray, levels: int) -> np.ndarray:
     return span * (0.5 / 255 + (0.5 / (levels - 1) if levels < 256 else 0.0))
 
 
+class _Unpacked:
+    """A read-only attribute of a :class:`Snapshot`: its deflated dict ``packed[key]``, decoded
+    on each read (the snapshot keeps only the deflated bytes)."""
+
+    def __init__(self, key: str, doc: str) -> None:
+        self.key = key
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, snap: None, owner: type | None = None) -> _Unpacked: ...
+    @overload
+    def __get__(self, snap: Snapshot, owner: type | None = None) -> np.ndarray: ...
+    def __get__(self, snap: Snapshot | None, owner: type | None = None) -> Any:
+        return self if snap is None else buffers.unpack(snap.packed[self.key])
+
+    def __set__(self, snap: Any, value: Any) -> None:
+        raise AttributeError(f"{self.key}: read-only (decoded from the snapshot's packed dicts)")
+
+
 @dataclass
 class Snapshot:
     """One recorded moment, kept as it travels (deflated protocol dicts in ``packed``: ``samples``,
@@ -89,25 +108,16 @@ class Snapshot:
     seconds: float
     packed: dict[str, dict[str, Any]] = field(repr=False)
 
-    @property
-    def samples(self) -> np.ndarray:
-        """int32 ``[S]``: the widget samples it holds."""
-        return buffers.unpack(self.packed["samples"])
-
-    @property
-    def u(self) -> np.ndarray:
-        """uint8 ``[S, L, M, T]``: unit values (``levels`` levels on the 0..255 grid)."""
-        return buffers.unpack(self.packed["maps"])
-
-    @property
-    def scale(self) -> np.ndarray:
-        """float32 ``[S, L, M, 2]``: each map's (lo, hi); NaN where a map is undefined."""
-        return buffers.unpack(self.packed["scale"])
-
-    @property
-    def probs(self) -> np.ndarray:
-        """float32 ``[N, K]``: softmax of every widget sample (NaN rows: not finite)."""
-        return buffers.unpack(self.packed["probs"])
+    samples = _Unpacked("samples", "int32 ``[S]``: the widget samples it holds.")
+    u = _Unpacked(
+        "maps", "uint8 ``[S, L, M, T]``: unit values (``levels`` levels on the 0..255 grid)."
+    )
+    scale = _Unpacked(
+        "scale", "float32 ``[S, L, M, 2]``: each map's (lo, hi); NaN where a map is undefined."
+    )
+    probs = _Unpacked(
+        "probs", "float32 ``[N, K]``: softmax of every widget sample (NaN rows: not finite)."
+    )
 
     def maps(self) -> np.ndarray:
         """float32 ``[S, L, M, T]``: the recorded maps (``norm="none"``); NaN where absent."""
