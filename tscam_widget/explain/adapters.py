@@ -44,7 +44,9 @@ def _dataset(dls: Any, ds_idx: int) -> Any:
     return ds
 
 
-def _vocab(dls: Any, ds: Any) -> list[str] | None:
+def vocab_of(dls: Any, ds: Any) -> list[str] | None:
+    """The class names (``vocab``) of a fastai ``DataLoaders`` or its dataset, as ``str``; the
+    target's vocab for a multi-part vocab; None when neither has one."""
     for obj in (dls, ds):
         try:
             v = getattr(obj, "vocab", None)
@@ -84,7 +86,7 @@ class LearnerData:
     decoded: bool
 
 
-def _inference_dl(dls: Any, ds_idx: int) -> Any:
+def inference_dl(dls: Any, ds_idx: int) -> Any:
     """``dls[ds_idx]`` as ``Learner.get_preds`` iterates it: in order, no dropped last batch;
     random transforms set to their validation behaviour (no training-only augmentation)."""
     try:
@@ -150,7 +152,7 @@ def learner_data(learn: Any, dls: Any = None, ds_idx: int = 1, idxs: Any = None)
     decoded = x is not None and x.shape == series.shape
     if x is None:
         x = series
-    classes = _vocab(dls, ds)
+    classes = vocab_of(dls, ds)
     labels = np.asarray(ys)
     if classes is None:
         classes = [str(c) for c in sorted(set(labels.tolist()))]
@@ -165,7 +167,7 @@ def learner_data(learn: Any, dls: Any = None, ds_idx: int = 1, idxs: Any = None)
 def _through_pipeline(dls: Any, ds_idx: int, index: list[int], n: int) -> np.ndarray | None:
     """The model inputs of items ``index``: batches of the inference DataLoader, read up to the
     last batch holding a wanted item. None when ``dls`` is not an iterable fastai DataLoaders."""
-    dl = _inference_dl(dls, ds_idx)
+    dl = inference_dl(dls, ds_idx)
     if dl is None:
         return None
     wanted = {i: k for k, i in enumerate(index)}

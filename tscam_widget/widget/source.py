@@ -267,7 +267,7 @@ def _lazy_learner(
     """A Learner's dataset read on demand through its DataLoader (see :mod:`.lazy`); None when
     ``lazy="auto"`` and the data is small enough to read now (or not a DataLoaders we can read
     item by item)."""
-    from tscam_widget.explain.adapters import _vocab, learner_parts
+    from tscam_widget.explain.adapters import learner_parts, vocab_of
 
     from .lazy import LazySeries, LearnerReader, cheap_labels, label_sink
 
@@ -281,7 +281,7 @@ def _lazy_learner(
             raise
         return None
     n = len(index)
-    cls = list(classes) if classes is not None else _vocab(dls, ds)
+    cls = list(classes) if classes is not None else vocab_of(dls, ds)
     yv = np.full(n, -1, np.int32)
     cheap = cheap_labels(ds, index)
     if cheap is not None:
