@@ -239,6 +239,48 @@ def test_candidate_and_default_layers():
     assert Explainer(m, layers=[m[0], "4", -7]).resolve(x) == ["0", "4", "1"]
 
 
+class _Noop(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class _WithIdentities(nn.Module):
+    """Identity-at-inference modules after ops that are not modules (so each is the only module
+    returning its tensor): a Dropout, a parameter-free pass-through and an ``nn.Identity`` that
+    returns the tensor feeding the head; and an in-place ReLU, which returns its input object
+    too but changed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(2, 4, 3, padding=1)
+        self.pos = nn.Parameter(torch.randn(4, 1))
+        self.drop = nn.Dropout(0.5)
+        self.act1 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv1d(4, 4, 3, padding=1)
+        self.noop = _Noop()
+        self.conv3 = nn.Conv1d(4, 4, 3, padding=1)
+        self.ident = nn.Identity()
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act1(self.drop(self.conv1(x) + self.pos))
+        h = self.noop(self.conv2(h) * 2)
+        h = self.ident(torch.tanh(self.conv3(h)))
+        return self.head(h.mean(-1))
+
+
+def test_identity_at_inference_layers_are_not_default_layers():
+    m = _WithIdentities()
+    x = rand_x(n=2)
+    names = ["conv1", "drop", "act1", "conv2", "noop", "conv3", "ident"]
+    assert candidate_layers(m, x) == names  # still there to pick by name
+    # drop (a type) and noop (returns its input) skipped; act1 changes its input in place; ident
+    # alone returns the head's input, and the list ends there
+    assert default_layers(m, x) == ["conv1", "act1", "conv2", "conv3", "ident"]
+    ex = Explainer(m, layers=["drop", "noop"]).explain(x, methods=["hirescam"], norm="none")
+    assert np.abs(ex.raw("hirescam", "drop")).max() > 0  # explicit selection still explained
+
+
 def test_reference_inception_time_default_layers_and_cam():
     from tscam_widget import models
 
