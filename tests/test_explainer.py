@@ -239,6 +239,18 @@ def test_candidate_and_default_layers():
     assert Explainer(m, layers=[m[0], "4", -7]).resolve(x) == ["0", "4", "1"]
 
 
+class TokensFirst(nn.Module):
+    """[N, C=3, T] -> tokens [N, T, D] by a Linear on the channels -> time-mean -> head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Linear(3, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x.transpose(1, 2)).mean(1))
+
+
 class _Noop(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
@@ -560,6 +572,17 @@ def test_bad_inputs_have_clear_errors():
     )
     with pytest.raises(ValueError, match=r"length 10.*too short for layer '1'"):
         Explainer(short, layers=0).explain(np.zeros((2, 10), np.float32))
+    tokens = TokensFirst()  # its first layer, a Linear, reads the channels after a transpose
+    with pytest.raises(
+        ValueError,
+        match=r"^x: the model expects 3 channels \(first layer embed takes in_features=3\), "
+        r"got x of shape \[N, 20, 3\]: channels last\? pass x\.transpose\(0, 2, 1\)",
+    ):
+        Explainer(tokens).explain(np.zeros((2, 20, 3), np.float32))
+    with pytest.raises(ValueError, match=r"^x: the model expects 3 channels .* got 2 channels"):
+        Explainer(tokens).explain(np.zeros((2, 2, 20), np.float32))
+    with pytest.raises(ValueError, match=r"^y: expected class indices in 0\.\.1 \(2 classes "):
+        as_inputs(tokens, np.zeros((3, 3, 20)), [0, 1, 2], classes=["a", "b"])
     with pytest.raises(
         IndexError, match=r"index 9 out of range.*8 top-level children \(valid: -8\.\.7\)"
     ):
@@ -726,3 +749,5 @@ def test_from_learner_fastai_and_tsai():
     assert yv2.tolist() == [0, 1, 2, 0] and classes2 == ["0", "1", "2"]
     with pytest.raises(IndexError, match=r"idxs: \[7\] out of range for a dataset of 4 items"):
         from_learner(learn2, idxs=[7])
+    with pytest.raises(TypeError, match=r"^dls: expected fastai DataLoaders, got a ndarray of "):
+        from_learner(learn2, X)

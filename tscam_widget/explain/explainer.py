@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .channels import channel_error
 from .explanation import Explanation, check_norm
 from .hooks import LayerCapture
 from .inputs import prepare_labels, prepare_x
@@ -155,19 +156,24 @@ class Explainer:
             "explain(x) or resolve(x) first"
         )
 
-    def resolve(self, x: Any) -> list[str]:
-        """Resolve the layer selection with one forward of (the first sample of) ``x``.
-        Returns the layer names."""
-        xt = prepare_x(x, self.model)
-        self._resolve(xt)
+    def resolve(self, x: Any, *, arg: str = "x") -> list[str]:
+        """Resolve the layer selection with one forward of (the first sample of) ``x``; errors
+        name it ``arg``. Returns the layer names."""
+        xt = prepare_x(x, self.model, arg=arg)
+        self._resolve(xt, arg)
         return self.layers
 
-    def _resolve(self, xt: torch.Tensor) -> list[LayerSpec]:
+    def _resolve(self, xt: torch.Tensor, arg: str = "x") -> list[LayerSpec]:
         if self._specs is None:
             try:
                 self._trace = trace_model(self.model, xt[:1], self.io, given=self._given)
             except RuntimeError as e:
-                raise self._forward_error(xt[:1], e) from e
+                raise self._forward_error(xt[:1], e, arg) from e
+            except ValueError as e:  # the model's own check of its input, or ours of its output
+                wrong = channel_error(self.model, xt[:1], self.io, arg)
+                if wrong is None:
+                    raise
+                raise wrong from e
             specs = resolve_specs(self.model, self._selection, self._trace)
             if self._with_input and self._trace.differentiable and not specs[0].is_input:
                 specs = [INPUT_SPEC, *specs]
@@ -202,15 +208,18 @@ class Explainer:
                 raise self._forward_error(xt[:1], e) from e
             return torch.softmax(logits.double(), 1).float().cpu().numpy()
 
-    def _forward_error(self, xt: torch.Tensor, e: Exception) -> ValueError:
+    def _forward_error(self, xt: torch.Tensor, e: Exception, arg: str = "x") -> ValueError:
+        wrong = channel_error(self.model, xt, self.io, arg)
+        if wrong is not None:
+            return wrong
         where = _diagnose(self.model, xt, self.io)
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         if where is not None and any(h in msg.lower() for h in _SHORT_HINTS):
             return ValueError(
-                f"x: the model failed on series of length {xt.shape[-1]} in layer {where!r} "
+                f"{arg}: the model failed on series of length {xt.shape[-1]} in layer {where!r} "
                 f"({msg}); the length was probably too short for layer {where!r}"
             )
-        return ValueError(f"x: the model's forward failed in layer {where!r}: {msg}")
+        return ValueError(f"{arg}: the model's forward failed in layer {where!r}: {msg}")
 
     def _methods(self, methods: Any) -> tuple[list[Method], bool]:
         if methods is None:

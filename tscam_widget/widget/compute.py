@@ -92,7 +92,7 @@ class MapComputer:
     # ---- set-up --------------------------------------------------------------------------
     def _explainer_layers(self) -> list[str]:
         first = np.flatnonzero(self.finite)[:1]
-        return list(self.explainer.resolve(self.X[first]))
+        return list(self.explainer.resolve(self.X[first], arg="X"))
 
     def predict_batches(self, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(idx, softmax float32 [len(idx), K])`` for every finite sample not predicted yet,
