@@ -51,21 +51,52 @@ def softmax_of(model, X):
         return torch.softmax(model(torch.from_numpy(X)).double(), 1).float().numpy()
 
 
+# module level: the worker's deep copy of the model shares them
+_WORKER_GATE = threading.Event()
+_WORKER_AT_GATE = threading.Event()
+
+
+class WorkerWaits(nn.Module):
+    """``model``, whose forwards outside the main thread (the background worker's) wait for
+    ``_WORKER_GATE``: the worker holds still after reading its first batch, outside the reader's
+    lock, so which items it has read is known when the user jumps."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if threading.current_thread() is not threading.main_thread():
+            _WORKER_AT_GATE.set()
+            assert _WORKER_GATE.wait(30), "the test never opened the gate"
+        return self.model(x)
+
+
 def test_dataset_is_read_lazily_in_the_background(data):
     model, X, y = data
+    gated = WorkerWaits(model).eval()
     ds = Counting(X, y)
+    _WORKER_GATE.clear()
+    _WORKER_AT_GATE.clear()
 
     async def main():
-        w = CamWidget(model, ds, progress=False, background=True)
-        reads_at_start = list(ds.kernel_reads)
-        assert w.background_running and not w.precomputed
-        assert unpack(w.series).shape == (1, C, T)  # only the drawn sample's series travel
-        read_before = set(ds.reads)
-        w.sample = 77
-        await asyncio.sleep(0.05)
-        assert w.maps_meta["samples"] == [77] and unpack(w.series_samples).tolist() == [77]
-        # served by the kernel (or already read by the worker, then not read again)
-        assert 77 in ds.kernel_reads or 77 in read_before
+        try:
+            w = CamWidget(gated, ds, progress=False, background=True)
+            reads_at_start = list(ds.kernel_reads)
+            assert w.background_running and not w.precomputed
+            assert unpack(w.series).shape == (1, C, T)  # only the drawn sample's series travel
+            for _ in range(1000):  # up to 10 s on a busy machine
+                if _WORKER_AT_GATE.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            worker_read = sorted(set(ds.reads) - set(ds.kernel_reads))
+            assert worker_read and 77 not in worker_read  # its first batch, then it waits
+            w.sample = 77
+            await asyncio.sleep(0.05)
+            assert w.maps_meta["samples"] == [77] and unpack(w.series_samples).tolist() == [77]
+            assert ds.kernel_reads == [0, 77]  # the jump was served by the kernel, reading 77
+        finally:
+            _WORKER_GATE.set()
         await w.ready()
         return w, reads_at_start
 

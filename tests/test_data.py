@@ -123,6 +123,17 @@ def test_italy_power_demand_via_load_ucr(ucr_dir: Path) -> None:
     np.testing.assert_array_equal(Xte[1028, 0], np.float32(raw[1028][0][0]))
 
 
+def test_readers_at_the_top_level(ucr_dir: Path) -> None:
+    import tscam_widget
+    from tscam_widget import data
+
+    assert {"load_ucr", "read", "synthetic", "synthetic_split"} <= set(tscam_widget.__all__)
+    for name in ("load_ucr", "read", "synthetic", "synthetic_split"):
+        assert getattr(tscam_widget, name) is getattr(data, name)
+    X, y = tscam_widget.load_ucr("ItalyPowerDemand", "train", data_dir=ucr_dir)
+    assert X.shape == (67, 1, 24) and len(y) == 67
+
+
 def test_load_ucr_env_and_missing(ucr_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TSCAM_WIDGET_DATA", str(ucr_dir))
     X, y = load_ucr("GunPoint", "test")

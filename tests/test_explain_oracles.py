@@ -388,6 +388,34 @@ def test_normalised_maps_equal_pytorch_grad_cam(case_name, request, monkeypatch)
     assert all(v >= 3 for v in compared.values()), compared
 
 
+def test_xgradcam_on_standardised_input_equals_pytorch_grad_cam(small_conv):
+    """XGrad-CAM divides by ``sum_t A``, about 0 at the input of a standardised series: ours adds
+    pytorch-grad-cam's ``1e-7`` to that sum, as its ``XGradCAM.get_cam_weights`` does, so the raw
+    maps (after its ReLU) are equal at the input (huge: ``~ sum_t G A / 1e-7``) and at a conv
+    layer (float64, so the near-0 sums agree)."""
+    model, x, target = small_conv
+    x = (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True)
+    wrapped = nn.Sequential(nn.Identity(), copy.deepcopy(model))  # [0] outputs the input
+    ex = Explainer(model, layers=["input", "features.0"]).explain(
+        x, target=target, methods=["xgradcam"], norm="none"
+    )
+    refs = {}
+    for ln, mod in (("input", wrapped[0]), ("features.0", wrapped[1].features[0])):
+        cam = XGradCAM(model=_To2d(wrapped), target_layers=[mod], reshape_transform=_to4d)
+        out = cam.activations_and_grads(x.unsqueeze(2).clone().requires_grad_(True))
+        sum(ClassifierOutputTarget(int(t))(o) for t, o in zip(target, out)).backward()
+        a = cam.activations_and_grads.activations[0].numpy()
+        g = cam.activations_and_grads.gradients[0].numpy()
+        ref = cam.get_cam_image(None, mod, None, a, g, False).reshape(len(x), -1)
+        cam.activations_and_grads.release()
+        refs[ln] = ref = np.maximum(ref, 0)
+        ours = np.maximum(ex.raw("xgradcam", ln), 0)
+        scale = np.abs(ref).max()
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-5 * scale, err_msg=ln)
+    assert np.abs(x.sum(-1)).max() < 1e-12  # the sums over time are rounding noise
+    assert refs["input"].max() > 1e4 * refs["features.0"].max()  # pytorch-grad-cam's own size
+
+
 # --------------------------------------------------------------------------- timeseries package
 def _ts_reduce(t: torch.Tensor, how: str, dim: int) -> torch.Tensor:
     # as the timeseries package did it, with torch: median is torch's (lower) median

@@ -243,6 +243,60 @@ def test_candidate_and_default_layers():
     assert Explainer(m, layers=[m[0], "4", -7]).resolve(x) == ["0", "4", "1"]
 
 
+class TokensFirst(nn.Module):
+    """[N, C=3, T] -> tokens [N, T, D] by a Linear on the channels -> time-mean -> head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Linear(3, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x.transpose(1, 2)).mean(1))
+
+
+class _Noop(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class _WithIdentities(nn.Module):
+    """Identity-at-inference modules after ops that are not modules (so each is the only module
+    returning its tensor): a Dropout, a parameter-free pass-through and an ``nn.Identity`` that
+    returns the tensor feeding the head; and an in-place ReLU, which returns its input object
+    too but changed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(2, 4, 3, padding=1)
+        self.pos = nn.Parameter(torch.randn(4, 1))
+        self.drop = nn.Dropout(0.5)
+        self.act1 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv1d(4, 4, 3, padding=1)
+        self.noop = _Noop()
+        self.conv3 = nn.Conv1d(4, 4, 3, padding=1)
+        self.ident = nn.Identity()
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act1(self.drop(self.conv1(x) + self.pos))
+        h = self.noop(self.conv2(h) * 2)
+        h = self.ident(torch.tanh(self.conv3(h)))
+        return self.head(h.mean(-1))
+
+
+def test_identity_at_inference_layers_are_not_default_layers():
+    m = _WithIdentities()
+    x = rand_x(n=2)
+    names = ["conv1", "drop", "act1", "conv2", "noop", "conv3", "ident"]
+    assert candidate_layers(m, x) == names  # still there to pick by name
+    # drop (a type) and noop (returns its input) skipped; act1 changes its input in place; ident
+    # alone returns the head's input, and the list ends there
+    assert default_layers(m, x) == ["conv1", "act1", "conv2", "conv3", "ident"]
+    ex = Explainer(m, layers=["drop", "noop"]).explain(x, methods=["hirescam"], norm="none")
+    assert np.abs(ex.raw("hirescam", "drop")).max() > 0  # explicit selection still explained
+
+
 def test_reference_inception_time_default_layers_and_cam():
     from tscam_widget import models
 
@@ -527,6 +581,17 @@ def test_bad_inputs_have_clear_errors():
     )
     with pytest.raises(ValueError, match=r"length 10.*too short for layer '1'"):
         Explainer(short, layers=0).explain(np.zeros((2, 10), np.float32))
+    tokens = TokensFirst()  # its first layer, a Linear, reads the channels after a transpose
+    with pytest.raises(
+        ValueError,
+        match=r"^x: the model expects 3 channels \(first layer embed takes in_features=3\), "
+        r"got x of shape \[N, 20, 3\]: channels last\? pass x\.transpose\(0, 2, 1\)",
+    ):
+        Explainer(tokens).explain(np.zeros((2, 20, 3), np.float32))
+    with pytest.raises(ValueError, match=r"^x: the model expects 3 channels .* got 2 channels"):
+        Explainer(tokens).explain(np.zeros((2, 2, 20), np.float32))
+    with pytest.raises(ValueError, match=r"^y: expected class indices in 0\.\.1 \(2 classes "):
+        as_inputs(tokens, np.zeros((3, 3, 20)), [0, 1, 2], classes=["a", "b"])
     with pytest.raises(
         IndexError, match=r"index 9 out of range.*8 top-level children \(valid: -8\.\.7\)"
     ):
@@ -693,3 +758,5 @@ def test_from_learner_fastai_and_tsai():
     assert yv2.tolist() == [0, 1, 2, 0] and classes2 == ["0", "1", "2"]
     with pytest.raises(IndexError, match=r"idxs: \[7\] out of range for a dataset of 4 items"):
         from_learner(learn2, idxs=[7])
+    with pytest.raises(TypeError, match=r"^dls: expected fastai DataLoaders, got a ndarray of "):
+        from_learner(learn2, X)

@@ -189,15 +189,13 @@ def test_forwards_are_shared_exactly_as_the_distinct_removed_sets():
 
 
 # --------------------------------------------------------------------------- Quantus oracles
-quantus = pytest.importorskip("quantus")
-
-
 @pytest.mark.parametrize("order", ["morf", "lerf"])
 def test_region_perturbation_curves_equal_quantus(order):
     """Quantus' RegionPerturbation on [N, C, T] series (patches of ``patch_size`` time steps,
     all channels; attributions summed per patch; baseline 0; softmax) records
     p(x) - p(x with the first k patches replaced). Ours with zero perturbation, blocks = T /
     patch_size, equal-length chunks (so mean and sum rank alike), tie-free maps."""
+    quantus = pytest.importorskip("quantus")
     rng = np.random.default_rng(4)
     n, c, t, patch = 6, 2, 40, 4
     model = small_conv(c)
@@ -224,6 +222,7 @@ def test_region_perturbation_curves_equal_quantus(order):
 
 
 def test_localisation_equals_quantus():
+    quantus = pytest.importorskip("quantus")
     rng = np.random.default_rng(5)
     n, t = 12, 50
     a = rng.random((n, 1, t)).astype(np.float32)

@@ -129,9 +129,56 @@ def test_trust_traits_equal_evaluate(wtrust, data):
     )
     np.testing.assert_allclose(unpack(w.trust_fractions), np.linspace(0, 1, 11), atol=1e-6)
     assert meta["forwards"] == rep.forwards
-    corr = unpack(w.trust_rand_corr)
-    assert corr.shape == (L, M) and np.nanmax(np.abs(corr)) <= 1.0
     assert "trust scores" in w.status
+
+
+def test_trust_rand_corr_equals_scipy_spearman_of_the_randomised_maps(wtrust, data):
+    """The oracle: the cascading-randomised copy of the model (every stage), both models'
+    unnormalised maps from a plain Explainer, and scipy's Spearman per sample (a constant map:
+    0, the documented convention; scipy gives NaN there), averaged over samples."""
+    from scipy.stats import spearmanr
+
+    from tscam_widget.explain import Explainer
+    from tscam_widget.metrics import cascade_stages, randomised_models
+
+    m, X, y, _ = data
+    w = wtrust
+    keys = [k.partition("/") for k in w.trust_meta["keys"]]
+    layers = list(w.layers)
+    pred = w.y_pred.astype(np.int64)
+    specs = [(n, 0) for n in layers]
+    stages = cascade_stages(m, torch.as_tensor(X[:1]), specs)
+    rand = randomised_models(m, stages, 0)[-1]
+    methods = [k[0] for k in keys]
+    reds = [k[2] for k in keys if k[2]] or ["mean"]
+
+    def maps(model):
+        return Explainer(model, layers=layers).explain(
+            X, target=pred, methods=methods, reductions=reds, norm="none"
+        )
+
+    orig, randm = maps(m), maps(rand)
+    want = np.full((len(layers), len(keys)), np.nan)
+    for li, ln in enumerate(layers):
+        for ki, (meth, _, red) in enumerate(keys):
+            if not orig.defined(meth, ln):
+                continue
+            a = orig.get(meth, ln, reduction=red or "mean")
+            b = randm.get(meth, ln, reduction=red or "mean")
+            rows = []
+            for i in range(len(X)):
+                if np.isnan(a[i]).any() or np.isnan(b[i]).any():
+                    continue
+                if np.ptp(a[i]) == 0 or np.ptp(b[i]) == 0:
+                    rows.append(0.0)
+                else:
+                    rows.append(spearmanr(a[i], b[i]).statistic)
+            if rows:
+                want[li, ki] = np.mean(rows)
+    got = unpack(w.trust_rand_corr)
+    assert np.isfinite(want).sum() > len(layers)  # real correlations, not an empty table
+    assert np.nanstd(want) > 0.1  # they differ across cells (1 where a map ignores the model)
+    np.testing.assert_allclose(got, want, atol=1e-4, equal_nan=True)
 
 
 def test_no_number_lists_in_the_json_state(wtrust):

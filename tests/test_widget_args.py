@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tscam_widget.models import InceptionTime
-from tscam_widget.widget import CamWidget
+from tscam_widget.widget import CamWidget, unpack
 
 N, T = 10, 40
 
@@ -30,7 +30,19 @@ BAD = {
     "too few class names": (
         dict(classes=["a", "b"], y=np.arange(N) % 2),
         ValueError,
-        r"classes: expected 3 names \(the model's outputs\), got 2",
+        r"classes: expected 3 names \(the model has 3 outputs\), got 2",
+    ),
+    "too few class names for y": (
+        dict(classes=["a", "b"]),  # y holds 0, 1 and 2
+        ValueError,
+        r"^classes: expected 3 names \(the model has 3 outputs\), got 2$",
+    ),
+    "X channels last": (
+        "channels last",
+        ValueError,
+        r"^X: the model expects 1 channel \(first layer blocks\.0\.convs\.0 takes "
+        r"in_channels=1\), got X of shape \[N, 40, 1\]: channels last\? pass "
+        r"X\.transpose\(0, 2, 1\)",
     ),
     "y beyond the model's classes": (
         dict(y=np.arange(N) + 4),
@@ -78,6 +90,8 @@ def test_bad_argument_is_named_and_the_model_is_untouched(data, case, model_stat
         args["X"] = np.full_like(X, np.nan)
     elif kw == "4d":
         args["X"] = X[..., None]
+    elif kw == "channels last":
+        args["X"] = X.transpose(0, 2, 1)
     else:
         args["X"] = X
         args.update(kw)
@@ -129,3 +143,92 @@ def test_save_html_from_a_kernel_mode_widget(data, tmp_path):
     assert w.precomputed  # the maps were computed for the page
     html = out.read_text()
     assert 'type="application/vnd.tscam-widget+json"' in html and len(html) < 2_000_000
+
+
+class Backbone(torch.nn.Module):
+    """A plain conv net taking 3 channels (no check of its own on the input)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = torch.nn.Linear(4, 3)  # declared first, runs last
+        self.backbone = torch.nn.Sequential(torch.nn.Conv1d(3, 4, 5, padding=2), torch.nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x).mean(-1))
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        (
+            (6, 150, 3),
+            r"^X: the model expects 3 channels \(first layer backbone\.0 takes in_channels=3\), "
+            r"got X of shape \[N, 150, 3\]: channels last\? pass X\.transpose\(0, 2, 1\)",
+        ),
+        (
+            (6, 2, 150),
+            r"^X: the model expects 3 channels \(first layer backbone\.0 takes in_channels=3\), "
+            r"got 2 channels \(X of shape \[N, 2, 150\]\)$",
+        ),
+        (
+            (6, 150),
+            r"^X: the model expects 3 channels \(first layer backbone\.0 takes in_channels=3\), "
+            r"got 1 channel \(X of shape \[N, 1, 150\]\)$",
+        ),
+    ],
+    ids=["channels last", "2 of 3 channels", "[N, T]"],
+)
+def test_channel_errors_name_the_first_layer(shape, message, model_state):
+    model = Backbone().eval()
+    before = model_state(model)
+    X = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    with pytest.raises(ValueError, match=message):
+        CamWidget(model, X, progress=False)
+    before.assert_unchanged(model)
+    CamWidget(model, np.zeros((2, 3, 150), np.float32), progress=False)  # the right shape works
+
+
+def _tsai_learner():
+    from fastai.learner import Learner
+    from tsai.data.core import TSClassification, get_ts_dls
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 2, 24)).astype(np.float32)
+    labels = np.array(["up", "down"] * 5)
+    splits = (list(range(6)), list(range(6, 10)))
+    dls = get_ts_dls(X, labels, splits=splits, tfms=[None, TSClassification()], bs=4)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv1d(2, 4, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool1d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 2),
+    )
+    return Learner(dls, model, loss_func=torch.nn.CrossEntropyLoss()), X, dls
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_learner_errors_say_what_camwidget_takes(tmp_path):
+    from fastai.learner import load_learner
+
+    learn, X, dls = _tsai_learner()
+    for arr in (X, torch.from_numpy(X)):
+        with pytest.raises(
+            TypeError,
+            match=r"^dls: CamWidget\(learn, dls=None\) takes fastai DataLoaders \(default: "
+            r"learn\.dls\), got a (ndarray|Tensor) of shape \[10, 2, 24\]; for arrays pass the "
+            r"model: CamWidget\(learn\.model, X, y\)$",
+        ):
+            CamWidget(learn, arr, progress=False)
+    learn.export(tmp_path / "learn.pkl")
+    loaded = load_learner(tmp_path / "learn.pkl")
+    with pytest.raises(
+        ValueError,
+        match=r"^learn: the Learner has no data \(dataset 1 of its dls is empty, as after "
+        r"load_learner\(\)\): pass fastai DataLoaders, CamWidget\(learn, dls\), or the model "
+        r"with arrays, CamWidget\(learn\.model, X, y\)$",
+    ):
+        CamWidget(loaded, progress=False)
+    w = CamWidget(loaded, dls, progress=False)  # what the message says works
+    assert w.classes == ["down", "up"] and w.y_true.tolist() == [1, 0, 1, 0]

@@ -75,6 +75,21 @@ def test_tsai_default_layers_end_at_the_deepest_temporal_layer(name):
         assert np.isfinite(e.get("hirescam", layer)).all(), layer
 
 
+def test_tst_dropout_is_not_a_default_layer():
+    from tscam_widget.explain import candidate_layers, default_layers
+
+    m = tsai_model("TST").eval()
+    x = torch.randn(2, 3, 64)
+    assert isinstance(m.dropout, torch.nn.Dropout) and "dropout" in candidate_layers(m, x)
+    assert default_layers(m, x) == [
+        "W_P",
+        "encoder.layers.0",
+        "encoder.layers.1",
+        "encoder.layers.2",
+        "head.0",
+    ]
+
+
 def test_tstplus_explains():
     # TSTPlus modifies its input in place; explained through a copy, the leaf is untouched
     m = tsai_model("TSTPlus").eval()

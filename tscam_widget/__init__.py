@@ -17,6 +17,10 @@ _EXPORTS = {
     "candidate_layers": "tscam_widget.explain",
     "from_learner": "tscam_widget.explain",
     "register_method": "tscam_widget.explain",
+    "load_ucr": "tscam_widget.data",
+    "read": "tscam_widget.data",
+    "synthetic": "tscam_widget.data",
+    "synthetic_split": "tscam_widget.data",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -44,7 +44,9 @@ def _dataset(dls: Any, ds_idx: int) -> Any:
     return ds
 
 
-def _vocab(dls: Any, ds: Any) -> list[str] | None:
+def vocab_of(dls: Any, ds: Any) -> list[str] | None:
+    """The class names (``vocab``) of a fastai ``DataLoaders`` or its dataset, as ``str``; the
+    target's vocab for a multi-part vocab; None when neither has one."""
     for obj in (dls, ds):
         try:
             v = getattr(obj, "vocab", None)
@@ -84,7 +86,7 @@ class LearnerData:
     decoded: bool
 
 
-def _inference_dl(dls: Any, ds_idx: int) -> Any:
+def inference_dl(dls: Any, ds_idx: int) -> Any:
     """``dls[ds_idx]`` as ``Learner.get_preds`` iterates it: in order, no dropped last batch;
     random transforms set to their validation behaviour (no training-only augmentation)."""
     try:
@@ -114,10 +116,25 @@ def learner_parts(learn: Any, dls: Any, ds_idx: int) -> tuple[nn.Module, Any, An
         raise TypeError(
             f"learn: expected a fastai Learner with a torch .model, got {type(learn).__name__}"
         )
-    dls = dls if dls is not None else getattr(learn, "dls", None)
+    if isinstance(dls, (np.ndarray, torch.Tensor)):
+        raise TypeError(
+            f"dls: expected fastai DataLoaders, got a {type(dls).__name__} of shape "
+            f"{list(dls.shape)}; for arrays use as_inputs(learn.model, X, y)"
+        )
+    given = dls is not None
+    dls = dls if given else getattr(learn, "dls", None)
     if dls is None:
         raise ValueError("dls: the learner has no .dls; pass dls=...")
-    return model, dls, _dataset(dls, ds_idx)
+    ds = _dataset(dls, ds_idx)
+    if len(ds) == 0 and given:
+        raise ValueError(f"dls: dataset {ds_idx} of the DataLoaders is empty")
+    if len(ds) == 0:
+        raise ValueError(
+            f"learn: the Learner has no data (dataset {ds_idx} of its dls is empty, as after "
+            f"load_learner()): pass fastai DataLoaders, CamWidget(learn, dls), or the model "
+            f"with arrays, CamWidget(learn.model, X, y)"
+        )
+    return model, dls, ds
 
 
 def learner_data(learn: Any, dls: Any = None, ds_idx: int = 1, idxs: Any = None) -> LearnerData:
@@ -150,7 +167,7 @@ def learner_data(learn: Any, dls: Any = None, ds_idx: int = 1, idxs: Any = None)
     decoded = x is not None and x.shape == series.shape
     if x is None:
         x = series
-    classes = _vocab(dls, ds)
+    classes = vocab_of(dls, ds)
     labels = np.asarray(ys)
     if classes is None:
         classes = [str(c) for c in sorted(set(labels.tolist()))]
@@ -165,7 +182,7 @@ def learner_data(learn: Any, dls: Any = None, ds_idx: int = 1, idxs: Any = None)
 def _through_pipeline(dls: Any, ds_idx: int, index: list[int], n: int) -> np.ndarray | None:
     """The model inputs of items ``index``: batches of the inference DataLoader, read up to the
     last batch holding a wanted item. None when ``dls`` is not an iterable fastai DataLoaders."""
-    dl = _inference_dl(dls, ds_idx)
+    dl = inference_dl(dls, ds_idx)
     if dl is None:
         return None
     wanted = {i: k for k, i in enumerate(index)}
@@ -206,11 +223,12 @@ def from_learner(
 
 
 def as_inputs(
-    model: nn.Module, X: Any, y: Any = None, classes: Any = None
+    model: nn.Module, X: Any, y: Any = None, classes: Any = None, *, check_range: bool = True
 ) -> tuple[nn.Module, np.ndarray, np.ndarray | None, list[str] | None]:
     """Plain inputs: ``X`` numpy/tensor ``[N, T]`` or ``[N, C, T]``; ``y`` int indices or string
     labels (mapped through ``classes``; if ``classes`` is None, string labels get their sorted
-    distinct values as classes).
+    distinct values as classes). ``check_range``: int labels must index ``classes`` (False:
+    the caller checks both against the model's outputs, as the widget does).
 
     Returns ``(model, X float32 [N, C, T], y int64 [N] or None, classes list[str] or None)``."""
     if not isinstance(model, nn.Module):
@@ -223,6 +241,9 @@ def as_inputs(
     if arr.dtype.kind in "USO" and cls is None:
         cls = sorted({str(v) for v in arr.ravel()})
     yi = prepare_labels(arr, Xn.shape[0], arg="y", classes=cls)
-    if cls is not None and len(yi) and (yi.min() < 0 or yi.max() >= len(cls)):
-        raise ValueError(f"y: class index out of range for {len(cls)} classes {cls}")
+    if check_range and cls is not None and len(yi) and (yi.min() < 0 or yi.max() >= len(cls)):
+        raise ValueError(
+            f"y: expected class indices in 0..{len(cls) - 1} ({len(cls)} classes {cls}), got "
+            f"{int(yi.min()) if yi.min() < 0 else int(yi.max())}"
+        )
     return model, Xn, yi, cls

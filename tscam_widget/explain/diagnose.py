@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .channels import channel_error
 from .model_io import ModelIO
 from .state import preserved_state
 
@@ -51,14 +52,21 @@ def failing_layer(model: nn.Module, x: torch.Tensor, io: ModelIO) -> str | None:
     return failed[-1] if failed else None
 
 
-def forward_error(model: nn.Module, x: torch.Tensor, io: ModelIO, e: Exception) -> ValueError:
+def forward_error(
+    model: nn.Module, x: torch.Tensor, io: ModelIO, e: Exception, arg: str = "x"
+) -> ValueError:
     """The ``ValueError`` to raise (from ``e``) when the forward of ``x`` ``[N, C, T]`` failed
-    with ``e``: the layer that raised, and a hint when the series was probably too short."""
+    with ``e``: a channel count the model's first layer does not take (channels last?), else
+    the layer that raised and a hint when the series was probably too short. Errors name the
+    input ``arg``."""
+    wrong = channel_error(model, x, io, arg)
+    if wrong is not None:
+        return wrong
     where = failing_layer(model, x, io)
     msg = str(e).splitlines()[0] if str(e) else type(e).__name__
     if where is not None and any(h in msg.lower() for h in _SHORT_HINTS):
         return ValueError(
-            f"x: the model failed on series of length {x.shape[-1]} in layer {where!r} "
+            f"{arg}: the model failed on series of length {x.shape[-1]} in layer {where!r} "
             f"({msg}); the length was probably too short for layer {where!r}"
         )
-    return ValueError(f"x: the model's forward failed in layer {where!r}: {msg}")
+    return ValueError(f"{arg}: the model's forward failed in layer {where!r}: {msg}")

@@ -135,20 +135,20 @@ class Explainer:
     def _specs(self) -> tuple[LayerSpec, ...] | None:
         return None if self._resolved is None else self._resolved.specs
 
-    def resolve(self, x: Any) -> list[str]:
-        """Resolve the layer selection with one forward of (the first sample of) ``x``.
-        Returns the layer names."""
-        self.layer_specs(prepare_x(x, self.model))
+    def resolve(self, x: Any, *, arg: str = "x") -> list[str]:
+        """Resolve the layer selection with one forward of (the first sample of) ``x``; errors
+        name it ``arg``. Returns the layer names."""
+        self.layer_specs(prepare_x(x, self.model, arg=arg), arg=arg)
         return self.layers
 
-    def layer_specs(self, x: Any) -> list[LayerSpec]:
+    def layer_specs(self, x: Any, *, arg: str = "x") -> list[LayerSpec]:
         """The chosen layers as :class:`~.layers.LayerSpec` s (module name, call index, the layout
         its output is read with), in order. The first call resolves the selection with one traced
-        forward of the first sample of ``x`` (``[N, T]`` or ``[N, C, T]``); later calls return
-        the same layers."""
+        forward of the first sample of ``x`` (``[N, T]`` or ``[N, C, T]``; errors name it
+        ``arg``); later calls return the same layers."""
         if self._resolved is None:
-            x1 = prepare_x(x, self.model)[:1]
-            self._resolved = resolve_layers(self.model, self._request, x1, self.io)
+            x1 = prepare_x(x, self.model, arg=arg)[:1]
+            self._resolved = resolve_layers(self.model, self._request, x1, self.io, arg)
         return list(self._resolved.specs)
 
     def for_copy(self, model: nn.Module) -> Explainer:

@@ -85,20 +85,27 @@ def default_from_trace(tr: Trace) -> list[LayerSpec]:
     """The default layers from a :class:`~.trace.Trace`: block outputs along the main path.
 
     Of the module calls whose output has a time axis and lies on the main path (see
-    :mod:`.trace`), take the outermost ones (no other such call around them). Then split a call
-    into the outermost such calls inside it (keeping it after them when its own output differs
-    from its last part's): the deepest-spanning call while the list has fewer than three layers,
-    then any call that spans more than half of the main path's depth and holds two or more
-    blocks (non-leaf modules); parts without parameters of their own (an
-    add, an activation) are kept only where every path passes through them and the next part
-    is not one too (of an add and its activation, the activation). Duplicates of one
-    output (a container and its last child, an identity) count once. The list always ends with
-    the deepest temporal output on the main path (the one feeding the pooling or the head).
+    :mod:`.trace`), other than calls that are the identity at inference (dropout,
+    ``nn.Identity``: their map is their input's), take the outermost ones (no other such call
+    around them). Then split a call into the outermost such calls inside it (keeping it after
+    them when its own output differs from its last part's): the deepest-spanning call while the
+    list has fewer than three layers, then any call that spans more than half of the main path's
+    depth and holds two or more blocks (non-leaf modules); parts without parameters of their own
+    (an add, an activation) are kept only where every path passes through them and the next part
+    is not one too (of an add and its activation, the activation). Duplicates of one output (a
+    container and its last child, an identity) count once. The list always ends with the deepest
+    temporal output on the main path (the one feeding the pooling or the head), through an
+    identity call where no other call returns it.
     Empty when no temporal layer is on a differentiable path."""
-    pool = [c for c in _candidates(tr) if _node(*c) in tr.main]
-    if not pool:
+    on_main = [c for c in _candidates(tr) if _node(*c) in tr.main]
+    if not on_main:
         return []
-    deepest = max(pool, key=lambda c: (tr.depth.get(_node(*c), -1), c[0].end))
+    deepest = max(on_main, key=lambda c: (tr.depth.get(_node(*c), -1), c[0].end))
+    # an identity stays only where it alone carries the deepest output
+    carried = {_node(*c) for c in on_main if not c[0].identity}
+    last = _node(*deepest)
+    alone = last not in carried
+    pool = [c for c in on_main if not c[0].identity or (alone and _node(*c) == last)]
     total = max(tr.depth.get(_node(*deepest), 0), 1)
 
     def parts(c: tuple[CallRecord, LayerSpec]) -> list[tuple[CallRecord, LayerSpec]]:

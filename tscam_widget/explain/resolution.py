@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .channels import channel_error
 from .diagnose import forward_error
 from .layers import (
     INPUT_SPEC,
@@ -89,14 +90,20 @@ class ResolvedLayers:
 
 
 def resolve_layers(
-    model: nn.Module, request: LayerRequest, x1: torch.Tensor, io: ModelIO
+    model: nn.Module, request: LayerRequest, x1: torch.Tensor, io: ModelIO, arg: str = "x"
 ) -> ResolvedLayers:
     """Trace ``model`` on ``x1`` (one sample ``[1, C, T]``, prepared) and resolve ``request``
-    against the trace. A failing forward raises a ``ValueError`` naming the layer that failed."""
+    against the trace. A failing forward raises a ``ValueError`` naming the input ``arg`` and
+    the cause: channels the first layer does not take, or the layer that failed."""
     try:
         trace = trace_model(model, x1, io, given=request.layouts)
     except RuntimeError as e:
-        raise forward_error(model, x1, io, e) from e
+        raise forward_error(model, x1, io, e, arg) from e
+    except ValueError as e:  # the model's own check of its input, or ours of its output
+        wrong = channel_error(model, x1, io, arg)
+        if wrong is None:
+            raise
+        raise wrong from e
     specs = resolve_specs(model, request.selection, trace)
     if request.with_input and trace.differentiable and not specs[0].is_input:
         specs = [INPUT_SPEC, *specs]

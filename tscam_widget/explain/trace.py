@@ -55,6 +55,7 @@ class CallRecord:
     end: int = -1
     leaf: bool = False
     params: bool = False  # holds parameters of its own (a conv, a norm), unlike an add or a ReLU
+    identity: bool = False  # the identity at inference (see :func:`is_identity`)
     shapes: dict[Path, tuple[int, ...]] = field(default_factory=dict)
     nodes: dict[Path, Any] = field(default_factory=dict)
     layouts: dict[Path, Layout | str] = field(default_factory=dict)
@@ -150,6 +151,31 @@ def _profiles(t: torch.Tensor) -> dict[tuple[int, int], tuple[int, int]]:
 
 Modules = list[tuple[str, nn.Module, bool, bool]]
 
+#: module types that are the identity at inference (dropout in eval mode returns its input)
+IDENTITY_TYPES = (
+    nn.Identity,
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+)
+
+
+def is_identity(module: nn.Module, first: Any, version: int | None, output: Any) -> bool:
+    """Whether an eval-mode call was the identity: ``module`` is one of :data:`IDENTITY_TYPES`,
+    or it returned its first input ``first`` itself, unmodified (``version``: the input's
+    ``_version`` before the call, so an in-place op such as ``ReLU(inplace=True)`` is not)."""
+    if isinstance(module, IDENTITY_TYPES):
+        return True
+    return (
+        isinstance(first, torch.Tensor)
+        and output is first
+        and version is not None
+        and first._version == version
+    )
+
 
 def _modules(model: nn.Module) -> Modules:
     """``(name, module, leaf, holds parameters of its own)`` per named submodule, listed once for
@@ -178,6 +204,7 @@ def _run(
     ``model`` (listed here if not given)."""
     records: list[CallRecord] = []
     open_calls: dict[int, list[CallRecord]] = {}
+    inputs: dict[int, list[tuple[Any, int | None]]] = {}  # per open call: (first input, version)
     # id(tensor) -> (record index, path, weak reference): a weak reference tells a live tensor
     # from a later one that reuses a freed tensor's id, without keeping activations alive
     producers: dict[int, tuple[int, Path, Any]] = {}
@@ -191,13 +218,15 @@ def _run(
             counts[name] = k + 1
             seq[0] += 1
             rec = CallRecord(name, k, seq[0], leaf=leaf, params=params)
-            for first in args:
-                if isinstance(first, torch.Tensor):
-                    known = producers.get(id(first))
-                    if known is not None and known[2]() is first:
-                        rec.producer = known[:2]
-                    break
+            first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+            if first is not None:
+                known = producers.get(id(first))
+                if known is not None and known[2]() is first:
+                    rec.producer = known[:2]
             open_calls.setdefault(id(module), []).append(rec)
+            inputs.setdefault(id(module), []).append(
+                (first, None if first is None else first._version)
+            )
 
         return hook
 
@@ -207,6 +236,8 @@ def _run(
             if not stack:
                 return
             rec = stack.pop()
+            first, version = inputs[id(module)].pop()
+            rec.identity = is_identity(module, first, version, output)
             seq[0] += 1
             rec.end = seq[0]
             for path, t in tensor_elements(output):

@@ -56,7 +56,7 @@ def relevance_rank(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(empty, np.nan, out)
 
 
-def _average_ranks(a: np.ndarray) -> np.ndarray:
+def average_ranks(a: np.ndarray) -> np.ndarray:
     """Ranks 1..T along the last axis, ties given their average rank."""
     order = np.argsort(a, axis=-1, kind="stable")
     sa = np.take_along_axis(a, order, -1)
@@ -78,7 +78,7 @@ def roc_auc(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """ROC-AUC of the map as a detector of the mask (Mann-Whitney U / (|pos| |neg|), ties one
     half); ``[...]``, NaN where the mask is empty or full."""
     a, s, empty = _prepare(maps, mask)
-    r = _average_ranks(a)
+    r = average_ranks(a)
     pos = s.sum(-1).astype(np.float64)
     neg = a.shape[-1] - pos
     u = (r * s).sum(-1) - pos * (pos + 1) / 2

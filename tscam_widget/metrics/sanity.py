@@ -31,13 +31,13 @@ def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Spearman rank correlation of ``a`` and ``b`` ``[..., T]`` along the last axis (Pearson
     correlation of average ranks); ``[...]`` float64, 0 where either is constant, NaN where
     either holds NaN."""
-    from .localisation import _average_ranks
+    from .localisation import average_ranks
 
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     nan = np.isnan(a).any(-1) | np.isnan(b).any(-1)
-    ra = _average_ranks(np.nan_to_num(a)) if a.size else a
-    rb = _average_ranks(np.nan_to_num(b)) if b.size else b
+    ra = average_ranks(np.nan_to_num(a)) if a.size else a
+    rb = average_ranks(np.nan_to_num(b)) if b.size else b
     ra = ra - ra.mean(-1, keepdims=True)
     rb = rb - rb.mean(-1, keepdims=True)
     den = np.sqrt((ra**2).sum(-1) * (rb**2).sum(-1))

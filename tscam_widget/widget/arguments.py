@@ -87,7 +87,8 @@ def class_names(src: Any, n_classes: int, labels: LabelDecoder | None) -> list[s
     names = src.classes or decode_labels(list(range(n_classes)), labels)
     if len(names) != n_classes:
         raise ValueError(
-            f"classes: expected {n_classes} names (the model's outputs), got {len(names)}"
+            f"classes: expected {n_classes} names (the model has {n_classes} outputs), got "
+            f"{len(names)}"
         )
     if src.y.size and int(src.y.max()) >= n_classes:
         raise ValueError(

@@ -84,7 +84,7 @@ class MapComputer:
     # ---- set-up --------------------------------------------------------------------------
     def _explainer_layers(self) -> list[str]:
         first = np.flatnonzero(self.finite)[:1]
-        return list(self.explainer.resolve(self.X[first]))
+        return list(self.explainer.resolve(self.X[first], arg="X"))
 
     def _first_predictions(self, predict: bool) -> None:
         """Fresh prediction arrays: the first finite sample's (all samples' with ``predict``)."""

@@ -240,9 +240,9 @@ class LearnerReader:
     (the user's units)."""
 
     def __init__(self, dls: Any, ds_idx: int, index: np.ndarray) -> None:
-        from tscam_widget.explain.adapters import _inference_dl
+        from tscam_widget.explain.adapters import inference_dl
 
-        dl = _inference_dl(dls, ds_idx)
+        dl = inference_dl(dls, ds_idx)
         if dl is None or not hasattr(dl, "do_batch") or not hasattr(dl, "after_batch"):
             raise TypeError("dls: expected fastai/tsai DataLoaders (with do_batch, after_batch)")
         with contextlib.suppress(Exception):

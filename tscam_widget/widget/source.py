@@ -60,6 +60,13 @@ def _check_idxs(idxs: Any, n: int) -> np.ndarray | None:
     return arr.astype(np.int64)
 
 
+def _is_array(a: Any) -> bool:
+    """A numpy array or a torch tensor (series, not DataLoaders)."""
+    import torch
+
+    return isinstance(a, (np.ndarray, torch.Tensor))
+
+
 def _as_array(a: Any) -> np.ndarray:
     if hasattr(a, "detach"):
         a = a.detach().cpu().numpy()
@@ -129,6 +136,12 @@ def resolve_source(
     if is_learner(data):
         if y is not None:
             raise ValueError("y: a Learner brings its own labels; pass y only with a plain model")
+        if _is_array(X):
+            raise TypeError(
+                f"dls: CamWidget(learn, dls=None) takes fastai DataLoaders (default: learn.dls), "
+                f"got a {type(X).__name__} of shape {list(X.shape)}; for arrays pass the model: "
+                f"CamWidget(learn.model, X, y)"
+            )
         if X is not None and not hasattr(X, "__getitem__"):
             raise TypeError(f"dls: expected fastai DataLoaders, got {type(X).__name__}")
         if lazy is True:
@@ -165,7 +178,7 @@ def resolve_source(
 
             X, y_read = dataset_reader(X)(np.arange(len(X)))
             y = y_read if y is None else y
-        out = as_inputs(model, X, y=y, classes=classes)
+        out = as_inputs(model, X, y=y, classes=classes, check_range=False)  # see _class_names
         model, Xa, ya, cls = _unpack_inputs(out, model)
         Xa = _as_array(Xa)
         sel = _check_idxs(idxs, Xa.shape[0])
@@ -267,7 +280,7 @@ def _lazy_learner(
     """A Learner's dataset read on demand through its DataLoader (see :mod:`.lazy`); None when
     ``lazy="auto"`` and the data is small enough to read now (or not a DataLoaders we can read
     item by item)."""
-    from tscam_widget.explain.adapters import _vocab, learner_parts
+    from tscam_widget.explain.adapters import learner_parts, vocab_of
 
     from .lazy import LazySeries, LearnerReader, cheap_labels, label_sink
 
@@ -281,7 +294,7 @@ def _lazy_learner(
             raise
         return None
     n = len(index)
-    cls = list(classes) if classes is not None else _vocab(dls, ds)
+    cls = list(classes) if classes is not None else vocab_of(dls, ds)
     yv = np.full(n, -1, np.int32)
     cheap = cheap_labels(ds, index)
     if cheap is not None:
