@@ -155,7 +155,7 @@ export class CamView {
 
   constructor(private readonly m: Model, private readonly el: HTMLElement) {
     this.controls = createControls({ change: this.change, png: () => this.downloadPng() });
-    this.sampleMenu = createSampleMenu(this.change, () => this.m);
+    this.sampleMenu = createSampleMenu(this.change, () => (this.snap ? this.snap.reader : this.m));
     this.controls.root.append(this.sampleMenu.root);
     this.trust = createTrustPane(this.change);
     this.dom = dom(this.controls, this.trust);
@@ -192,15 +192,17 @@ export class CamView {
     let ready = false;
     try {
       const width = this.width();
-      this.sampleMenu.update(m);
+      const randomised = !!(m as unknown as { get(k: string): boolean }).get("randomised");
+      // a snapshot of the training timeline: drawn from its own maps and predictions, and the
+      // sample menu lists that moment's predictions (never the current weights' beside it)
+      const snapshot = randomised || m.get("view") === "trust" ? null : snapshotAt(m, currentSnapshot(m));
+      this.sampleMenu.update(snapshot ? snapshot.reader : m);
       this.controls.update(m); // after reading the width: DOM writes first would force a layout here
       const theme = this.theme();
       const table = tableFor(currentTable(m));
       const trustView = this.trust.update(m, width, theme, sizeCanvas);
       d.canvas.classList.toggle("tscam-hidden", trustView);
-      const randomised = !!(m as unknown as { get(k: string): boolean }).get("randomised");
-      // a snapshot of the training timeline: drawn from its own maps and predictions
-      const snap = (this.snap = randomised || trustView ? null : snapshotAt(m, currentSnapshot(m)));
+      const snap = (this.snap = trustView ? null : snapshot);
       const built = buildScene(randomised ? randomisedReader(m) : snap ? snap.reader : m);
       let scene = built.scene;
       if (randomised) notes.push("randomised model (every layer re-initialised), maps for the predicted class: sanity check");
@@ -233,7 +235,8 @@ export class CamView {
     }
     if (this.mouse) this.hover(this.mouse);
     // the notes drawn over the plot are also text in the status line (readable, copyable)
-    setText(d.status, [m.get("status"), ...notes].filter(Boolean).join(" · "));
+    // at a snapshot the kernel's status (about the current weights' maps) gives way to its own
+    setText(d.status, [this.snap ? "" : m.get("status"), ...notes].filter(Boolean).join(" · "));
     setText(d.error, [m.get("error"), localError].filter(Boolean).join("\n"));
     this.emit(ready, tStart);
   };

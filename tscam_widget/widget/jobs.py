@@ -87,7 +87,9 @@ def rows_job(
         part = todo[rows]
         return part, worker.raw_cube(part[:, 0], keys, [int(c) for c in part[:, 1]], "none")
 
-    for part, maps in adaptive(np.arange(len(todo)), step, most=worker.batch_size, aim=aim):
+    # the first batch one sample: a training started meanwhile meets a short batch in flight
+    rows = np.arange(len(todo))
+    for part, maps in adaptive(rows, step, start=1, most=worker.batch_size, aim=aim):
         done += len(part)
         text = f"precomputing maps: {done} / {len(todo)} samples"
 

@@ -615,7 +615,7 @@ TIMELINE: tuple[Trait, ...] = (
         "timeline_probs",
         "arrays",
         None,
-        "per snapshot, the softmax of its samples (NaN rows: the samples it does not hold)",
+        "per snapshot, the softmax of every widget sample at that moment (NaN: not finite)",
         dtype="float32",
         shape="[E] x [N, K]",
     ),

@@ -11,7 +11,8 @@ A snapshot keeps, for the weights of that moment:
 - each map as ``levels`` levels of its range (uint8 on a 0..255 grid, so the frontend decodes it
   as a uint8 map; the range as float32), deflated with the delta along time
   (``buffers.pack(..., deflate=True)``);
-- the softmax probabilities of its samples (float32 ``[N, K]``, NaN rows for the others);
+- the softmax probabilities of every finite sample of the widget (float32 ``[N, K]``): the sample
+  menu at a snapshot lists that moment's predictions;
 - a label (``"epoch 3"``) and the metrics given (a fastai fit: the validation metrics of
   ``learn.recorder``).
 
@@ -314,8 +315,8 @@ class Timeline:
     ) -> Snapshot:
         """The snapshot of ``samples`` (widget sample indices; the non-finite ones are left out,
         the rest capped by :meth:`sample_cap`): their maps for every layer and :meth:`keys` of
-        ``comp`` under its model's weights, for the class the model predicts, and their
-        probabilities, from one explain call."""
+        ``comp`` under its model's weights, for the class the model predicts, from one explain
+        call, and the probabilities of every finite sample."""
         metrics = _metrics(metrics)
         t0 = time.perf_counter()
         n = comp.X.shape[0]
@@ -345,6 +346,11 @@ class Timeline:
         u = coarsen(u, self.levels)
         probs = np.full((n, ex.probs.shape[1]), np.nan, np.float32)
         probs[idx] = ex.probs
+        rest = np.flatnonzero(comp.finite)
+        rest = rest[~np.isin(rest, idx)]  # the others: plain forwards, so the sample menu at a
+        for start in range(0, rest.size, comp.batch_size):  # snapshot lists that moment's
+            got, p = comp.probs_of(rest[start : start + comp.batch_size])
+            probs[got] = p
         packed = {
             "samples": buffers.pack(idx, "int32"),
             "maps": buffers.pack(u, "uint8", deflate=True),
