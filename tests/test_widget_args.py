@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tscam_widget.models import InceptionTime
-from tscam_widget.widget import CamWidget, unpack
+from tscam_widget.widget import CamWidget
 
 N, T = 10, 40
 
