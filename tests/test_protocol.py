@@ -171,7 +171,7 @@ def test_a_new_menu_and_trust_table_need_only_the_protocol():
     before = protocol_gen.typescript()
     ts = protocol_gen.typescript(parts)
     menus = _const(ts, "MENU_CONTROLS")
-    assert [m["name"] for m in menus] == ["mark", "linestyle", "series_view", "fill"]
+    assert [m["name"] for m in menus] == ["mark", "series_view", "fill"]
     assert menus[-1] == {
         "name": "fill",
         "label": "fill",
@@ -180,7 +180,7 @@ def test_a_new_menu_and_trust_table_need_only_the_protocol():
         "options": [["none", "none"], ["area", "area"]],
     }
     assert _const(before, "MENU_CONTROLS") == menus[:-1]
-    assert menus[1]["options"][2] == ["dashdot", "dash-dot"]  # MENU_LABELS
+    assert menus[1]["options"] == [["original", "original"], ["input", "model input"]]  # labels
     tables = _const(ts, "TRUST_TABLES")
     assert [t["name"] for t in tables] == ["gain", "loc", "corr", "fake"]
     assert tables[-1] == {

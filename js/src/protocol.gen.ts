@@ -152,7 +152,6 @@ export interface TrustTable {
  * the views where it is hidden, its values with their labels. */
 export const MENU_CONTROLS: readonly MenuControl[] = [
   {"name": "mark", "label": "mark", "title": "", "hidden_in": ["trust"], "options": [["line", "line"], ["scatter", "scatter"]]},
-  {"name": "linestyle", "label": "line", "title": "", "hidden_in": ["trust"], "options": [["solid", "solid"], ["dashed", "dashed"], ["dashdot", "dash-dot"], ["dotted", "dotted"]]},
   {"name": "series_view", "label": "series", "title": "draw the data in its own units, or the model's input (after the Learner's batch transforms)", "hidden_in": ["trust"], "options": [["original", "original"], ["input", "model input"]]},
 ];
 /** The trust view's layers x methods tables (Trait.table), drawn in this order by

@@ -102,9 +102,9 @@ describe("generic display menus", () => {
   it("builds the protocol's menus in order after the hand-built ones, labelled, with their hooks", () => {
     const { root } = controlsWith();
     const hooks = root.children.slice(1).map((l) => l.all().find((e) => e.dataset.control)?.dataset.control);
-    expect(hooks).toEqual(["method", "reduction", "target", "cmap", "norm", "view", "view_count", "mark", "linestyle", "series_view"]);
+    expect(hooks).toEqual(["method", "reduction", "target", "cmap", "norm", "view", "view_count", "mark", "series_view"]);
     const labels = root.children.slice(1).map((l) => l.children[0].textContent);
-    expect(labels.slice(-3)).toEqual(["mark", "line", "series"]);
+    expect(labels.slice(-2)).toEqual(["mark", "series"]);
   });
   it("builds a menu for an extra protocol entry: options, value, change, hidden where it does nothing", () => {
     const { c, changes, select, labelOf } = controlsWith([...MENU_CONTROLS, FAKE]);
@@ -130,7 +130,7 @@ describe("generic display menus", () => {
     const { c, labelOf } = controlsWith();
     c.update(model({ view: "single", series_view: "original" }));
     expect(labelOf("series_view").classList.contains("tscam-hidden")).toBe(true);
-    expect(labelOf("linestyle").classList.contains("tscam-hidden")).toBe(false);
+    expect(labelOf("mark").classList.contains("tscam-hidden")).toBe(false);
     c.update(model({ view: "single", series_view: "original", input_series: input }));
     expect(labelOf("series_view").classList.contains("tscam-hidden")).toBe(false);
   });

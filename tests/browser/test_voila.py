@@ -1,5 +1,5 @@
 """``voila notebooks/teaching.ipynb`` (Voilà 0.5, a real server and kernel) in Chromium: the
-teaching notebook's three widgets draw, a slider repaints and reaches Python, a change made in
+teaching notebook's four widgets draw, a slider repaints and reaches Python, a change made in
 the kernel (through a client on Voilà's own kernel) reaches the page, and no widget output is
 left dangling ("Error displaying widget: model not found" came from a closed tqdm bar)."""
 
@@ -13,11 +13,11 @@ from harness import ROOT as REPO
 pytestmark = pytest.mark.browser
 
 MAINS = ".tscam-root canvas.tscam-main"
-# the three widgets' last paints drew plot areas (the painted events, recorded from page load)
+# the four widgets' last paints drew plot areas (the painted events, recorded from page load)
 DRAWN = (
     "() => { const drew = " + DREW_PANELS + ";"
     " const r = [...document.querySelectorAll('.tscam-root')];"
-    " return r.length >= 3 && r.every(drew); }"
+    " return r.length >= 4 && r.every(drew); }"
 )
 
 
@@ -46,9 +46,9 @@ def test_voila_renders_teaching_notebook(voila, artifacts):
     page.locator(".tscam-root").first.screenshot(path=str(artifacts / "voila-widget.png"))
     text = page.evaluate("() => document.body.innerText")
     assert "Error displaying widget" not in text and "model not found" not in text
-    assert page.locator(".tscam-root").count() == 3
+    assert page.locator(".tscam-root").count() == 4  # lesson 5 adds the timeline's widget
     assert kernel.eval("__import__('tscam_widget').__file__").startswith(str(REPO / "tscam_widget"))
-    for i in range(3):
+    for i in range(4):
         rgb = canvas_rgba(page.locator(MAINS).nth(i).element_handle())[..., :3]
         ink = np.abs(rgb.astype(int) - rgb[0, 0].astype(int)).max(2) > 40
         assert ink.mean() > 0.01, f"widget {i} is blank"

@@ -206,8 +206,7 @@ CONTROLS: tuple[Trait, ...] = (
         _q(LINESTYLES),
         values=LINESTYLES,
         control=True,
-        hidden_in=_NO_MAPS,
-        menu=Menu("line"),
+        hidden_in=_NO_MAPS,  # set from Python (no menu: the controls keep to two lines)
     ),
     Trait("alpha", "float", 1.0, "0..1", control=True, hidden_in=_NO_MAPS),
     Trait(
@@ -291,7 +290,8 @@ MENU_LABELS: dict[str, dict[str, str]] = {
 }
 #: the controls whose menu the ``options`` trait carries: the hand-built ones and every
 #: generic :class:`Menu`
-MENUS = ("view", *(tr.name for tr in CONTROLS if tr.menu), "norm", "target")
+# linestyle: labelled values in `options` for a host's own menu, no element in the controls row
+MENUS = ("view", *(tr.name for tr in CONTROLS if tr.menu), "linestyle", "norm", "target")
 
 
 def _array(name: str, dtype: str | None, shape: str, doc: str, table: Table | None = None) -> Trait:

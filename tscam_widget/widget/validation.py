@@ -111,7 +111,7 @@ class ControlChecks:
 
     def offered(self, name: str, v: str) -> str:
         """One of the methods / reductions the widget offers now."""
-        return self.one_of(name, v, getattr(self.w, f"{name}s"))
+        return self.one_of(name, v, self.w.methods if name == "method" else self.w.reductions)
 
     def option(self, name: str, v: str) -> str:
         return self.one_of(name, v, FIXED_OPTIONS[name])
