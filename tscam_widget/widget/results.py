@@ -211,8 +211,8 @@ class JobResults:
             w.trust_meta = {**w.trust_meta, "state": "failed", "error": str(e)}
 
     def pending(self) -> bool:
-        """Work still owed: a held-back restart, or precomputed maps that should follow the
-        predictions."""
+        """Work still owed: a held-back restart, precomputed maps that should follow the
+        predictions, or captured timeline moments whose maps a background job will compute."""
         if self.restart_pending:
             return True
         return (
