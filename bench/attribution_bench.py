@@ -5,7 +5,8 @@ Models (random weights, eval mode): InceptionTime on ``--batch`` x 1 x 500 and I
 
   ig floor     ``--steps`` forward+backward passes of the batch (``autograd.grad`` to the input)
   ig ours      ``Explainer(model, layers="input").explain(x, methods=["integrated_gradients"],
-               steps=--steps)`` (all samples x steps as rows, ``--chunk`` rows per pass)
+               steps=--steps)`` (all samples x steps as rows, ``--chunk`` rows per pass, default
+               ``attributions.default_chunk(T)``)
   ig captum    ``IntegratedGradients.attribute(x, n_steps=--steps,
                internal_batch_size=--chunk)`` (the same rows per pass; captum's default of one
                batch of N x steps rows does not fit in memory at 64 x 12 x 1000)
@@ -16,7 +17,7 @@ Models (random weights, eval mode): InceptionTime on ``--batch`` x 1 x 500 and I
 
 Times: median of ``--runs`` after one warm-up; ratios ours / floor (target <= 1.1) and ours /
 captum. ``--device cuda`` runs on a GPU. Usage: ``python bench/attribution_bench.py [--batch 64]
-[--steps 32] [--windows 20] [--chunk 256] [--runs 3] [--device cpu|cuda] [--models uni multi]``.
+[--steps 32] [--windows 20] [--chunk ROWS] [--runs 3] [--device cpu|cuda] [--models uni multi]``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 from captum.attr import IntegratedGradients, Occlusion
 
 from tscam_widget.explain import Explainer
+from tscam_widget.explain.attributions import default_chunk
 from tscam_widget.models import InceptionTime
 
 SHAPES = {"uni": (1, 500), "multi": (12, 1000)}
@@ -64,6 +66,8 @@ def bench(name: str, a: argparse.Namespace) -> dict[str, float]:
     e = Explainer(model, layers="input")
     e.resolve(x[:1])
     rows = torch.arange(a.batch, device=dev)
+    chunk = a.chunk or default_chunk(t)  # rows per pass, the same for ours and captum's
+    ours_kw = {"chunk_size": a.chunk} if a.chunk else {}  # ours: its default unless given
 
     def ig_floor() -> None:
         for _ in range(a.steps):
@@ -77,15 +81,15 @@ def bench(name: str, a: argparse.Namespace) -> dict[str, float]:
 
     def ig_ours() -> None:
         e.explain(
-            x, target=tgt, methods=["integrated_gradients"], steps=a.steps, chunk_size=a.chunk
+            x, target=tgt, methods=["integrated_gradients"], steps=a.steps, **ours_kw
         )
 
     def occ_ours() -> None:
-        e.explain(x, target=tgt, methods=["occlusion"], window=w, chunk_size=a.chunk)
+        e.explain(x, target=tgt, methods=["occlusion"], window=w, **ours_kw)
 
     def ig_captum() -> None:
         IntegratedGradients(model).attribute(
-            x, target=tgt, n_steps=a.steps, internal_batch_size=a.chunk
+            x, target=tgt, n_steps=a.steps, internal_batch_size=chunk
         )
 
     def occ_captum() -> None:
@@ -94,7 +98,7 @@ def bench(name: str, a: argparse.Namespace) -> dict[str, float]:
             sliding_window_shapes=(c, w),
             strides=(c, w),
             target=tgt,
-            perturbations_per_eval=max(1, a.chunk // a.batch),
+            perturbations_per_eval=max(1, chunk // a.batch),
         )
 
     out = {}
@@ -117,7 +121,9 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=32)
     p.add_argument("--windows", type=int, default=20)
-    p.add_argument("--chunk", type=int, default=256)
+    p.add_argument(
+        "--chunk", type=int, default=None, help="rows per pass (default: ours' default_chunk)"
+    )
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None)
@@ -141,7 +147,8 @@ def main() -> None:
             f"{r['occ captum']:.3f} | {r['occ ours'] / r['occ floor']:.2f} | "
             f"{r['occ ours'] / r['occ captum']:.2f} |"
         )
-    print(f"steps {a.steps}, windows {a.windows}, chunk {a.chunk} rows, median of {a.runs} (s)")
+    chunks = ", ".join(f"{n} {a.chunk or default_chunk(SHAPES[n][1])}" for n in a.models)
+    print(f"steps {a.steps}, windows {a.windows}, rows per pass {chunks}, median of {a.runs} (s)")
     print("\n".join(lines))
 
 

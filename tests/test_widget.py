@@ -335,6 +335,10 @@ def test_state_is_binary(wpre, wker):
             "cube_rows",
             "maps",
             "maps_scale",
+            "channel_cube",
+            "channel_scale",
+            "channel_maps",
+            "channel_maps_scale",
             *TRUST_ARRAYS,
         ]
         for name in array_traits:

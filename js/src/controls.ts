@@ -225,7 +225,8 @@ export function createControls(ev: ControlEvents, generic: readonly MenuControl[
     play.dataset.playing = playing ? "1" : "0";
     setText(play, playing ? "❚❚" : "▶");
     const labels = m.get("method_labels") ?? {};
-    setOptions(method, (m.get("methods") ?? []).map((k): Option => [k, labels[k] ?? k]), m.get("method"));
+    const costs = m.get("method_costs") ?? {};
+    setOptions(method, (m.get("methods") ?? []).map((k): Option => [k, costs[k] ? `${labels[k] ?? k} (${costs[k]})` : labels[k] ?? k]), m.get("method"));
     setOptions(reduction, (m.get("reductions") ?? []).map((r): Option => [r, r]), m.get("reduction"));
     const avail = classesAvailable(m);
     const topts = targetOptions(m, m.get("classes") ?? []).map(([v, l], i): Option =>

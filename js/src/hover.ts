@@ -43,8 +43,10 @@ export function tooltipLines(h: PanelHit, t: number, precision = "float32"): str
     const C = s.channels.length;
     const vals = s.channels.map((ch, c) => (C > 1 ? `ch${c} ` : "value ") + formatValue(ch[t]));
     lines.push(pre + vals.join(", "));
-    const q = s.map && !Number.isNaN(s.map[t]) ? quantisation(s.map, precision) : "";
-    lines.push(`${pre}CAM ${s.map ? formatValue(s.map[t]) : "–"}${q}`);
+    const map = s.channelMaps?.[h.channel] ?? s.map;
+    const q = map && !Number.isNaN(map[t]) ? quantisation(map, precision) : "";
+    const what = s.channelMaps ? `CAM ch${h.channel}` : "CAM";
+    lines.push(`${pre}${what} ${map ? formatValue(map[t]) : "–"}${q}`);
   }
   return lines;
 }

@@ -33,6 +33,7 @@ export interface CamTraits {
   layer_layouts: string[];
   methods: string[];
   method_labels: Record<string, string>;
+  method_costs: Record<string, string>;
   reductions: string[];
   reduction_methods: string[];
   classes: string[];
@@ -58,6 +59,11 @@ export interface CamTraits {
   maps: Packed | null; // precision [S, L, T]
   maps_scale: Packed | null; // float32 [S, L, 2]
   maps_meta: MapsMeta | null;
+  channel_cube: Packed | null; // precision [R, Kc, C, T]
+  channel_scale: Packed | null; // float32 [R, Kc, 2]
+  channel_keys: string[];
+  channel_maps: Packed | null; // precision [S, C, T]
+  channel_maps_scale: Packed | null; // float32 [S, 2]
   value_range: number[];
   status: string;
   error: string;

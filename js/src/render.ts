@@ -28,11 +28,17 @@ export const MARGIN = { left: 84, right: 82, top: 34, bottom: 42 };
 const GAP = 8;
 const LEGEND_ROW = 16;
 const CELL = { left: 50, right: 10, title: 22, bottom: 30, gap: 14 };
+/** The channel bar column beside the panels (maps per channel): its width, and in a grid cell. */
+const BARS = { w: 64, gap: 12, cell: 22 };
+/** The channel bar's colour (readable on light and dark backgrounds). */
+const BAR_COLOUR = "#4c78a8";
 
 interface Cell {
   samples: SceneSample[];
   panels: Rect[];
   title: string | null; // per-cell title (grid)
+  /** the channel bars' column (x, width) beside the panels; null: no bars */
+  bars: { x: number; w: number } | null;
 }
 
 interface SceneLayout {
@@ -52,6 +58,7 @@ function panelHeight(C: number, big: boolean): number {
 export function sceneLayout(scene: Scene, width: number): SceneLayout {
   const C = Math.max(1, scene.C);
   const right = width - MARGIN.right;
+  const bars = scene.perChannel && C > 1;
   if (scene.view === "grid") {
     const { nrows, ncols } = gridShape(scene.samples.length);
     const ph = panelHeight(C, false);
@@ -62,19 +69,22 @@ export function sceneLayout(scene: Scene, width: number): SceneLayout {
       const c = i % ncols;
       const x0 = 8 + c * (cellW + CELL.gap);
       const y0 = MARGIN.top + r * (cellH + CELL.gap);
-      const area = { x: x0 + CELL.left, y: y0 + CELL.title, w: Math.max(10, cellW - CELL.left - CELL.right), h: C * ph + (C - 1) * GAP };
-      return { samples: [s], panels: stackRows(area, C, GAP), title: `#${s.id} ${s.title}` };
+      const barW = bars ? BARS.cell : 0;
+      const area = { x: x0 + CELL.left, y: y0 + CELL.title, w: Math.max(10, cellW - CELL.left - CELL.right - barW), h: C * ph + (C - 1) * GAP };
+      const bar = bars ? { x: area.x + area.w + 4, w: barW - 4 } : null;
+      return { samples: [s], panels: stackRows(area, C, GAP), title: `#${s.id} ${s.title}`, bars: bar };
     });
     const height = MARGIN.top + nrows * cellH + (nrows - 1) * CELL.gap + 8;
     return { height, legendY: height, cells, colourBar: { x: right + 16, y: MARGIN.top + CELL.title, w: 14, h: Math.min(240, height - MARGIN.top - CELL.title - 30) } };
   }
   const h = C * panelHeight(C, true) + (C - 1) * GAP;
-  const area = { x: MARGIN.left, y: MARGIN.top, w: Math.max(10, right - MARGIN.left), h };
+  const barW = bars ? BARS.w + BARS.gap : 0;
+  const area = { x: MARGIN.left, y: MARGIN.top, w: Math.max(10, right - MARGIN.left - barW), h };
   const legend = scene.view === "overlay" ? LEGEND_ROW * scene.samples.length + 6 : 0;
   return {
     height: MARGIN.top + h + MARGIN.bottom + legend,
     legendY: MARGIN.top + h + MARGIN.bottom,
-    cells: [{ samples: scene.samples, panels: stackRows(area, C, GAP), title: null }],
+    cells: [{ samples: scene.samples, panels: stackRows(area, C, GAP), title: null, bars: bars ? { x: area.x + area.w + BARS.gap, w: BARS.w } : null }],
     colourBar: { x: right + 16, y: MARGIN.top, w: 14, h },
   };
 }
@@ -369,10 +379,12 @@ export function drawScene(ctx: CanvasRenderingContext2D, scene: Scene, o: DrawOp
       if (o.mask) for (const s of cell.samples) drawMaskBand(ctx, r, scene.T, o.mask(s.n), theme, 0.14 / Math.sqrt(cell.samples.length));
       cell.samples.forEach((s, i) => {
         const ls = scene.view === "overlay" ? overlayLinestyle(i, o.style.linestyle) : o.style.linestyle;
-        drawSeries(d, r, scene.T, y, s.channels[c], s.map && !isNanMap(s.map) ? s.map : null, o.style, ls);
+        const map = s.channelMaps?.[c] ?? s.map;
+        drawSeries(d, r, scene.T, y, s.channels[c], map && !isNanMap(map) ? map : null, o.style, ls);
       });
       hits.push({ rect: r, samples: cell.samples, channel: c, T: scene.T });
     });
+    if (cell.bars) drawChannelBars(ctx, theme, cell.panels, cell.bars, cell.samples[0]?.share ?? null, small ? null : scene.meanShare, small);
     if (cell.title) {
       ctx.fillStyle = theme.fg;
       ctx.font = `11px ${theme.font}`;
@@ -394,6 +406,65 @@ export function drawScene(ctx: CanvasRenderingContext2D, scene: Scene, o: DrawOp
   drawNotes(ctx, theme, o.notes, layout.cells[0]?.panels[0]);
   ctx.restore();
   return hits;
+}
+
+/**
+ * The channel bar: beside each channel's panel, the sample's share of |attribution| in that
+ * channel (filled bar, its percentage below) and the mean share over the listed samples (a
+ * line); bars scaled so the largest share fills the column. `small` (grid cells): bars only.
+ */
+export function drawChannelBars(
+  ctx: CanvasRenderingContext2D, theme: Theme, panels: Rect[], col: { x: number; w: number },
+  share: Float32Array | null, mean: { share: Float32Array; count: number } | null, small: boolean,
+): void {
+  if (!share && !mean) return;
+  let most = 0;
+  panels.forEach((_, c) => { most = Math.max(most, share?.[c] ?? 0, mean?.share[c] ?? 0); });
+  if (!(most > 0)) return;
+  ctx.save();
+  ctx.font = `10px ${theme.font}`;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "top";
+  const pct = (v: number) => `${(100 * v).toFixed(v < 0.1 ? 1 : 0)}%`;
+  panels.forEach((r, c) => {
+    const bh = Math.max(4, Math.min(small ? 10 : 16, r.h * 0.3));
+    const y = r.y + r.h / 2 - bh / 2;
+    ctx.fillStyle = theme.grid;
+    ctx.fillRect(col.x, y, col.w, bh);
+    if (share) {
+      ctx.fillStyle = BAR_COLOUR;
+      ctx.fillRect(col.x, y, (share[c] / most) * col.w, bh);
+    }
+    if (mean) {
+      const x = Math.round(col.x + (mean.share[c] / most) * col.w) + 0.5;
+      ctx.strokeStyle = theme.fg;
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.moveTo(x, y - 3);
+      ctx.lineTo(x, y + bh + 3);
+      ctx.stroke();
+    }
+    if (!small) {
+      ctx.fillStyle = theme.fgMuted;
+      const text = share ? pct(share[c]) + (mean ? ` · ${pct(mean.share[c])}` : "") : pct(mean ? mean.share[c] : 0);
+      ctx.fillText(text, col.x, y + bh + 4);
+    }
+  });
+  if (!small) {
+    const top = panels[0];
+    ctx.fillStyle = theme.fg;
+    ctx.font = `bold 11px ${theme.font}`;
+    ctx.textBaseline = "bottom";
+    ctx.fillText("channel", col.x, top.y - 14);
+    ctx.fillText("share", col.x, top.y - 2);
+    const last = panels[panels.length - 1];
+    ctx.font = `10px ${theme.font}`;
+    ctx.fillStyle = theme.fgMuted;
+    ctx.textBaseline = "top";
+    if (share) ctx.fillText("bar: sample", col.x, last.y + last.h + 4);
+    if (mean) ctx.fillText(`line: mean of ${mean.count}`, col.x, last.y + last.h + 17);
+  }
+  ctx.restore();
 }
 
 /** Overlay legend below the time axis: a line sample in each series' style, then its title. */

@@ -1,5 +1,6 @@
 // What to draw, assembled from the traits: samples with their channels and current-layer map.
 import { memo } from "./memo";
+import { resolveChannels } from "./channels";
 import { decodeCached } from "./buffers";
 import { viewSamples } from "./layout";
 import { currentList, isFiltered, queryOf } from "./samples";
@@ -14,6 +15,10 @@ export interface SceneSample {
   title: string; // "[true: .. | pred: .. (0.97)]"
   channels: Float32Array[]; // C views of length T
   map: Float32Array | null; // the current layer's map (null: not there yet)
+  /** the input layer's maps per channel (C views [T], drawn instead of `map`); null: none */
+  channelMaps: Float32Array[] | null;
+  /** its share of |attribution| per channel [C] (the channel bar); null: none */
+  share: Float32Array | null;
 }
 
 export interface Scene {
@@ -29,6 +34,12 @@ export interface Scene {
   stripRanges: [number, number][] | null;
   layer: number;
   layerNames: string[];
+  /** each channel panel coloured by its own map (the input layer of a method with maps per channel) */
+  perChannel: boolean;
+  /** the mean channel share over the samples listed (the sample menu's), and over how many */
+  meanShare: { share: Float32Array; count: number } | null;
+  /** several channels but one map for all of them: why (status line); "" otherwise */
+  channelNote: string;
 }
 
 function at(arr: ArrayLike<number> | undefined, i: number, fallback: number): number {
@@ -86,6 +97,8 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
   const classes = m.get("classes") ?? [];
   const sData = series.data as Float32Array;
   const rows = idx.map((n) => seriesRow(m, n));
+  const layerName = String(layers[layer] ?? "");
+  const chans = C > 1 && layerName === "input" && res.ready ? resolveChannels(m) : null;
   if (rows.some((r) => r < 0)) return { scene: null, ready: false, why: "loading series" };
   const samples: SceneSample[] = idx.map((n, i) => {
     const pred = at(yPred, n, -1);
@@ -101,8 +114,17 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
       title: sampleTitle(classes, label),
       channels: Array.from({ length: C }, (_, c) => sData.subarray((rows[i] * C + c) * T, (rows[i] * C + c + 1) * T)),
       map: source ? source.map(n, layer) : null,
+      channelMaps: chans ? chans.maps(n) : null,
+      share: chans ? chans.share(n) : null,
     };
   });
+  const perChannel = samples.some((s) => s.channelMaps);
+  const methodLabel = (m.get("method_labels") ?? {})[m.get("method")] ?? m.get("method");
+  const channelNote = C < 2 || perChannel || !res.ready
+    ? ""
+    : layerName !== "input"
+      ? `one map for all ${C} channels: layer ${layerName} mixes them (maps per channel on the input layer)`
+      : `${methodLabel} has no map per channel: one map for all ${C} channels`;
   const strip = source ? Array.from({ length: source.L }, (_, l) => source.map(idx[0], l)) : null;
   const title = methodTitle({
     method: m.get("method"),
@@ -120,11 +142,16 @@ export function buildScene(m: TraitReader): { scene: Scene | null; ready: boolea
     C,
     T,
     title,
-    valueRange: res.ready && res.valueRange ? res.valueRange : rangeOf(m, samples.map((s) => s.map)),
+    valueRange: perChannel && chans
+      ? chans.valueRange
+      : res.ready && res.valueRange ? res.valueRange : rangeOf(m, samples.map((s) => s.map)),
     strip,
     stripRanges: strip && res.ready && res.layerRange ? strip.map((_, l) => res.layerRange!(l)) : null,
     layer,
     layerNames: layers,
+    perChannel,
+    meanShare: perChannel && chans ? chans.meanShare(listed ?? Array.from({ length: N }, (_, n) => n)) : null,
+    channelNote,
   };
   return { scene, ready: res.ready, why: res.ready ? "" : res.why };
 }

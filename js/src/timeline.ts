@@ -104,6 +104,7 @@ export function snapshotAt(m: TraitReader, i: number): SnapshotView | null {
   const keys = meta.keys ?? [];
   const over: Partial<Record<keyof CamTraits, unknown>> = {
     precomputed: true,
+    channel_keys: [], // the current weights' maps per channel never join a snapshot's picture
     cube: maps,
     cube_scale: m.get("timeline_scale")[i],
     cube_rows: d.rows,

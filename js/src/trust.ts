@@ -51,6 +51,7 @@ export function randomisedReader(m: TraitReader): TraitReader {
   const meta = (get(m, "trust_meta") ?? {}) as TrustMeta;
   const over: Partial<Record<keyof CamTraits, unknown>> = {
     precomputed: true,
+    channel_keys: [], // the randomised model has no maps per channel here
     cube: get(m, "trust_rand_cube"),
     cube_scale: get(m, "trust_rand_scale"),
     cube_rows: get(m, "trust_rand_rows"),

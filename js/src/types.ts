@@ -17,6 +17,7 @@ export interface MapsMeta {
   reduction?: string;
   target?: string | number;
   norm?: string;
+  channels?: boolean; // channel_maps holds these samples' input maps per channel
 }
 
 /** The trust view's `trust_meta` (widget/trust.py `_trust_apply`). */

@@ -189,6 +189,7 @@ export class CamView {
     const tStart = performance.now();
     let localError = "";
     const notes: string[] = []; // drawn over the plot and written in the status line
+    const info: string[] = []; // written in the status line only
     let ready = false;
     try {
       const width = this.width();
@@ -225,6 +226,7 @@ export class CamView {
       } else {
         const nan = nanNote(m, scene);
         if (nan) notes.push(nan);
+        if (scene.channelNote) info.push(scene.channelNote);
         this.paintMaps(scene, width, theme, table, notes);
         this.paintStrip(scene, width, theme, table);
       }
@@ -236,7 +238,7 @@ export class CamView {
     if (this.mouse) this.hover(this.mouse);
     // the notes drawn over the plot are also text in the status line (readable, copyable)
     // at a snapshot the kernel's status (about the current weights' maps) gives way to its own
-    setText(d.status, [this.snap ? "" : m.get("status"), ...notes].filter(Boolean).join(" · "));
+    setText(d.status, [this.snap ? "" : m.get("status"), ...notes, ...info].filter(Boolean).join(" · "));
     setText(d.error, [m.get("error"), localError].filter(Boolean).join("\n"));
     this.emit(ready, tStart);
   };

@@ -8,6 +8,8 @@ const sample = (id: number, C: number) => ({
   n: id, id, label: { trueClass: 0, predClass: 0, prob: 0.9 }, title: "[t]",
   channels: Array.from({ length: C }, (_, c) => new Float32Array([c, 1.5 + c, 2])),
   map: new Float32Array([0, 0.25, 1]),
+  channelMaps: null,
+  share: null,
 });
 
 describe("line styles", () => {
@@ -24,7 +26,7 @@ describe("line styles", () => {
 
 describe("layout, hover and strip geometry", () => {
   const scene = (view: Scene["view"], C: number, k: number): Scene => ({
-    view, C, T: 3, title: "", valueRange: [0, 1], strip: null, stripRanges: null, layer: 0, layerNames: [],
+    view, C, T: 3, title: "", valueRange: [0, 1], strip: null, stripRanges: null, layer: 0, layerNames: [], perChannel: false, meanShare: null, channelNote: "",
     samples: Array.from({ length: k }, (_, i) => sample(i, C)),
   });
   it("stacks channel panels and sizes the figure", () => {

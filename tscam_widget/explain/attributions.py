@@ -37,8 +37,21 @@ from .methods import DEFAULT_CHUNK, Method, MethodContext
 ONLY_ON_INPUT = "the input layer ('input')"
 
 
+#: time steps per extra pass when ``chunk_size`` is not given: rows of at most 32k steps in all, a
+#: power of two of them (on 2 CPU cores, InceptionTime on 500 steps took 1.10x the time per row of
+#: passes of 64 rows in passes of 131 rows, and 2.2x in passes of 256)
+STEPS_PER_PASS = 2**15
+
+
+def default_chunk(length: int) -> int:
+    """Rows per extra pass for series of ``length`` steps when ``chunk_size`` is not given: the
+    largest power of two with at most :data:`STEPS_PER_PASS` steps in all (1 to 256)."""
+    rows = max(1, min(DEFAULT_CHUNK, STEPS_PER_PASS // max(1, length)))
+    return 1 << (rows.bit_length() - 1)
+
+
 def _chunk(ctx: MethodContext) -> int:
-    return check_int(ctx.kwargs, "chunk_size", DEFAULT_CHUNK)
+    return check_int(ctx.kwargs, "chunk_size", default_chunk(ctx.x.shape[-1]))
 
 
 def _grad_fn(ctx: MethodContext) -> Any:

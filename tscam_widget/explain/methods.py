@@ -98,6 +98,12 @@ class Method:
     from_channels: ClassVar[bool] = False
 
     @property
+    def per_channel(self) -> bool:
+        """Whether it gives maps per channel on the ``input`` layer (it implements
+        :meth:`channels`)."""
+        return type(self).channels is not Method.channels
+
+    @property
     def display_label(self) -> str:
         """``label``, or the name where it has none."""
         return self.label or self.name

@@ -144,17 +144,33 @@ class MapStore:
 
     ``u [R, L, M, T]`` and ``scale [R, L, M, 2]`` hold one row per (sample, class) pair;
     ``rows [N, K]`` (int32) gives the row of sample n explained for class k, -1 where absent.
-    A sample whose prediction equals its label has one row for both targets."""
+    A sample whose prediction equals its label has one row for both targets. With
+    ``channels = (Kc, C)``, the same rows also hold the ``input`` layer's maps per channel of
+    Kc map kinds: ``cu [R, Kc, C, T]`` with one range per row and kind, ``cscale [R, Kc, 2]``,
+    over the whole ``[C, T]`` (so channels stay comparable)."""
 
-    def __init__(self, n: int, k: int, layers: int, keys: int, length: int, precision: str):
+    def __init__(
+        self,
+        n: int,
+        k: int,
+        layers: int,
+        keys: int,
+        length: int,
+        precision: str,
+        channels: tuple[int, int] = (0, 0),
+    ):
         self.precision = check_precision(precision)
         self.rows = np.full((n, k), -1, np.int32)
         self.u = np.zeros((0, layers, keys, length), np.dtype(precision))
         self.scale = np.zeros((0, layers, keys, 2), np.float32)
+        kc, c = channels
+        self.cu = np.zeros((0, kc, c, length), np.dtype(precision))
+        self.cscale = np.zeros((0, kc, 2), np.float32)
 
     @property
     def nbytes(self) -> int:
-        return int(self.u.nbytes + self.scale.nbytes + self.rows.nbytes)
+        parts = (self.u, self.scale, self.rows, self.cu, self.cscale)
+        return int(sum(a.nbytes for a in parts))
 
     def missing(self, classes: np.ndarray, samples: np.ndarray) -> np.ndarray:
         """Of ``samples`` explained for ``classes[samples]``: those with no row (sorted)."""
@@ -164,12 +180,26 @@ class MapStore:
         s, c = s[known], c[known]
         return s[self.rows[s, c] < 0]
 
-    def add(self, samples: np.ndarray, classes: np.ndarray, maps: np.ndarray) -> None:
-        """Store float ``maps [S, L, M, T]`` of ``samples`` explained for ``classes``."""
+    def add(
+        self,
+        samples: np.ndarray,
+        classes: np.ndarray,
+        maps: np.ndarray,
+        channels: np.ndarray | None = None,
+    ) -> None:
+        """Store float ``maps [S, L, M, T]`` of ``samples`` explained for ``classes``, and their
+        maps per channel ``[S, Kc, C, T]`` when the store holds them (NaN if not given)."""
         u, scale = quantise(maps, self.precision)
         start = self.u.shape[0]
         self.u = np.concatenate([self.u, u])
         self.scale = np.concatenate([self.scale, scale])
+        if self.cu.shape[1]:
+            s, (kc, c, t) = len(samples), self.cu.shape[1:]
+            if channels is None:
+                channels = np.full((s, kc, c, t), np.nan, np.float32)
+            cu, cscale = quantise(np.asarray(channels).reshape(s, kc, c * t), self.precision)
+            self.cu = np.concatenate([self.cu, cu.reshape(s, kc, c, t)])
+            self.cscale = np.concatenate([self.cscale, cscale])
         self.rows[np.asarray(samples), np.asarray(classes)] = np.arange(
             start, start + len(samples), dtype=np.int32
         )

@@ -14,6 +14,7 @@ import numpy as np
 
 from tscam_widget.explain import METHODS, REDUCTIONS, Explainer, Method
 from tscam_widget.explain.explanation import map_key, scale_to
+from tscam_widget.explain.layers import INPUT
 from tscam_widget.explain.targets import Target, check_target, target_array
 from tscam_widget.explain.terms import check_reductions
 
@@ -78,6 +79,8 @@ class MapComputer:
         self.reductions = self._check_reductions(reductions)
         self.methods = self._check_methods(methods)
         self.cache = LRUCache.from_mb(cache_mb)
+        # kernel mode: raw input-layer maps per channel [C, T] (of channel_keys), by sample
+        self.channel_cache = LRUCache.from_mb(cache_mb / 2)
         self._ranges: dict[tuple[str, Target], np.ndarray] = {}
         self.n_computations = 0
 
@@ -237,6 +240,7 @@ class MapComputer:
     def reset(self) -> None:
         """Forget cached maps and layer ranges."""
         self.cache.clear()
+        self.channel_cache.clear()
         self._ranges.clear()
 
     # ---- keys ----------------------------------------------------------------------------
@@ -258,6 +262,32 @@ class MapComputer:
 
     def method_labels(self) -> dict[str, str]:
         return {m: s.display_label for m, s in self._specs.items()}
+
+    def method_costs(self) -> dict[str, str]:
+        """The cost on this data of the offered methods that run passes of their own, as the
+        method menu shows it after the label: ``{"integrated_gradients": "32 fwd+bwd"}`` (see
+        :meth:`Method.menu_label`)."""
+        _, c, t = self.X.shape
+        out = {}
+        for m in self.methods:
+            s = self._specs[m]
+            kw = {k: v for k, v in self.method_kwargs.items() if k in s.kwargs}
+            try:
+                label = s.menu_label(c, t, **kw)
+            except (TypeError, ValueError):  # kwargs it rejects: the explain call says why
+                continue
+            if label != s.display_label:
+                out[m] = label.removeprefix(s.display_label).strip().removeprefix("(")[:-1]
+        return out
+
+    @property
+    def channel_keys(self) -> list[tuple[str, str | None]]:
+        """The map kinds (of :meth:`keys`) with maps per channel ``[C, T]`` on the ``input``
+        layer (:attr:`Method.per_channel`); none for one channel or without the input layer
+        (later layers mix the channels: their maps are ``[T]``)."""
+        if self.X.shape[1] < 2 or INPUT not in self.layers:
+            return []
+        return [k for k in self.keys() if self._specs[k[0]].per_channel]
 
     def keys(self, methods: Sequence[str] | None = None) -> list[tuple[str, str | None]]:
         """(method, reduction or None) for every map kind of ``methods`` (default: all)."""
@@ -328,12 +358,31 @@ class MapComputer:
     ) -> np.ndarray:
         """float32 ``[S, L, len(keys), T]`` for samples ``idx`` (explainer norm ``norm``); with
         ``skip_bad``, rows of samples found non-finite as they are read are NaN."""
+        return self.raw_maps(idx, keys, target, norm, skip_bad)[0]
+
+    def raw_maps(
+        self,
+        idx: np.ndarray,
+        keys: Sequence[tuple[str, str | None]],
+        target: Target | list[int],
+        norm: str,
+        skip_bad: bool = False,
+        channels: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(maps, per_channel)``: the maps as :meth:`raw_cube`, and with ``channels`` the
+        ``input`` layer's raw maps per channel (after the method's ReLU, before any norm)
+        float32 ``[S, Kc, C, T]`` of the :attr:`channel_keys` among ``keys`` (Kc of them, in
+        that order; NaN where undefined), or None when there are none."""
         methods = list(dict.fromkeys(m for m, _ in keys))
         reds = sorted({r for _, r in keys if r is not None}, key=ALL_REDUCTIONS.index)
         ex, kept = self._explain(idx, methods, target, norm, reds or ("mean",), skip_bad)
-        shape = (len(kept), len(self.layers), len(keys), self.X.shape[-1])
+        _, c, t = self.X.shape
+        shape = (len(kept), len(self.layers), len(keys), t)
+        ckeys = [k for k in self.channel_keys if k in keys] if channels else []
+        cshape = (len(kept), len(ckeys), c, t)
+        chans = np.full(cshape, np.nan, np.float32) if ckeys else None
         if ex is None:
-            return np.full(shape, np.nan, np.float32)
+            return np.full(shape, np.nan, np.float32), chans
         arr, names = ex.to_array()
         arr = np.asarray(arr, dtype=np.float32)  # [L, M', S, T]
         pos = {str(k): i for i, k in enumerate(names)}
@@ -342,11 +391,35 @@ class MapComputer:
         except KeyError as e:
             raise RuntimeError(f"explainer returned keys {list(names)}, missing {e}") from None
         out = np.ascontiguousarray(arr[:, order].transpose(2, 0, 1, 3))
+        if chans is not None:
+            for j, (m, r) in enumerate(ckeys):
+                if ex.has_channel_maps(m, r):
+                    chans[kept, j] = ex.channel_maps(m, r, norm="none")
         if kept.all():
-            return out
+            return out, chans
         full = np.full(shape, np.nan, np.float32)
         full[kept] = out
-        return full
+        return full, chans
+
+    def channel_maps(
+        self, samples: Sequence[int], method: str, reduction: str | None, target: Target
+    ) -> np.ndarray | None:
+        """Kernel mode: float32 ``[S, C, T]``, the ``input`` layer's raw maps per channel of
+        ``samples`` for one map kind (as :meth:`raw_maps`), from the channel cache (filled by
+        :meth:`maps`) or computed now; None when the kind has none."""
+        key = self.key_of(method, reduction)
+        if key not in self.channel_keys:
+            return None
+        cache = self.channel_cache
+        found = {int(s): cache.get((int(s), *key, target)) for s in samples}
+        missing = [s for s, v in found.items() if v is None]
+        if missing:
+            _, chans = self.raw_maps(np.array(missing), [key], target, "none", channels=True)
+            assert chans is not None
+            for i, s in enumerate(missing):
+                found[s] = np.ascontiguousarray(chans[i, 0])
+                cache.put((s, *key, target), found[s])
+        return np.stack([found[int(s)] for s in samples])
 
     def layer_ranges(self, key: tuple[str, str | None], target: Target) -> np.ndarray:
         """Dataset-wide ``[L, 2]`` (min, max) of the raw maps of ``key``; computed once per
@@ -410,8 +483,15 @@ class MapComputer:
             if key not in keys:
                 keys = [key]
             explainer_norm = "sample" if norm == "sample" else "none"
-            cube = self.raw_cube(np.array(missing), keys, target, explainer_norm)
+            cube, chans = self.raw_maps(
+                np.array(missing), keys, target, explainer_norm, channels=True
+            )
             self.n_computations += 1
+            if chans is not None:
+                ckeys = [k for k in self.channel_keys if k in keys]
+                for i, s in enumerate(missing):
+                    for j, k in enumerate(ckeys):
+                        self.channel_cache.put((s, *k, target), np.ascontiguousarray(chans[i, j]))
             if norm == "layer":
                 for j, k in enumerate(keys):
                     r = self.layer_ranges(k, target)

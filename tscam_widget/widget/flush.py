@@ -74,6 +74,7 @@ class Flusher:
             layer_layouts=comp.layer_layouts(),
             methods=comp.methods,
             method_labels=comp.method_labels(),
+            method_costs=comp.method_costs(),
             reductions=comp.reductions,
             reduction_methods=comp.reduction_methods,
             target_methods=comp.target_methods,
@@ -251,6 +252,7 @@ class Flusher:
         self.sample_error = ""
         # while background work runs, the asked-for method alone: the answer comes sooner
         maps, range_note = self.maps_now(samples, self.jobs.running or self.only_first)
+        chans = self.maps.comp.channel_maps(samples, w.method, w.reduction, w.target)
         meta = {
             "request_id": w.request_id,
             "samples": samples,
@@ -260,7 +262,7 @@ class Flusher:
             "norm": w.norm,
         }
         with w.hold_sync():
-            for k, v in self.maps.maps_traits(maps, meta, w.norm, w.layer).items():
+            for k, v in self.maps.maps_traits(maps, meta, w.norm, w.layer, chans).items():
                 setattr(w, k, v)
             status = f"{w.method_labels.get(w.method, w.method)}: samples {samples}"
             w.status = self.status(" · ".join(s for s in (status, range_note) if s))

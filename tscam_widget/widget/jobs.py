@@ -37,7 +37,13 @@ class JobEvents(Protocol):
     """What a job's results are handed to (the widget)."""
 
     def on_predictions(self, idx: np.ndarray, probs: np.ndarray, final: bool) -> None: ...
-    def on_rows(self, samples: np.ndarray, classes: np.ndarray, maps: np.ndarray) -> None: ...
+    def on_rows(
+        self,
+        samples: np.ndarray,
+        classes: np.ndarray,
+        maps: np.ndarray,
+        channels: np.ndarray | None = None,
+    ) -> None: ...
     def on_rows_done(self) -> None: ...
     def on_range(
         self, key: Any, target: Any, partial: np.ndarray, done: int, total: int
@@ -83,9 +89,10 @@ def rows_job(
     keys = worker.keys()
     done = 0
 
-    def step(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def step(rows: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray | None]]:
         part = todo[rows]
-        return part, worker.raw_cube(part[:, 0], keys, [int(c) for c in part[:, 1]], "none")
+        classes = [int(c) for c in part[:, 1]]
+        return part, worker.raw_maps(part[:, 0], keys, classes, "none", channels=True)
 
     # the first batch one sample: a training started meanwhile meets a short batch in flight
     rows = np.arange(len(todo))
@@ -93,8 +100,8 @@ def rows_job(
         done += len(part)
         text = f"precomputing maps: {done} / {len(todo)} samples"
 
-        def apply(ev: JobEvents, part: np.ndarray = part, maps: np.ndarray = maps, s=text) -> None:
-            ev.on_rows(part[:, 0], part[:, 1], maps)
+        def apply(ev: JobEvents, part: np.ndarray = part, maps: Any = maps, s=text) -> None:
+            ev.on_rows(part[:, 0], part[:, 1], *maps)
             ev.on_status(s)
 
         yield apply

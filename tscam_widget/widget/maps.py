@@ -62,15 +62,19 @@ class MapService:
         predicted class and one for its true class where that differs (at most 2 x N rows)."""
         comp = self.comp
         rows = int(comp.finite.sum()) * (2 if (self.y >= 0).any() else 1)
-        per_map = comp.X.shape[-1] * np.dtype(self.precision).itemsize + 8
-        return rows * len(comp.layers) * len(comp.keys()) * per_map
+        _, c, t = comp.X.shape
+        per_map = t * np.dtype(self.precision).itemsize + 8
+        per_channels = c * t * np.dtype(self.precision).itemsize + 8
+        return rows * (
+            len(comp.layers) * len(comp.keys()) * per_map + len(comp.channel_keys) * per_channels
+        )
 
     @property
     def memory_bytes(self) -> int:
         """Bytes held in the kernel: maps cache, precomputed maps, predictions."""
         comp = self.comp
         n = comp.probs.nbytes + comp.pred.nbytes + comp.predicted.nbytes + comp.finite.nbytes
-        n += comp.cache.nbytes + (self.store.nbytes if self.store is not None else 0)
+        n += comp.cache.nbytes + comp.channel_cache.nbytes + (self.store.nbytes if self.store is not None else 0)
         return int(n)
 
     def check_budget(self) -> None:
@@ -127,9 +131,17 @@ class MapService:
         every finite sample and each class in ``wanted`` (arrays ``[N]``, -1 skipped)."""
         comp = self.comp
         if self.store is None:
-            n, _, length = comp.X.shape
+            n, c, length = comp.X.shape
             k = comp.probs.shape[1]
-            self.store = MapStore(n, k, len(comp.layers), len(comp.keys()), length, self.precision)
+            self.store = MapStore(
+                n,
+                k,
+                len(comp.layers),
+                len(comp.keys()),
+                length,
+                self.precision,
+                channels=(len(comp.channel_keys), c),
+            )
         finite = np.flatnonzero(comp.finite)
         pairs: dict[tuple[int, int], None] = {}
         for classes in wanted:
@@ -140,10 +152,17 @@ class MapService:
     def rows_missing(self, target: Any) -> bool:
         return self.store is None or len(self.missing_rows(self.wanted_classes(target))) > 0
 
-    def add_rows(self, samples: np.ndarray, classes: np.ndarray, maps: np.ndarray) -> None:
-        """Raw maps ``[P, L, M, T]`` of (sample, class) pairs computed elsewhere (a job)."""
+    def add_rows(
+        self,
+        samples: np.ndarray,
+        classes: np.ndarray,
+        maps: np.ndarray,
+        channels: np.ndarray | None = None,
+    ) -> None:
+        """Raw maps ``[P, L, M, T]`` of (sample, class) pairs computed elsewhere (a job), with
+        their ``input`` maps per channel ``[P, Kc, C, T]`` (``MapComputer.raw_maps``)."""
         if self.store is not None:
-            self.store.add(samples, classes, maps)
+            self.store.add(samples, classes, maps, channels)
 
     def drop_store(self) -> None:
         self.store, self.sent_rows = None, -1
@@ -162,9 +181,11 @@ class MapService:
         report(0, total)
         for b, start in enumerate(range(0, len(todo), bs)):
             part = todo[start : start + bs]
-            maps = comp.raw_cube(part[:, 0], keys, [int(c) for c in part[:, 1]], "none")
+            maps, chans = comp.raw_maps(
+                part[:, 0], keys, [int(c) for c in part[:, 1]], "none", channels=True
+            )
             comp.n_computations += 1
-            self.store.add(part[:, 0], part[:, 1], maps)
+            self.store.add(part[:, 0], part[:, 1], maps, chans)
             report(b + 1, total)
         self.counts["cube_builds"] += 1
 
@@ -202,6 +223,9 @@ class MapService:
                 cube_rows=buffers.pack(store.rows, "int32"),
                 cube_keys=[map_key(*k) for k in comp.keys()],
                 cube_meta={"scale_range": [float(v) for v in comp.scale_range]},
+                channel_cube=buffers.pack(store.cu, self.precision, deflate=True),
+                channel_scale=buffers.pack(store.cscale, "float32", deflate=True),
+                channel_keys=[map_key(*k) for k in comp.channel_keys],
             )
         out["targets"] = buffers.pack(classes, "int32")
         if norm == "none":
@@ -223,6 +247,9 @@ class MapService:
             cube_scale=buffers.empty(),
             cube_rows=buffers.empty("int32"),
             cube_keys=[],
+            channel_cube=buffers.empty(),
+            channel_scale=buffers.empty(),
+            channel_keys=[],
         )
 
     def store_map(self, target: Any, norm: str, sample: int, layer: int, key: str) -> np.ndarray:
@@ -261,16 +288,34 @@ class MapService:
         return dequantise(u, scale)
 
     def maps_traits(
-        self, maps: np.ndarray, meta: dict[str, Any], norm: str, layer: int
+        self,
+        maps: np.ndarray,
+        meta: dict[str, Any],
+        norm: str,
+        layer: int,
+        channels: np.ndarray | None = None,
     ) -> dict[str, Any]:
         """``maps``/``maps_scale``/``maps_meta`` and the colour range (``norm="none"``: of
-        ``layer``'s maps) for kernel-mode maps ``[S, L, T]``."""
+        ``layer``'s maps) for kernel-mode maps ``[S, L, T]``; ``channel_maps`` /
+        ``channel_maps_scale``: the raw ``input`` maps per channel ``[S, C, T]`` of the same
+        samples (one range per sample over its ``[C, T]``), empty when there are none
+        (``maps_meta["channels"]`` says which)."""
         self.counts["map_updates"] += 1
         u, scale = quantise(maps, self.precision)
+        if channels is not None:
+            s, c, t = channels.shape
+            cu, cscale = quantise(channels.reshape(s, c * t), self.precision)
+            chan = dict(
+                channel_maps=buffers.pack(cu.reshape(s, c, t), self.precision),
+                channel_maps_scale=buffers.pack(cscale, "float32"),
+            )
+        else:
+            chan = dict(channel_maps=buffers.empty(), channel_maps_scale=buffers.empty())
         return dict(
+            **chan,
             maps=buffers.pack(u, self.precision),
             maps_scale=buffers.pack(scale, "float32"),
-            maps_meta=meta,
+            maps_meta={**meta, "channels": channels is not None},
             targets=buffers.pack(self.comp.targets(meta["target"]), "int32"),
             value_range=self.value_range(maps[:, layer], norm),
         )

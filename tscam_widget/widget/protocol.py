@@ -326,6 +326,14 @@ INFORMATION: tuple[Trait, ...] = (
         "`gradcam` -> `Grad-CAM` for titles and menus",
         ts="Record<string, string>",
     ),
+    Trait(
+        "method_costs",
+        "dict",
+        None,
+        "the methods that run passes of their own, with their cost on this data for the method "
+        'menu: `integrated_gradients` -> `32 fwd+bwd`',
+        ts="Record<string, string>",
+    ),
     Trait("reductions", "list", [], "`mean`, `median`, `max`, `mean_max`", dtype="str"),
     Trait(
         "reduction_methods",
@@ -447,8 +455,40 @@ INFORMATION: tuple[Trait, ...] = (
         "maps_meta",
         "dict",
         None,
-        '`{"request_id", "samples", "method", "reduction", "target", "norm"}`',
+        '`{"request_id", "samples", "method", "reduction", "target", "norm", "channels"}` '
+        "(`channels`: `channel_maps` holds these samples' maps per channel)",
         ts="MapsMeta | null",
+    ),
+    _array(
+        "channel_cube",
+        None,
+        "[R, Kc, C, T]",
+        "unit values of the `input` layer's raw maps per channel (after the method's ReLU), "
+        "rows as `cube`'s; Kc indexes `channel_keys`; empty for one channel",
+    ),
+    _array(
+        "channel_scale",
+        "float32",
+        "[R, Kc, 2]",
+        "each row's and kind's `(lo, hi)` over its whole `[C, T]` (channels stay comparable)",
+    ),
+    Trait(
+        "channel_keys",
+        "list",
+        [],
+        "the map kinds (as `cube_keys`) with maps per channel on the `input` layer; later "
+        "layers mix the channels, so their maps are one `[T]` map for all channels",
+        dtype="str",
+    ),
+    _array(
+        "channel_maps",
+        None,
+        "[S, C, T]",
+        "kernel mode: unit values of the `input` maps per channel of `maps_meta.samples` (raw, "
+        "after the method's ReLU); empty when the method has none",
+    ),
+    _array(
+        "channel_maps_scale", "float32", "[S, 2]", "kernel mode: each sample's `(lo, hi)` over [C, T]"
     ),
     Trait(
         "value_range",

@@ -264,8 +264,14 @@ class JobResults:
                 self.start_trust()
             self.timeline.start_background()
 
-    def on_rows(self, samples: np.ndarray, classes: np.ndarray, maps: np.ndarray) -> None:
-        self.maps.add_rows(samples, classes, maps)
+    def on_rows(
+        self,
+        samples: np.ndarray,
+        classes: np.ndarray,
+        maps: np.ndarray,
+        channels: np.ndarray | None = None,
+    ) -> None:
+        self.maps.add_rows(samples, classes, maps, channels)
 
     def on_rows_done(self) -> None:
         if self.maps.rows_missing(self.w.target):  # the target, layers or methods changed
