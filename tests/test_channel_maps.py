@@ -6,6 +6,7 @@ page too) and in kernel mode, and they equal independent oracles: HiResCAM on th
 from __future__ import annotations
 
 import asyncio
+
 import numpy as np
 import pytest
 import torch

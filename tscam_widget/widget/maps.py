@@ -74,7 +74,8 @@ class MapService:
         """Bytes held in the kernel: maps cache, precomputed maps, predictions."""
         comp = self.comp
         n = comp.probs.nbytes + comp.pred.nbytes + comp.predicted.nbytes + comp.finite.nbytes
-        n += comp.cache.nbytes + comp.channel_cache.nbytes + (self.store.nbytes if self.store is not None else 0)
+        n += comp.cache.nbytes + comp.channel_cache.nbytes
+        n += self.store.nbytes if self.store is not None else 0
         return int(n)
 
     def check_budget(self) -> None:

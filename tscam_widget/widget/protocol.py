@@ -331,7 +331,7 @@ INFORMATION: tuple[Trait, ...] = (
         "dict",
         None,
         "the methods that run passes of their own, with their cost on this data for the method "
-        'menu: `integrated_gradients` -> `32 fwd+bwd`',
+        "menu: `integrated_gradients` -> `32 fwd+bwd`",
         ts="Record<string, string>",
     ),
     Trait("reductions", "list", [], "`mean`, `median`, `max`, `mean_max`", dtype="str"),
@@ -488,7 +488,10 @@ INFORMATION: tuple[Trait, ...] = (
         "after the method's ReLU); empty when the method has none",
     ),
     _array(
-        "channel_maps_scale", "float32", "[S, 2]", "kernel mode: each sample's `(lo, hi)` over [C, T]"
+        "channel_maps_scale",
+        "float32",
+        "[S, 2]",
+        "kernel mode: each sample's `(lo, hi)` (its C x T)",
     ),
     Trait(
         "value_range",
