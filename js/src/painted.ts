@@ -40,6 +40,33 @@ export interface PaintedDetail {
   colorbar: (Rect & { lo: number; hi: number }) | null;
   /** the trust view when it is shown, else null */
   trust: PaintedTrust | null;
+  /** maps per channel as drawn; null when no map view is drawn */
+  channels: PaintedChannels | null;
+}
+
+/** What the maps per channel and the channel bar show. */
+export interface PaintedChannels {
+  /** each channel's panel coloured by its own map */
+  perChannel: boolean;
+  /** the first sample's share of |attribution| per channel (the bar), null when none */
+  share: number[] | null;
+  /** the mean share over the listed samples (the line) and over how many; null when none */
+  mean: number[] | null;
+  count: number;
+  /** several channels with one map for all: why (also in the status line); "" otherwise */
+  note: string;
+}
+
+/** The channel part of the painted event for a scene. */
+export function paintedChannels(scene: { perChannel: boolean; samples: { share: Float32Array | null }[]; meanShare: { share: Float32Array; count: number } | null; channelNote: string }): PaintedChannels {
+  const first = scene.samples[0]?.share ?? null;
+  return {
+    perChannel: scene.perChannel,
+    share: first ? Array.from(first) : null,
+    mean: scene.meanShare ? Array.from(scene.meanShare.share) : null,
+    count: scene.meanShare?.count ?? 0,
+    note: scene.channelNote,
+  };
 }
 
 const r1 = (v: number) => Math.round(v * 10) / 10;

@@ -16,7 +16,7 @@ import { isDarkColour, readTheme, type Theme } from "./theme";
 import type { CamTraits } from "./types";
 import { maskRow } from "./band";
 import { createTrustPane, randomisedReader, type TrustPane } from "./trust";
-import { emitPainted, paintedPanels, rounded, type PaintedDetail } from "./painted";
+import { emitPainted, paintedChannels, paintedPanels, rounded, type PaintedDetail } from "./painted";
 import { createSampleMenu, stepSample } from "./samples";
 import { currentSnapshot, snapshotAt, snapshotNotes, type SnapshotView } from "./timeline";
 
@@ -137,6 +137,7 @@ export class CamView {
   private readonly trust: TrustPane;
   private readonly dom: Dom;
   private lastScene: Scene | null = null; // the last picture whose maps matched the controls
+  private drawn: Scene | null = null; // the scene of the last picture drawn
   private snap: SnapshotView | null = null; // the timeline's snapshot drawn (null: the current weights)
   private hits: PanelHit[] = [];
   private colorbar: PaintedDetail["colorbar"] = null;
@@ -221,6 +222,7 @@ export class CamView {
       if (!scene) {
         if (built.why) notes.push(built.why);
         sizeCanvas(d.canvas, width, 40)?.clearRect(0, 0, width, 40);
+        this.drawn = null;
         this.hits = [];
         this.colorbar = null;
       } else {
@@ -228,6 +230,7 @@ export class CamView {
         if (nan) notes.push(nan);
         if (scene.channelNote) info.push(scene.channelNote);
         this.paintMaps(scene, width, theme, table, notes);
+        this.drawn = scene;
         this.paintStrip(scene, width, theme, table);
       }
       if (trustView) d.strip.classList.add("tscam-hidden");
@@ -317,6 +320,7 @@ export class CamView {
       panels: trustShown ? [] : paintedPanels(this.hits),
       colorbar: trustShown ? null : this.colorbar,
       trust: trustShown,
+      channels: trustShown || !this.drawn ? null : paintedChannels(this.drawn),
     });
   }
 
