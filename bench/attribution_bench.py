@@ -80,9 +80,7 @@ def bench(name: str, a: argparse.Namespace) -> dict[str, float]:
                 model(x.clone())
 
     def ig_ours() -> None:
-        e.explain(
-            x, target=tgt, methods=["integrated_gradients"], steps=a.steps, **ours_kw
-        )
+        e.explain(x, target=tgt, methods=["integrated_gradients"], steps=a.steps, **ours_kw)
 
     def occ_ours() -> None:
         e.explain(x, target=tgt, methods=["occlusion"], window=w, **ours_kw)

@@ -30,6 +30,11 @@ const LEGEND_ROW = 16;
 const CELL = { left: 50, right: 10, title: 22, bottom: 30, gap: 14 };
 /** The channel bar column beside the panels (maps per channel): its width, and in a grid cell. */
 const BARS = { w: 64, gap: 12, cell: 22 };
+/** Extra right margin of the single/overlay figure for the channel bars (the layer strip keeps
+ * its time axis aligned with the panels'). */
+export function barsMargin(scene: Scene): number {
+  return scene.perChannel && scene.C > 1 && scene.view !== "grid" ? BARS.w + BARS.gap : 0;
+}
 /** The channel bar's colour (readable on light and dark backgrounds). */
 const BAR_COLOUR = "#4c78a8";
 

@@ -6,7 +6,7 @@ import { decodeCached } from "./buffers";
 import { ColourTable } from "./colour";
 import { createControls, setText, type Controls } from "./controls";
 import { panelAt, timeAt, tooltipLines } from "./hover";
-import { drawScene, MARGIN, sceneLayout, type PanelHit } from "./render";
+import { barsMargin, drawScene, MARGIN, sceneLayout, type PanelHit } from "./render";
 import { buildScene, isNanMap, type Scene } from "./scene";
 import { plotWidth } from "./layout";
 import { setControls } from "./state";
@@ -292,7 +292,7 @@ export class CamView {
       this.stripGeom = null;
       return;
     }
-    const geom = (this.stripGeom = stripGeometry(scene.strip.length, width, MARGIN.left, MARGIN.right));
+    const geom = (this.stripGeom = stripGeometry(scene.strip.length, width, MARGIN.left, MARGIN.right + barsMargin(scene)));
     const sctx = sizeCanvas(strip, width, geom.height);
     const s0 = scene.samples[0];
     if (sctx) {
