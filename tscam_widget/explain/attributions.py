@@ -167,9 +167,6 @@ class PointwiseGradientAttribution(GradientAttribution):
     """An attribution :meth:`of` the input gradient and the input, element by element: on the
     batch it reads the explainer's shared gradient, on other rows (``tsr``) it takes theirs."""
 
-    # opt-in until the widget shows per-channel input attributions (issue 20): by default the
-    # menu, the precomputed cube and the trust table stay as they were
-    default = False
     uses_gradients = True
 
     def of(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
