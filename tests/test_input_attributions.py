@@ -3,7 +3,8 @@ against independent oracles: captum 0.9 (``Saliency``, ``InputXGradient``, ``Int
 ``NoiseTunnel(Saliency)``, ``Occlusion``, ``ShapleyValueSampling``) on a float64 model, scipy's
 Gaussian filter for the blur baseline, a hand computation for occlusion's clipped last window, and a
 line-by-line transcription of the authors' Temporal Saliency Rescaling code (Ismail et al. 2020,
-``getTwoStepRescaling``) over captum's ``Saliency`` and ``IntegratedGradients``. Tolerance: 1e-5 relative to each map's largest magnitude."""
+``getTwoStepRescaling``) over captum's ``Saliency`` and ``IntegratedGradients``. Tolerance: 1e-5
+relative to each map's largest magnitude."""
 
 from __future__ import annotations
 
