@@ -2,8 +2,9 @@
 against independent oracles: captum 0.9 (``Saliency``, ``InputXGradient``, ``IntegratedGradients``,
 ``NoiseTunnel(Saliency)``, ``Occlusion``, ``ShapleyValueSampling``) on a float64 model, scipy's
 Gaussian filter for the blur baseline, a hand computation for occlusion's clipped last window, and a
-direct transcription of Temporal Saliency Rescaling (Ismail et al. 2020) over captum's
-``Saliency``. Tolerance: 1e-5 relative to each map's largest magnitude."""
+line-by-line transcription of the authors' Temporal Saliency Rescaling code (Ismail et al. 2020,
+``getTwoStepRescaling``) over captum's ``Saliency`` and ``IntegratedGradients``. Tolerance: 1e-5
+relative to each map's largest magnitude."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from captum.attr import (
     ShapleyValueSampling,
 )
 from scipy.ndimage import gaussian_filter1d
+from sklearn import preprocessing
 from torch import nn
 
 from tscam_widget.explain import METHODS, Explainer
@@ -243,45 +245,119 @@ def test_models_without_gradients_get_occlusion_and_shapley_without_backward(mon
         e.explain(x, methods=["integrated_gradients"], steps=2)
 
 
-def _tsr_transcription(model, x, target, q=0.55, mask=0.0):
-    """Temporal Saliency Rescaling as in Ismail et al. 2020's code (getTwoStepRescaling), one
-    sample at a time, loops as written there, base = captum's Saliency."""
-    sal = Saliency(model)
-    out = []
+def _get_two_step_rescaling(
+    grad, input, sequence_length, input_size, testing_label, has_baseline=None, **kw
+):
+    """``getTwoStepRescaling`` of the authors' code, transcribed line by line
+    (github.com/ayaabdelsalam91/TS-Interpretability-Benchmark, ``MNIST Experiments/Scripts/
+    interpret.py``): ``input`` ``[1, input_size, sequence_length]``, ``grad`` a captum
+    attribution. Kept from it: ``assignment = input[0, 0, 0]``, the 0.55 quantile, the 0.1 below
+    it, sklearn's ``minmax_scale``. Added: ``assignment`` and ``quantile`` overrides (as
+    TSInterpret's port takes ``assignment``), extra ``attribute`` keywords ``kw``; left out: the
+    feature-mask and sliding-window branches (no base here uses them). Returns ``newGrad``
+    ``[input_size, sequence_length]`` and ``timeContibution`` ``[1, sequence_length]``."""
+    assignment = kw.pop("assignment", input[0, 0, 0])
+    quantile = kw.pop("quantile", 0.55)
+
+    def attribute(inp):
+        if has_baseline is None:
+            return grad.attribute(inp, target=testing_label, **kw).data.cpu().numpy()
+        out = grad.attribute(inp, baselines=has_baseline, target=testing_label, **kw)
+        return out.data.cpu().numpy()
+
+    timeGrad = np.zeros((1, sequence_length))
+    inputGrad = np.zeros((input_size, 1))
+    newGrad = np.zeros((input_size, sequence_length))
+    ActualGrad = attribute(input)
+    for t in range(sequence_length):
+        newInput = input.clone()
+        newInput[:, :, t] = assignment
+        timeGrad_perTime = attribute(newInput)
+        timeGrad_perTime = np.absolute(ActualGrad - timeGrad_perTime)
+        timeGrad[:, t] = np.sum(timeGrad_perTime)
+    timeContibution = preprocessing.minmax_scale(timeGrad, axis=1)
+    meanTime = np.quantile(timeContibution, quantile)
+    for t in range(sequence_length):
+        if timeContibution[0, t] > meanTime:
+            for c in range(input_size):
+                newInput = input.clone()
+                newInput[:, c, t] = assignment
+                inputGrad_perInput = attribute(newInput)
+                inputGrad_perInput = np.absolute(ActualGrad - inputGrad_perInput)
+                inputGrad[c, :] = np.sum(inputGrad_perInput)
+            featureContibution = preprocessing.minmax_scale(inputGrad, axis=0)
+        else:
+            featureContibution = np.ones((input_size, 1)) * 0.1
+        for c in range(input_size):
+            newGrad[c, t] = timeContibution[0, t] * featureContibution[c, 0]
+    return newGrad, timeContibution
+
+
+def _tsr_reference(grad, x, target, baseline=None, **kw):
+    """The authors' TSR of each sample (batch of one, as they run it): ``[N, C, T]`` maps and
+    ``[N, T]`` time contributions; ``baseline(x_i)`` the fixed baseline of sample ``i``."""
+    maps, times = [], []
     for i in range(len(x)):
-        inp, tgt = x[i : i + 1], int(target[i])
-        n_ch, n_t = inp.shape[1:]
-        actual = sal.attribute(inp, target=tgt).numpy()
-        time_grad = np.zeros(n_t)
-        for t in range(n_t):
-            new = inp.clone()
-            new[:, :, t] = mask
-            time_grad[t] = np.abs(actual - sal.attribute(new, target=tgt).numpy()).sum()
-        time_c = (time_grad - time_grad.min()) / (time_grad.max() - time_grad.min())
-        thr = np.quantile(time_c, q)
-        new_grad = np.zeros((n_ch, n_t))
-        for t in range(n_t):
-            if time_c[t] > thr:
-                feat = np.zeros(n_ch)
-                for c in range(n_ch):
-                    new = inp.clone()
-                    new[:, c, t] = mask
-                    feat[c] = np.abs(actual - sal.attribute(new, target=tgt).numpy()).sum()
-                feat_c = (feat - feat.min()) / (feat.max() - feat.min())
-            else:
-                feat_c = np.full(n_ch, 0.1)
-            for c in range(n_ch):
-                new_grad[c, t] = time_c[t] * feat_c[c]
-        out.append(new_grad)
-    return np.stack(out)
+        inp = x[i : i + 1]
+        b = None if baseline is None else baseline(inp)
+        m, tc = _get_two_step_rescaling(
+            grad, inp, inp.shape[2], inp.shape[1], int(target[i]), b, **kw
+        )
+        maps.append(m)
+        times.append(tc[0])
+    return np.stack(maps), np.stack(times)
 
 
-def test_tsr_equals_a_transcription_of_the_published_algorithm():
+def test_tsr_equals_the_authors_code_over_saliency():
     m, x = _model(), _x(3, C, 12)
+    # chunk_size 9: the masked rows of a sample run in several chunks
     ex = Explainer(m, layers=["input", "2"]).explain(x, methods=["tsr"], norm="none", chunk_size=9)
-    ref = _tsr_transcription(m, x, ex.target)
-    _close(ex.channel_raw("tsr"), ref, "tsr")
+    ref, time = _tsr_reference(Saliency(m), x, ex.target)
+    low = np.isclose(ref, 0.1 * time[:, None, :], rtol=0, atol=1e-12).all(1)  # [N, T]
+    assert low.any() and (~low).any()  # steps on both sides of the quantile
+    _close(ex.channel_raw("tsr"), ref, "tsr over saliency")
     _check_sum_and_layers(ex, "tsr")
+
+
+def test_tsr_equals_the_authors_code_over_integrated_gradients():
+    # a per-sample mean baseline stays that of the unmasked sample (the authors pass one
+    # baseline to every call); a number as assignment; another quantile
+    m, x = _model(), _x(2, C, 10)
+    ex = Explainer(m, layers=["input", "2"]).explain(
+        x,
+        methods=["tsr"],
+        norm="none",
+        tsr_base="integrated_gradients",
+        baseline="mean",
+        steps=6,
+        tsr_quantile=0.3,
+        tsr_assignment=0.5,
+        chunk_size=20,
+    )
+    ref, _ = _tsr_reference(
+        IntegratedGradients(m),
+        x,
+        ex.target,
+        baseline=lambda inp: inp.mean(-1, keepdim=True).expand_as(inp).contiguous(),
+        n_steps=6,
+        assignment=0.5,
+        quantile=0.3,
+    )
+    _close(ex.channel_raw("tsr"), ref, "tsr over integrated gradients (mean baseline)")
+
+
+def test_tsr_with_one_channel_is_the_time_contribution():
+    # our documented departure: the authors' min-max over one channel gives 0 at the relevant
+    # steps (and 0.1 r(t) elsewhere); ours keeps r(t)
+    m, x = _model(1), _x(2, 1, 12)
+    ex = Explainer(m, layers=["input", "2"]).explain(x, methods=["tsr"], norm="none")
+    ref, time = _tsr_reference(Saliency(m), x, ex.target)
+    _close(ex.channel_raw("tsr")[:, 0], time, "tsr one channel")
+    assert np.abs(ref[:, 0] - time).max() > 0.5  # the authors' map differs there
+    with pytest.raises(ValueError, match="tsr_assignment: expected 'first' or a number"):
+        Explainer(m, layers="input").explain(x, methods=["tsr"], tsr_assignment="last")
+    with pytest.raises(ValueError, match=r"tsr_quantile: expected a number in \[0, 1\]"):
+        Explainer(m, layers="input").explain(x, methods=["tsr"], tsr_quantile=1.5)
 
 
 def test_channel_maps_of_input_gradient_cams_and_importance():

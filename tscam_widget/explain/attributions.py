@@ -90,10 +90,18 @@ class GradientAttribution(InputAttribution):
     ``tsr`` rescales)."""
 
     def attribute_rows(
-        self, ctx: MethodContext, X: torch.Tensor, target: torch.Tensor, sample: torch.Tensor
+        self,
+        ctx: MethodContext,
+        X: torch.Tensor,
+        target: torch.Tensor,
+        sample: torch.Tensor,
+        ref: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The attribution ``[R, C, T]`` of rows ``X`` ``[R, C, T]`` for ``target`` ``[R]``;
-        ``sample`` ``[R]``: each row's sample index in the explain call (seeds)."""
+        ``sample`` ``[R]``: each row's sample index in the explain call (seeds); ``ref``
+        ``[R, C, T]``: the rows that data-dependent settings (a ``mean``/``blur`` baseline,
+        SmoothGrad's default noise scale) are taken from, default ``X`` (``tsr`` passes the
+        unmasked samples, as the authors keep one baseline for all masked copies)."""
         raise NotImplementedError
 
     def passes(self, ctx: MethodContext) -> int:
@@ -176,7 +184,7 @@ class PointwiseGradientAttribution(GradientAttribution):
     def attribute(self, ctx: MethodContext) -> torch.Tensor:
         return self.of(ctx.G, ctx.A)
 
-    def attribute_rows(self, ctx, X, target, sample):  # type: ignore[no-untyped-def]
+    def attribute_rows(self, ctx, X, target, sample, ref=None):  # type: ignore[no-untyped-def]
         return self.of(_gradients(ctx, X, target), X)
 
 
@@ -224,14 +232,18 @@ class IntegratedGradients(MultiPassAttribution):
     passes_kwarg = "steps"
     passes_default = 32
 
-    def attribute_rows(self, ctx, X, target, sample):  # type: ignore[no-untyped-def]
+    def attribute_rows(self, ctx, X, target, sample, ref=None):  # type: ignore[no-untyped-def]
         steps = self.passes(ctx)
         rule = check_choice(ctx.kwargs, "integration", INTEGRATIONS, "gausslegendre")
         alphas, weights = (
             torch.as_tensor(v, dtype=X.dtype, device=X.device)
             for v in integration_points(steps, rule)
         )
-        B = make_baseline(X, ctx.kwargs.get("baseline", "zeros"), ctx.kwargs.get("blur_sigma"))
+        B = make_baseline(
+            X if ref is None else ref,
+            ctx.kwargs.get("baseline", "zeros"),
+            ctx.kwargs.get("blur_sigma"),
+        )
         D = X - B
         acc = _accumulate(
             ctx,
@@ -262,7 +274,7 @@ class SmoothGrad(MultiPassAttribution):
     passes_kwarg = "noise_samples"
     passes_default = 16
 
-    def attribute_rows(self, ctx, X, target, sample):  # type: ignore[no-untyped-def]
+    def attribute_rows(self, ctx, X, target, sample, ref=None):  # type: ignore[no-untyped-def]
         m = self.passes(ctx)
         seed = check_int(ctx.kwargs, "seed", 0, low=0)
         std = check_float(ctx.kwargs, "noise_std", None)
@@ -273,10 +285,11 @@ class SmoothGrad(MultiPassAttribution):
             if s not in noise:
                 g = torch.Generator().manual_seed(seed + int(s))
                 noise[s] = torch.randn((m, *X.shape[1:]), generator=g, dtype=torch.float32)
+        span = (X if ref is None else ref).flatten(1)
         scale = (
             torch.full((X.shape[0],), std, dtype=X.dtype, device=X.device)
             if std is not None
-            else 0.15 * (X.flatten(1).amax(1) - X.flatten(1).amin(1))
+            else 0.15 * (span.amax(1) - span.amin(1))
         )
         E = torch.stack([noise[s] for s in sample.tolist()]).to(X.device, X.dtype)  # [R, m, C, T]
         acc = _accumulate(
@@ -422,13 +435,22 @@ def _minmax(v: torch.Tensor) -> torch.Tensor:
 
 
 class Tsr(InputAttribution):
-    """Temporal Saliency Rescaling (Ismail et al. 2020) over a base attribution ``R``
-    (``tsr_base``: ``"saliency"`` default, ``"inputxgradient"``, ``"integrated_gradients"``,
-    ``"smoothgrad"``), as in the authors' code: time relevance ``r(t) = sum |R(x) - R(x with
-    step t of every channel set to tsr_mask)|``, min-max scaled over t per sample; for steps with
-    ``r(t)`` above its ``tsr_quantile`` (default 0.55) quantile, feature relevance ``q(t, c) = sum
-    |R(x) - R(x with (t, c) set to tsr_mask)|`` min-max scaled over c, else ``q = 0.1``; map
-    ``r(t) q(t, c)``. With one channel, ``q = 1`` (min-max over one channel would be 0).
+    """Temporal Saliency Rescaling (Ismail et al. 2020), as the authors' ``getTwoStepRescaling``
+    (github.com/ayaabdelsalam91/TS-Interpretability-Benchmark, ``MNIST Experiments/Scripts/
+    interpret.py``; TSInterpret's ``Saliency_PTY`` ports it unchanged), over a base attribution
+    ``R`` (``tsr_base``: ``"saliency"`` default, ``"inputxgradient"``, ``"integrated_gradients"``,
+    ``"smoothgrad"``). Masking sets elements to ``tsr_assignment``: ``"first"`` (default, the
+    authors' ``assignment = input[0, 0, 0]``: each sample's value at channel 0, step 0) or a
+    number. Time relevance ``r(t) = sum |R(x) - R(x with step t of every channel masked)|``,
+    min-max scaled over t per sample (a flat row gives 0, as ``sklearn``'s ``minmax_scale``);
+    for steps with ``r(t)`` strictly above its ``tsr_quantile`` quantile (default 0.55, linear
+    interpolation, as ``np.quantile``), feature relevance ``q(t, c) = sum |R(x) - R(x with
+    (t, c) masked)|`` min-max scaled over c, else ``q = 0.1``; map ``r(t) q(t, c)`` ``[N, C, T]``.
+    The base's data-dependent settings (a ``mean``/``blur`` IG baseline, SmoothGrad's noise
+    scale) come from the unmasked sample, as the authors pass one baseline to every call.
+    Departures: with one channel ``q = 1`` (the authors' min-max over one channel gives 0, which
+    would zero the relevant steps and keep 0.1 r(t) on the others); SmoothGrad's noise draws
+    are shared by a sample's masked copies (seeded) where captum draws afresh per call.
     Cost: the base's passes x (1 + T + C x steps above the quantile) per sample."""
 
     name = "tsr"
@@ -446,7 +468,7 @@ class Tsr(InputAttribution):
     kwargs = (
         "tsr_base",
         "tsr_quantile",
-        "tsr_mask",
+        "tsr_assignment",
         *IntegratedGradients.kwargs,
         *(k for k in SmoothGrad.kwargs if k != "chunk_size"),
     )
@@ -455,10 +477,28 @@ class Tsr(InputAttribution):
         name = check_choice(kwargs, "tsr_base", self.BASES, "saliency")
         return next(m for m in INPUT_METHODS if m.name == name)  # type: ignore[return-value]
 
+    @staticmethod
+    def _quantile(kwargs: dict[str, Any]) -> float:
+        q = check_float(kwargs, "tsr_quantile", 0.55)
+        if q is None or not 0 <= q <= 1:
+            raise ValueError(f"tsr_quantile: expected a number in [0, 1], got {q!r}")
+        return q
+
+    @staticmethod
+    def _assignment(kwargs: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
+        """The masking value of each sample ``[N]``."""
+        value = kwargs.get("tsr_assignment")
+        if value is None or (isinstance(value, str) and value == "first"):
+            return x[:, 0, 0].clone()
+        if isinstance(value, str):
+            raise ValueError(f"tsr_assignment: expected 'first' or a number, got {value!r}")
+        v = check_float(kwargs, "tsr_assignment", 0.0)
+        return torch.full((x.shape[0],), v or 0.0, dtype=x.dtype, device=x.device)
+
     def cost(self, channels: int, length: int, **kwargs: Any) -> tuple[int, int]:
         base = self._base(kwargs)
         per = (base.cost(channels, length, **kwargs) or (1, 1))[0] or 1
-        q = check_float(kwargs, "tsr_quantile", 0.55)
+        q = self._quantile(kwargs)
         above = int(round((1 - q) * length)) if channels > 1 else 0
         n = per * (1 + length + above * channels)
         return (n, n)
@@ -467,10 +507,8 @@ class Tsr(InputAttribution):
         x, tgt = ctx.x, ctx.target
         n, c, t = x.shape
         base = self._base(ctx.kwargs)
-        q = check_float(ctx.kwargs, "tsr_quantile", 0.55)
-        if not 0 <= q <= 1:
-            raise ValueError(f"tsr_quantile: expected a number in [0, 1], got {q!r}")
-        value = check_float(ctx.kwargs, "tsr_mask", 0.0)
+        q = self._quantile(ctx.kwargs)
+        value = self._assignment(ctx.kwargs, x)
         sample = torch.arange(ctx.start, ctx.start + n, device=x.device)
         R0 = base.attribute_rows(ctx, x, tgt, sample)
         # masked rows per chunk so that the base's own expansion stays near chunk_size rows
@@ -485,10 +523,10 @@ class Tsr(InputAttribution):
                 r = torch.arange(len(ii), device=x.device)
                 Xm = x[ii].clone()
                 if cs is None:
-                    Xm[r, :, tc] = value
+                    Xm[r, :, tc] = value[ii, None]
                 else:
-                    Xm[r, cs[s : s + per_chunk], tc] = value
-                R = base.attribute_rows(ctx, Xm, tgt[ii], sample[ii])
+                    Xm[r, cs[s : s + per_chunk], tc] = value[ii]
+                R = base.attribute_rows(ctx, Xm, tgt[ii], sample[ii], ref=x[ii])
                 out[s : s + per_chunk] = (R0[ii] - R).abs().flatten(1).sum(1)
             return out
 
