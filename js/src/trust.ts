@@ -287,6 +287,15 @@ function frame(ctx: CanvasRenderingContext2D, theme: Theme, r: Rect, x: [number,
   ctx.restore();
 }
 
+/** Indices of the finite values without a finite neighbour: a line through them draws nothing,
+ * so polyline gives them a dot (an input attribution's one layer, `input`, on the depth plot). */
+export function isolatedPoints(ys: ArrayLike<number>): number[] {
+  const ok = (i: number) => i >= 0 && i < ys.length && Number.isFinite(ys[i]);
+  const out: number[] = [];
+  for (let i = 0; i < ys.length; i++) if (ok(i) && !ok(i - 1) && !ok(i + 1)) out.push(i);
+  return out;
+}
+
 function polyline(ctx: CanvasRenderingContext2D, r: Rect, xs: ArrayLike<number>, ys: ArrayLike<number>, x: [number, number], y: [number, number], colour: string, width: number, dash: number[]): number {
   const sx = (v: number) => r.x + ((v - x[0]) / (x[1] - x[0])) * r.w;
   const sy = (v: number) => r.y + r.h - ((v - y[0]) / (y[1] - y[0])) * r.h;
@@ -306,6 +315,12 @@ function polyline(ctx: CanvasRenderingContext2D, r: Rect, xs: ArrayLike<number>,
     drawn++;
   }
   ctx.stroke();
+  ctx.fillStyle = colour;
+  for (const i of isolatedPoints(ys)) {
+    ctx.beginPath();
+    ctx.arc(sx(xs[i]), sy(ys[i]), width + 1, 0, 2 * Math.PI);
+    ctx.fill();
+  }
   ctx.restore();
   return drawn;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { maskRow, maskRuns } from "../src/band";
-import { cellAt, cellControls, gainColour, randomisedReader, selectedCell, trustLayout, trustTables } from "../src/trust";
+import { cellAt, cellControls, gainColour, isolatedPoints, randomisedReader, selectedCell, trustLayout, trustTables } from "../src/trust";
 import { TRUST_TABLES, type TrustTable } from "../src/protocol.gen";
 import type { Packed, TraitReader } from "../src/types";
 
@@ -94,6 +94,15 @@ describe("trust table", () => {
     expect(c(0)).toBe("rgb(247,247,247)");
     expect(c(0.5)).toBe("rgb(202,0,32)");
     expect(c(-0.5)).toBe("rgb(5,113,176)");
+  });
+});
+
+describe("depth plot", () => {
+  it("dots the finite values without a finite neighbour (an input attribution's input row)", () => {
+    expect(isolatedPoints([0.3, NaN, NaN])).toEqual([0]);
+    expect(isolatedPoints([NaN, 0.1, NaN, 0.2, 0.4])).toEqual([1]);
+    expect(isolatedPoints([0.1, 0.2])).toEqual([]);
+    expect(isolatedPoints([NaN, NaN])).toEqual([]);
   });
 });
 

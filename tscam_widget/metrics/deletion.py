@@ -13,6 +13,12 @@ random draws or steps ask for it (the intact series and the fully removed one ar
 curves of a sample; maps that agree on the top chunks share their first steps). The
 perturbed series go through the model in batches of ``batch_size`` rows.
 
+*Per-channel deletion* (maps ``[N, M, C, T]``, one per channel): the units removed are the
+``C x blocks`` cells (channel, chunk), ranked by each channel's mean over each chunk; a step
+removes ``round(k * C * blocks / K)`` cells, each a chunk of one channel alone, with the same
+perturbation; random curves draw random orders of the cells. Every step removes the same share
+of the series' (channel, time) values as time deletion does.
+
 Insertion curves come free: inserting the most relevant chunks first into the fully removed
 series (one chunk per step) passes through exactly the series of LeRF deletion, in reverse
 order (``insertion[k] = lerf[K - k]``).
@@ -82,7 +88,8 @@ class DeletionResult:
 
     ``prob`` ``[N, M, 2, K+1]`` (sample, map, order ``("morf", "lerf")``, step) the target
     probability; ``logit`` the same for the target logit; ``random_prob`` / ``random_logit``
-    ``[N, R, K+1]`` (sample, draw, step); ``fractions`` ``[K+1]`` removed fraction per step;
+    ``[N, R, K+1]`` (sample, draw, step); ``fractions`` ``[K+1]`` removed fraction per step
+    (of the chunks, or of the cells (channel, chunk) in per-channel deletion);
     ``edges`` the chunk boundaries; ``forwards`` rows evaluated (distinct perturbed series);
     ``forwards_unshared`` the rows without sharing; ``forward_calls`` batched model calls."""
 
@@ -98,10 +105,19 @@ class DeletionResult:
 
 
 def random_orders(n: int, draws: int, blocks: int, seed: int) -> np.ndarray:
-    """Seeded random removal orders int64 ``[N, draws, blocks]`` (one permutation per sample and
-    draw, from ``numpy.random.default_rng(seed)``)."""
+    """Seeded random removal orders int64 ``[N, draws, blocks]`` of ``blocks`` units (chunks, or
+    cells in per-channel deletion), one permutation per sample and draw, from
+    ``numpy.random.default_rng(seed)``."""
     rng = np.random.default_rng(seed)
     return np.argsort(rng.random((n, draws, blocks)), axis=-1)
+
+
+def _removed(sets: np.ndarray, chunk_of_t: np.ndarray, channels: int | None) -> np.ndarray:
+    """Removed-unit sets ``[P, units]`` -> removed steps bool ``[P, T]`` (time deletion,
+    ``channels`` None) or ``[P, C, T]`` (units are the cells (channel, chunk), channel-major)."""
+    if channels is None:
+        return sets[:, chunk_of_t]
+    return sets.reshape(len(sets), channels, -1)[:, :, chunk_of_t]
 
 
 def deletion_curves(
@@ -120,25 +136,33 @@ def deletion_curves(
     """MoRF / LeRF deletion curves of ``maps [N, M, T]`` (``M`` maps per sample; a row holding
     NaN is undefined and gets NaN curves) and random-chunk curves, for the series the fitted
     ``perturbation`` holds (``perturbation.x [N0, C, T]``; ``samples [N]`` picks its rows,
-    default all).
+    default all). Maps ``[N, M, C, T]`` (one per channel) give per-channel deletion: the units
+    are the cells (channel, chunk) and the random curves remove random cells (module
+    docstring).
 
     ``forward(batch [P, C, T]) -> logits [P, K]`` (no gradients needed); ``target [N]`` the class
     followed; ``progress(fraction of the forwards done)`` is called after each batch. Returns a
     :class:`DeletionResult`."""
     maps = np.asarray(maps, dtype=np.float64)
-    n, m, t = maps.shape
+    if maps.ndim not in (3, 4):
+        raise ValueError(
+            f"maps: expected [N, M, T] or, per channel, [N, M, C, T], got shape {list(maps.shape)}"
+        )
+    n, m, t = maps.shape[0], maps.shape[1], maps.shape[-1]
+    channels = maps.shape[2] if maps.ndim == 4 else None
     blocks = steps if blocks is None else blocks
     if samples is None:
         samples = np.arange(n)
     samples = np.asarray(samples, dtype=np.int64)
     edges = block_edges(t, blocks)
-    counts = step_counts(steps, blocks)
-    scores = block_scores(maps, edges)  # [N, M, B]
+    units = blocks * (channels or 1)  # chunks, or cells (channel, chunk)
+    counts = step_counts(steps, units)
+    scores = block_scores(maps, edges).reshape(n, m, units)  # [N, M, U]
     valid = ~np.isnan(scores).any(-1)  # [N, M]
     scores = np.where(valid[..., None], scores, 0.0)
-    orders = np.stack([ranking(scores, o) for o in ORDERS], 2)  # [N, M, 2, B]
-    sets_map = removal_sets(orders, counts)  # [N, M, 2, K+1, B]
-    sets_rand = removal_sets(random_orders(n, random_draws, blocks, seed), counts)  # [N,R,K+1,B]
+    orders = np.stack([ranking(scores, o) for o in ORDERS], 2)  # [N, M, 2, U]
+    sets_map = removal_sets(orders, counts)  # [N, M, 2, K+1, U]
+    sets_rand = removal_sets(random_orders(n, random_draws, units, seed), counts)  # [N,R,K+1,U]
 
     # every (sample, removed set) asked for, deduplicated
     req_n = np.concatenate(
@@ -147,17 +171,13 @@ def deletion_curves(
             np.broadcast_to(np.arange(n)[:, None, None], sets_rand.shape[:3]).ravel(),
         ]
     )
-    req_sets = np.concatenate(
-        [sets_map[valid].reshape(-1, blocks), sets_rand.reshape(-1, blocks)], 0
-    )
+    req_sets = np.concatenate([sets_map[valid].reshape(-1, units), sets_rand.reshape(-1, units)], 0)
     keys = np.concatenate([req_n[:, None], np.packbits(req_sets, axis=1).astype(np.int64)], 1)
     uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
     u_n = req_n[first]
-    u_sets = req_sets[first]  # [U, B]
-    # chunk sets -> removed time steps
+    u_sets = req_sets[first]  # [distinct, U]
     chunk_of_t = np.repeat(np.arange(blocks), np.diff(edges))
-    u_removed = u_sets[:, chunk_of_t]  # [U, T]
 
     dev = perturbation.x.device
     tgt = np.asarray(target, dtype=np.int64)
@@ -166,7 +186,8 @@ def deletion_curves(
     calls = 0
     for s in range(0, len(uniq), batch_size):
         rows = torch.from_numpy(samples[u_n[s : s + batch_size]]).to(dev)
-        removed = torch.from_numpy(u_removed[s : s + batch_size]).to(dev)
+        removed = torch.from_numpy(_removed(u_sets[s : s + batch_size], chunk_of_t, channels))
+        removed = removed.to(dev)
         xb = perturbation(rows, removed)
         logits = forward(xb).double()
         calls += 1
@@ -189,7 +210,7 @@ def deletion_curves(
         logit=logit,
         random_prob=rprob,
         random_logit=rlogit,
-        fractions=counts / blocks,
+        fractions=counts / units,
         edges=edges,
         forwards=len(uniq),
         forwards_unshared=len(keys),

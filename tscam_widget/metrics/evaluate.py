@@ -14,6 +14,7 @@ from torch import nn
 from ..explain.adapters import as_inputs, from_learner, learner_data
 from ..explain.explainer import Explainer
 from ..explain.inputs import prepare_x, to_plain_tensor
+from ..explain.layers import INPUT
 from ..explain.state import preserved_state
 from .deletion import ORDERS, auc, deletion_curves
 from .localisation import localisation
@@ -79,6 +80,34 @@ def _mask(mask: Any, n: int, t: int) -> np.ndarray | None:
     return m
 
 
+DELETIONS = ("time", "channel")
+
+
+def _method_kwargs(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise TypeError(
+            f"method_kwargs: expected a dict of keyword arguments for the methods (e.g. "
+            f"{{'steps': 16}}), got {type(value).__name__} {value!r}"
+        )
+    return dict(value)
+
+
+def channel_cube(expl: Any, n_layers: int) -> np.ndarray:
+    """The maps per channel for per-channel deletion: float32 ``[N, L * M, C, T]`` (layer-major,
+    as the cube's ``[L, M]``), the ``input`` layer's :meth:`~.Explanation.channel_maps` (the
+    method's ReLU applied, no normalisation) where the method has them, NaN elsewhere."""
+    n, c, t = expl.x.shape
+    out = np.full((n, n_layers, len(expl.keys), c, t), np.nan, np.float32)
+    if INPUT in expl.layers:
+        li = expl.layers.index(INPUT)
+        for mi, key in enumerate(expl.keys):
+            if key in expl.channel_keys:
+                out[:, li, mi] = expl.channel_maps(key[0], key[1], norm="none")
+    return out.reshape(n, -1, c, t)
+
+
 def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -96,6 +125,8 @@ def evaluate(
     steps: int = 10,
     random_draws: int = 3,
     *,
+    deletion: str = "time",
+    method_kwargs: dict[str, Any] | None = None,
     target: Any = "pred",
     blocks: int | None = None,
     reference: Any = None,
@@ -120,14 +151,23 @@ def evaluate(
     ``target="true"``); ``mask`` bool ``[N, T]``, the ground truth of where the evidence is
     (adds localisation scores); ``layers`` / ``methods`` as in :class:`~tscam_widget.Explainer`
     (default: the widget's layers, the input first, and every default method with the ``mean``
-    reduction).
+    reduction). ``method_kwargs``: keyword arguments of the methods (``steps`` of
+    ``integrated_gradients``, ``window`` of ``occlusion``, ``n_segments`` of
+    ``shapley_segments`` ...), passed to every explain call (also the sanity checks'). The input
+    attributions are defined on the ``input`` layer only: their scores on other layers are NaN.
 
     *Deletion* (MoRF, LeRF and ``random_draws`` random orders): ``steps`` steps, each removing
     ``blocks / steps`` of ``blocks`` contiguous chunks (default ``blocks = steps``: 10 % each),
-    every channel of a time step together, replaced by ``perturbation`` (``"zero"``, ``"mean"``,
-    ``"reference_mean"``, ``"noise"``, ``"interp"``; see :mod:`.perturb`; ``reference`` is the
-    reference set ``[R, C, T]``, default ``X``; ``noise`` the interpolation's noise in channel
-    stds). See :mod:`.deletion` for how forwards are shared.
+    replaced by ``perturbation`` (``"zero"``, ``"mean"``, ``"reference_mean"``, ``"noise"``,
+    ``"interp"``; see :mod:`.perturb`; ``reference`` is the reference set ``[R, C, T]``, default
+    ``X``; ``noise`` the interpolation's noise in channel stds). ``deletion="time"`` (default):
+    a chunk is removed in every channel together, ranked by the ``[T]`` map.
+    ``deletion="channel"``: the units are the ``C x blocks`` cells (channel, chunk), ranked by
+    the method's map per channel (:meth:`~tscam_widget.explain.Explanation.channel_maps`, on
+    the ``input`` layer), each step removing ``1 / steps`` of the cells (a chunk of one channel
+    at a time); the random curves remove random cells. Cells without maps per channel (every
+    layer but ``input``, methods without them) get NaN curves and scores in this mode. See
+    :mod:`.deletion` for how forwards are shared.
 
     *Sanity* (``sanity=True``): cascading randomisation of a deep copy of the model, head first
     (:mod:`.sanity`), Spearman correlation of each stage's maps with the original's; the
@@ -157,6 +197,9 @@ def evaluate(
     self_noise = _check_float("self_noise", self_noise)
     sanity_ratio = _check_float("sanity_ratio", sanity_ratio)
     mask_arr = _mask(mask, n, t)
+    kw = _method_kwargs(method_kwargs)
+    if deletion not in DELETIONS:
+        raise ValueError(f"deletion: expected one of {list(DELETIONS)}, got {deletion!r}")
     if not isinstance(perturbation, str):
         raise TypeError(
             f"perturbation: expected a name such as 'interp', got {type(perturbation).__name__}"
@@ -179,7 +222,7 @@ def evaluate(
         report("explain", 0.0)
         t0 = time.perf_counter()
         if explanation is None:
-            expl = ex.explain(Xn, target=target, y=yi, methods=methods, norm="none")
+            expl = ex.explain(Xn, target=target, y=yi, methods=methods, norm="none", **kw)
         else:
             expl = explanation
             if len(expl.target) != n:
@@ -187,7 +230,10 @@ def evaluate(
         seconds["explain"] = time.perf_counter() - t0
         cube, keys = expl.to_array(norm="none")  # [L, M, N, T]
         n_l, n_m = cube.shape[:2]
-        maps = cube.transpose(2, 0, 1, 3).reshape(n, n_l * n_m, t)
+        if deletion == "channel":
+            maps = channel_cube(expl, n_l)  # [N, L * M, C, T]
+        else:
+            maps = cube.transpose(2, 0, 1, 3).reshape(n, n_l * n_m, t)
         report("deletion", 0.1)
         t0 = time.perf_counter()
 
@@ -220,6 +266,7 @@ def evaluate(
         orders=ORDERS,
         perturbation=perturbation,
         perturbation_description=pert.describe(),
+        deletion=deletion,
         steps=steps,
         blocks=blocks,
         random_draws=random_draws,
@@ -247,7 +294,7 @@ def evaluate(
     if sanity:
         report("sanity", 0.6)
         t0 = time.perf_counter()
-        _sanity(rep, ex, model, Xn, xt, cube, expl, methods, seed, self_noise, report, layouts)
+        _sanity(rep, ex, model, Xn, xt, cube, expl, methods, kw, seed, self_noise, report, layouts)
         seconds["sanity"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - t_start
     rep.seconds = seconds
@@ -264,6 +311,7 @@ def _sanity(
     cube: np.ndarray,
     expl: Any,
     methods: Any,
+    kw: dict[str, Any],
     seed: int,
     self_noise: float,
     report: Progress,
@@ -281,10 +329,10 @@ def _sanity(
     g = np.random.default_rng(seed + 1)
     sd = Xn.std(-1, keepdims=True)
     noisy = (Xn + self_noise * sd * g.standard_normal(Xn.shape)).astype(np.float32)
-    rep.self_agreement = corr(ex.explain(noisy, target=target, methods=methods, norm="none"))
+    rep.self_agreement = corr(ex.explain(noisy, target=target, methods=methods, norm="none", **kw))
     k = expl.logits.shape[1]
     others = other_classes(target, k, seed)
-    rep.random_logit = corr(ex.explain(Xn, target=others, methods=methods, norm="none"))
+    rep.random_logit = corr(ex.explain(Xn, target=others, methods=methods, norm="none", **kw))
     specs = [(s.module_name, s.call) for s in ex.layer_specs(xt)]
     stages = cascade_stages(model, xt, specs, ex.io)
     rep.stages = [s for s, _ in stages]
@@ -298,7 +346,7 @@ def _sanity(
             input_layout=ex.io.input_layout,
             output=ex.io.output,
         )
-        out.append(corr(rex.explain(Xn, target=target, methods=methods, norm="none")))
+        out.append(corr(rex.explain(Xn, target=target, methods=methods, norm="none", **kw)))
     if out:
         rep.cascade = np.stack(out)
         with np.errstate(invalid="ignore"):
@@ -306,3 +354,7 @@ def _sanity(
     else:
         rep.cascade = np.full((0, *rep.gain.shape), np.nan)
         rep.passes = np.zeros(rep.gain.shape, dtype=bool)
+        rep.sanity_note = (
+            "the model has no parameters to re-initialise: no randomisation cascade, so no "
+            "pass / fail (self-agreement and random logit are computed)"
+        )

@@ -2,7 +2,9 @@
 
 A perturbation is fitted once to the evaluated series ``x [N, C, T]`` (and a reference set, the
 training data when known) and then fills, for any rows of ``x`` and any boolean "removed" masks
-``[P, T]``, every channel of the removed time steps. Random parts (noise) are drawn once per
+``[P, T]``, every channel of the removed time steps (or, with masks ``[P, C, T]``, the removed
+steps of each channel alone: per-channel deletion; ``interp`` then interpolates each channel
+between its own kept steps). Random parts (noise) are drawn once per
 sample from a seeded generator, so a removed time step is always replaced by the same value
 whatever else is removed: curves of different maps stay comparable and can share forwards.
 
@@ -33,8 +35,8 @@ DEFAULT_INTERP_NOISE = 0.1
 
 class Perturbation:
     """A fitted perturbation. ``name``; ``describe()`` a one-line description; calling it with
-    ``(rows int64 [P], removed bool [P, T])`` returns the perturbed copies float ``[P, C, T]`` of
-    ``x[rows]``."""
+    ``(rows int64 [P], removed bool [P, T] or [P, C, T])`` returns the perturbed copies float
+    ``[P, C, T]`` of ``x[rows]`` (``[P, T]``: every channel of a removed step)."""
 
     def __init__(
         self,
@@ -89,11 +91,21 @@ class Perturbation:
 
     def __call__(self, rows: torch.Tensor, removed: torch.Tensor) -> torch.Tensor:
         x = self.x[rows]
-        rm = removed[:, None, :]
+        rm = removed[:, None, :] if removed.dim() == 2 else removed
         if self.fill is not None:
             fill = self.fill[rows] if self.fill.shape[0] == self.x.shape[0] else self.fill
             return torch.where(rm, fill.expand_as(x), x)
-        return torch.where(rm, interpolate(x, removed, self.channel_mean[rows]) + self.eps[rows], x)
+        if removed.dim() == 2:
+            filled = interpolate(x, removed, self.channel_mean[rows])
+        else:  # each channel between its own kept steps: channels as rows of one channel
+            p, c, t = x.shape
+            flat = interpolate(
+                x.reshape(p * c, 1, t),
+                removed.reshape(p * c, t),
+                self.channel_mean[rows].reshape(p * c, 1, 1),
+            )
+            filled = flat.reshape(p, c, t)
+        return torch.where(rm, filled + self.eps[rows], x)
 
 
 def interpolate(x: torch.Tensor, removed: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,11 @@ class TrustReport:
     random-chunk curves' areas; ``gain = mean over samples (random_auc - MoRF auc)`` (positive:
     removing what the map points at hurts the prediction more than removing random chunks);
     ``symmetric = mean(LeRF auc - MoRF auc)`` (ROAD's symmetric score). NaN where a method is
-    undefined for a layer (``cam`` away from the head)."""
+    undefined for a layer (``cam`` away from the head, the input attributions away from
+    ``input``). ``deletion``: ``"time"`` (a chunk of every channel at a time) or ``"channel"``
+    (cells (channel, chunk) ranked by the maps per channel, random cells for the random curves;
+    NaN for the layers and methods without maps per channel: every layer but ``input``).
+    ``sanity_note``: why the sanity fields are partly empty ("" when they are complete)."""
 
     layers: list[str]
     methods: list[str]
@@ -70,6 +74,8 @@ class TrustReport:
     random_logit: np.ndarray | None = None
     passes: np.ndarray | None = None
     sanity_ratio: float = 0.5
+    deletion: str = "time"
+    sanity_note: str = ""
     forwards: int = 0
     forwards_unshared: int = 0
     forward_calls: int = 0
@@ -94,8 +100,8 @@ class TrustReport:
         for li, name in enumerate(self.layers):
             cells = []
             for mi, v in enumerate(arr[li]):
-                if value == "passes" and np.isnan(self.gain[li, mi]):
-                    cells.append(f"{'-':>{w}}")  # the method is undefined for this layer
+                if value == "passes" and self._no_verdict(li, mi):
+                    cells.append(f"{'-':>{w}}")
                 elif value == "passes":
                     cells.append(f"{('yes' if v else 'no'):>{w}}")
                 elif np.isnan(v):
@@ -104,6 +110,12 @@ class TrustReport:
                     cells.append(f"{v:>{w}.{digits}f}")
             out.append(f"{name:<{lw}}" + "".join(cells))
         return "\n".join(out)
+
+    def _no_verdict(self, li: int, mi: int) -> bool:
+        """No pass / fail for the cell: the method is undefined for the layer, or the model had
+        no parameters to randomise (an empty cascade)."""
+        ref = self.self_agreement if self.self_agreement is not None else self.gain
+        return bool(np.isnan(ref[li, mi])) or (self.cascade is not None and len(self.cascade) == 0)
 
     def _value(self, value: str) -> np.ndarray:
         if value in ("gain", "symmetric", "self_agreement", "random_logit", "passes"):

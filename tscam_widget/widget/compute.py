@@ -78,6 +78,7 @@ class MapComputer:
         self._first_predictions(predict)
         self.reductions = self._check_reductions(reductions)
         self.methods = self._check_methods(methods)
+        self._check_method_kwargs()
         self.cache = LRUCache.from_mb(cache_mb)
         # kernel mode: raw input-layer maps per channel [C, T] (of channel_keys), by sample
         self.channel_cache = LRUCache.from_mb(cache_mb / 2)
@@ -199,6 +200,21 @@ class MapComputer:
         if bad or not ms:
             raise ValueError(f"methods: expected a non-empty list of {known}, got {ms!r}")
         return list(dict.fromkeys(ms))
+
+    def _check_method_kwargs(self) -> None:
+        accepted = {k for m in self.methods for k in self._specs[m].kwargs}
+        unknown = sorted(set(self.method_kwargs) - accepted)
+        if unknown:
+            raise TypeError(
+                f"method_kwargs: {unknown} not taken by any of the methods {self.methods}; they "
+                f"take {sorted(accepted)}"
+            )
+
+    def kwargs_for(self, methods: Sequence[str]) -> dict[str, Any]:
+        """The part of ``method_kwargs`` that ``methods`` take: an explain call of some of the
+        widget's methods gets only theirs (the others' would be refused as unexpected)."""
+        accepted = {k for m in methods for k in self._specs[m].kwargs}
+        return {k: v for k, v in self.method_kwargs.items() if k in accepted}
 
     def _defined(self, method: str) -> bool:
         """Whether ``method`` (one defined on some layers only) gives a finite map for at least
@@ -344,7 +360,7 @@ class MapComputer:
             norm=norm,
             scale_range=self.scale_range,
             batch_size=self.batch_size,
-            **self.method_kwargs,
+            **self.kwargs_for(methods),
         )
         return ex, kept
 

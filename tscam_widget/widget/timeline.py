@@ -336,7 +336,7 @@ class Timeline:
             reductions=(comp.reductions[0],),
             norm="none",
             batch_size=comp.batch_size,
-            **comp.method_kwargs,
+            **comp.kwargs_for(methods),
         )
         arr, names = ex.to_array(norm="none")  # [L, M', S, T]
         pos = {str(k): i for i, k in enumerate(names)}

@@ -167,7 +167,7 @@ def compute_trust(
         reductions=(red,),
         norm="none",
         batch_size=comp.batch_size,
-        **comp.method_kwargs,
+        **comp.kwargs_for(methods),
     )
     rep = evaluate(
         comp.model,
@@ -177,6 +177,7 @@ def compute_trust(
         methods=methods,
         steps=steps,
         random_draws=random_draws,
+        method_kwargs=comp.kwargs_for(methods),
         target=target,
         sanity=False,
         seed=seed,
