@@ -397,9 +397,9 @@ def test_costs_and_selection():
     expensive = {"integrated_gradients", "smoothgrad", "occlusion", "shapley_segments", "tsr"}
     for name in expensive:
         assert METHODS[name].extra_forwards and not METHODS[name].default, name
-    # no extra pass, but opt-in until the widget shows per-channel input maps
-    assert not METHODS["saliency"].extra_forwards and not METHODS["saliency"].default
-    assert not METHODS["inputxgradient"].default
+    # no extra pass: default (the widget draws their maps per channel)
+    assert not METHODS["saliency"].extra_forwards and METHODS["saliency"].default
+    assert METHODS["inputxgradient"].default
     m, x = _model(), _x(2)
     with pytest.raises(TypeError, match="unexpected keyword argument"):
         Explainer(m, layers="input").explain(x, methods=["saliency"], steps=4)

@@ -292,7 +292,11 @@ def test_other_layers_compute_the_scores_again(data):
     w.flush()
     assert w.trust_meta["state"] == "done"
     assert w.trust_meta["layers"] == ["blocks.1", "blocks.2"]
-    assert unpack(w.trust_gain).shape == (2, len(w.methods))
+    # the input attributions need the input layer: no column for them on these layers
+    on_input = {"saliency", "inputxgradient"}
+    assert on_input <= set(w.methods)
+    assert unpack(w.trust_gain).shape == (2, len(w.methods) - len(on_input))
+    assert not on_input & {k.split("/")[0] for k in w.trust_meta["keys"]}
     w.view = "single"
     w.methods = ["gradcam", "hirescam"]
     assert w.trust_meta["state"] == "pending" and unpack(w.trust_gain).size == 0

@@ -193,7 +193,7 @@ class MapComputer:
             return [
                 m
                 for m, spec in self._specs.items()
-                if spec.default and (not spec.only_on or self._defined(m))
+                if spec.default and (not spec.only_on or self.defined(m))
             ]
         ms = [methods] if isinstance(methods, str) else list(methods)
         bad = [m for m in ms if m not in known]
@@ -216,7 +216,11 @@ class MapComputer:
         accepted = {k for m in methods for k in self._specs[m].kwargs}
         return {k: v for k, v in self.method_kwargs.items() if k in accepted}
 
-    def _defined(self, method: str) -> bool:
+    def spec(self, method: str) -> Method:
+        """The method class instance of ``method`` (as registered when the widget was made)."""
+        return self._specs[method]
+
+    def defined(self, method: str) -> bool:
         """Whether ``method`` (one defined on some layers only) gives a finite map for at least
         one chosen layer."""
         first = np.flatnonzero(self.finite)[:1]

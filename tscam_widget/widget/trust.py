@@ -88,9 +88,12 @@ def check_mask(mask: Any, n: int, length: int, ids: np.ndarray | None = None) ->
 
 
 def default_keys(comp: Any) -> list[tuple[str, str | None]]:
-    """One (method, reduction or None) per method of the widget: its default variant."""
+    """One (method, reduction or None) per method of the widget: its default variant; a method
+    defined on some layers only (the input attributions) only where one of them is explained."""
     out = []
     for method, red in comp.keys():
+        if comp.spec(method).only_on and not comp.defined(method):
+            continue
         if all(m != method for m, _ in out):
             out.append((method, red))
     return out
