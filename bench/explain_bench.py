@@ -29,6 +29,10 @@ other processes changes far less than the wall clock.
 
 Usage: ``python bench/explain_bench.py [--models inception light] [--batch 64] [--length 500]
 [--light-length 2000] [--runs 5] [--threads N] [--cpu] [--only floor ours]``.
+
+The input attributions (Integrated Gradients and occlusion against their floors and captum's, on
+InceptionTime 64 x 1 x 500 and 64 x 12 x 1000) are in ``bench/attribution_bench.py``;
+``--attributions`` runs that bench after this one with its defaults.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -315,6 +320,9 @@ def main() -> None:
         help="time the process's CPU seconds instead of wall time (with --threads 1: what other "
         "processes on a shared machine do to the wall clock does not count)",
     )
+    p.add_argument(
+        "--attributions", action="store_true", help="then run bench/attribution_bench.py"
+    )
     p.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     a = p.parse_args()
     warnings.filterwarnings("ignore")
@@ -328,6 +336,9 @@ def main() -> None:
         CLOCK = time.process_time
     for name in a.models:
         bench_model(name, a)
+    if a.attributions:
+        bench = Path(__file__).with_name("attribution_bench.py")
+        subprocess.run([sys.executable, str(bench)], check=True)
 
 
 if __name__ == "__main__":
