@@ -555,9 +555,10 @@ class MapComputer:
 
     # ---- precompute mode -----------------------------------------------------------------
     def cube_nbytes(self, methods: Sequence[str] | None = None) -> int:
-        """Bytes of the float32 cube ``[N, L, M, T]`` for ``methods`` (default: the widget's)."""
-        n, _, t = self.X.shape
-        return 4 * n * len(self.layers) * len(self.keys(methods)) * t
+        """Bytes of the float32 cube ``[N, L, M, T]`` for ``methods`` (default: the widget's), with
+        the ``input`` layer's maps per channel ``[N, Kc, C, T]`` of the widget's methods."""
+        n, c, t = self.X.shape
+        return 4 * n * t * (len(self.layers) * len(self.keys(methods)) + len(self.channel_keys) * c)
 
     def cube(
         self, target: Target, norm: str, progress: Callable[[int, int], None] | None = None
