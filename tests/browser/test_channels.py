@@ -115,6 +115,15 @@ def test_channels_offline(trained, tmp_path: Path, open_page, artifacts: Path) -
     canvas = page.locator(MAIN).first.element_handle()
     want = shares_by_hand(model, Xt, w.y_pred)
     check_channels(page, root, canvas, want, artifacts, "offline")
+    # the grid: each cell's channels in their own colours, with a small bar per cell
+    n = paint_count(root)
+    page.locator(f"{WIDGET} input[type=range][data-control=layer]").first.evaluate(DRAG, 0)
+    page.locator(f"{WIDGET} select[data-control=view]").first.select_option("grid")
+    d = next_paint_(page, root, n, layer=0, view="grid")
+    assert d["channels"]["perChannel"] is True
+    np.testing.assert_allclose(d["channels"]["share"], want[0], atol=0.01)
+    assert len({p["sample"] for p in d["panels"]}) == d["controls"]["view_count"]
+    page.locator(WIDGET).first.screenshot(path=str(artifacts / "channels-offline-grid.png"))
 
 
 def test_channels_in_lab(ucr_dir: Path, lab_server, open_page, artifacts: Path) -> None:

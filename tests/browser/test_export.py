@@ -86,7 +86,11 @@ def test_demo_page_is_light_and_self_contained(demo_page: tuple[Path, str]) -> N
     assert tables.shape == (len(cmap_names()), 256, 4)
     np.testing.assert_array_equal(tables[cmap_names().index("viridis")], cmap_table("viridis"))
     cube, rows = arrays["cube"], arrays["cube_rows"]
-    assert cube.dtype == np.uint8 and cube.shape[1:3] == (7, 15)  # input + 6 blocks, 15 maps
+    keys = json.loads(html.split('type="application/vnd.tscam-widget+json">\n')[1].split("\n</")[0])
+    keys = keys["state"]["cube_keys"]
+    # input + 6 blocks; the 4 reductions of activation and classic Grad-CAM, 7 CAMs, 2 input maps
+    assert keys[-2:] == ["saliency", "inputxgradient"] and len(keys) == 17, keys
+    assert cube.dtype == np.uint8 and cube.shape[1:3] == (7, 17)
     pred, true = arrays["y_pred_buffer"], arrays["y_true_buffer"]
     # one row per sample, one more only where the prediction differs from the label
     assert cube.shape[0] == SAMPLES + int((pred != true).sum())
@@ -95,7 +99,8 @@ def test_demo_page_is_light_and_self_contained(demo_page: tuple[Path, str]) -> N
     # the trust view's state (issue 10): every layer x method scored, the synthetic data's mask
     assert "trust scores:" in stdout
     gain = arrays["trust_gain"]
-    assert gain.shape == (7, 9) and np.isfinite(gain).sum() == 7 * 8 + 1  # CAM: last block only
+    # CAM: last block only; saliency and input x gradient: the input layer only
+    assert gain.shape == (7, 11) and np.isfinite(gain).sum() == 7 * 8 + 1 + 2
     assert arrays["mask"].shape == (SAMPLES, 128) and 0 < arrays["mask"].mean() < 0.5
 
 
