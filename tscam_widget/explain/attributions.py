@@ -76,6 +76,8 @@ class GradientAttribution(InputAttribution):
     """An attribution made of input gradients, for any rows: :meth:`attribute_rows` (what
     ``tsr`` rescales)."""
 
+    own_gradients = True
+
     def attribute_rows(
         self, ctx: MethodContext, X: torch.Tensor, target: torch.Tensor, sample: torch.Tensor
     ) -> torch.Tensor:
@@ -427,6 +429,7 @@ class Tsr(InputAttribution):
     formula = "time relevance x feature relevance of a base attribution (saliency)"
     extra_forwards = True
     default = False
+    own_gradients = True
     BASES: ClassVar[tuple[str, ...]] = (
         "saliency",
         "inputxgradient",
