@@ -325,24 +325,26 @@ def test_mlp_is_explained_at_its_input_as_gradient_times_input():
         Explainer(m, layers="all").explain(x)
 
 
-def test_models_without_gradient_to_the_input_are_refused_with_the_reason():
+def test_models_without_gradient_to_the_input_get_the_input_and_gradient_methods_are_refused():
     m = PositiveCounts()
     x = x_batch()
-    with pytest.raises(ValueError, match=r"no layer with a time axis on a differentiable path.*"):
-        Explainer(m).explain(x)
-    with pytest.raises(ValueError, match=r"'input': the model's prediction has no gradient"):
+    # no temporal layer on a differentiable path: the input, for the methods needing no gradient
+    e = Explainer(m).explain(x, window=4, n_segments=3, shapley_samples=2)
+    assert e.layers == [INPUT] and e.methods == ["occlusion", "shapley_segments"]
+    with pytest.raises(ValueError, match=r"'gradcam' needs gradients, and the model's prediction"):
         Explainer(m, layers=INPUT).explain(x, methods=["gradcam"])
     # the conv is still there to be asked for by name, for the gradient-free methods
     ex = Explainer(m, layers="conv").explain(x, methods=["activation"])
     assert ex.layers == ["conv"]
 
 
-def test_tsai_minirocket_is_refused_with_the_reason():
+def test_tsai_minirocket_gets_the_input_and_refuses_gradient_methods_with_the_reason():
     from tsai.models.MINIROCKETPlus_Pytorch import MiniRocketPlus
 
     m = MiniRocketPlus(C, K, T)
-    with pytest.raises(ValueError, match=r"has no gradient with respect to the input"):
-        Explainer(m).explain(x_batch())
+    assert default_layers(m, x_batch()) == [INPUT]
+    with pytest.raises(ValueError, match=r"has no gradient with respect to its input"):
+        Explainer(m).explain(x_batch(), methods=["gradcam"])
 
 
 def test_model_state_untouched_by_tracing():

@@ -89,6 +89,8 @@ class GradientAttribution(InputAttribution):
     """An attribution made of input gradients, for any rows: :meth:`attribute_rows` (what
     ``tsr`` rescales)."""
 
+    own_gradients = True
+
     def attribute_rows(
         self,
         ctx: MethodContext,
@@ -459,6 +461,7 @@ class Tsr(InputAttribution):
     formula = "time relevance x feature relevance of a base attribution (saliency)"
     extra_forwards = True
     default = False
+    own_gradients = True
     BASES: ClassVar[tuple[str, ...]] = (
         "saliency",
         "inputxgradient",

@@ -26,6 +26,7 @@ from .layers import LayerSpec
 from .maps import LayerMaps, MapStore, MethodPlan, layer_maps
 from .methods import METHODS, Method, default_methods
 from .model_io import ModelIO
+from .nograd import check_gradient_free, gradient_free_defaults
 from .resolution import LayerRequest, ResolvedLayers, resolve_layers
 from .state import preserved_state
 from .targets import check_target, target_tensor
@@ -70,7 +71,9 @@ class Explainer:
     the default selection for other models), a qualified name (``"name@k"`` for the k-th call of
     a module run repeatedly; ``"input"`` for the input itself), a module object, or a list of
     those. Resolution needs an input's shapes, so it happens on the first :meth:`explain` (or
-    :meth:`resolve` or :meth:`layer_specs`).
+    :meth:`resolve` or :meth:`layer_specs`). A model whose prediction has no gradient with
+    respect to its input (tsai's ROCKET family) gets ``["input"]`` by default, explained by the
+    methods that need no gradient (``occlusion``, ``shapley_segments``).
 
     ``layouts``: ``{"module name": "NTC"}`` overrides the traced layout of a layer's output (one
     letter per axis: N batch, T time, C channels). ``input_layout``: ``"NCT"`` or ``"NTC"`` (the
@@ -179,9 +182,20 @@ class Explainer:
                 raise forward_error(self.model, xt[:1], self.io, e) from e
             return torch.softmax(logits.double(), 1).float().cpu().numpy()
 
+    def default_method_names(self) -> list[str]:
+        """The ``methods=None`` selection (after resolution): every method with ``default =
+        True``; for a model whose prediction has no gradient with respect to its input, the
+        input attributions that need none (``occlusion``, ``shapley_segments``) and, on layers
+        named by the user, the default methods that need none."""
+        if self._resolved is None:
+            raise RuntimeError("Explainer.default_method_names: call resolve(x) first")
+        if self._resolved.trace.differentiable:
+            return default_methods()
+        return gradient_free_defaults(self._resolved.specs)
+
     def _methods(self, methods: Any) -> tuple[list[Method], bool]:
         if methods is None:
-            return [METHODS[n] for n in default_methods()], False
+            return [METHODS[n] for n in self.default_method_names()], False
         if isinstance(methods, str):
             methods = [methods]
         out = []
@@ -211,6 +225,9 @@ class Explainer:
         ):
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         ms, explicit = self._methods(methods)
+        res = self._resolved  # resolved before the plan
+        if res is not None and not res.trace.differentiable and any(s.is_input for s in res.specs):
+            check_gradient_free(ms)  # no gradient to the input: a clear error, not zeros
         accepted = {k for m in ms for k in m.kwargs}
         unknown = sorted(set(method_kwargs) - accepted)
         if unknown:
@@ -236,7 +253,10 @@ class Explainer:
 
         ``x``: numpy/tensor ``[N, T]`` (one channel) or ``[N, C, T]``. ``target``: ``"pred"``,
         ``"true"`` (needs ``y``), a class index or ``N`` indices. ``methods``: names (default:
-        every method whose class says ``default = True``; those with extra forwards are opt-in).
+        :meth:`default_method_names`: every method whose class says ``default = True``, those
+        with extra forwards are opt-in; for a model without gradients, the input attributions
+        that need none). A method that needs a gradient, on the input of a model whose
+        prediction has none, is a ``ValueError`` naming it.
         ``reductions`` for methods that take one (``Method.reductions``).
         ``norm``/``scale_range``: see :meth:`Explanation.get`. ``method_kwargs`` go to the
         methods that accept them (``chunk_size``, ``ablation_value``).
@@ -247,10 +267,10 @@ class Explainer:
             xt = prepare_x(x, self.model).clone()
             n = xt.shape[0]
             norm, scale_range = check_norm(norm, scale_range)
+            specs = self.layer_specs(xt[:1])  # the methods=None selection depends on the model
             plan = self._plan(methods, reductions, batch_size, method_kwargs)
             y_arr = None if y is None else prepare_labels(y, n, arg="y")
             target_arg = check_target(target, n, y_arr)
-            specs = self.layer_specs(xt[:1])
             job = _Job(specs, plan.with_reductions(), target_arg, y_arr, int(batch_size))
             store = MapStore(job.plan.keys, [s.name for s in specs])
             batches = []

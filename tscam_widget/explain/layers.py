@@ -179,7 +179,8 @@ def candidate_layers(model: nn.Module, x: Any, **io: Any) -> list[str]:
 def default_layers(model: nn.Module, x: Any, **io: Any) -> list[str]:
     """Names of the default layer selection: the block outputs along the model's main path,
     ending with the deepest temporal layer (see :func:`default_from_trace`). A model without
-    temporal layers but with a gradient to its input gets ``["input"]``.
+    temporal layers on a differentiable path gets ``["input"]`` (without a gradient to its input
+    too: the methods that need none, occlusion and shapley_segments, explain it there).
 
     ``x``: an input batch ``[N, T]`` or ``[N, C, T]``; ``io``: ``input_layout``/``output``.
     Returns a list of names in execution order."""
@@ -188,10 +189,7 @@ def default_layers(model: nn.Module, x: Any, **io: Any) -> list[str]:
 
 
 def _default_or_input(tr: Trace) -> list[LayerSpec]:
-    specs = default_from_trace(tr)
-    if not specs and tr.differentiable:
-        return [INPUT_SPEC]
-    return specs
+    return default_from_trace(tr) or [INPUT_SPEC]
 
 
 def _module_names(model: nn.Module) -> dict[int, str]:
@@ -294,20 +292,12 @@ def resolve_specs(model: nn.Module, selection: Any, tr: Trace) -> list[LayerSpec
         cands = candidate_specs(tr)
         if not cands:
             raise ValueError(
-                "layers='all': no submodule output has a time axis"
-                + ("; layers='input' explains the input itself" if tr.differentiable else "")
+                "layers='all': no submodule output has a time axis; layers='input' explains the "
+                "input itself"
             )
         return cands
     if selection is None:
-        specs = _default_or_input(tr)
-        if not specs:
-            raise ValueError(
-                "layers=None: the model has no layer with a time axis on a differentiable path "
-                "from the input to the logits, and its prediction has no gradient with respect "
-                "to the input (features such as ROCKET's counts of positive values are not "
-                "differentiable), so there is nothing a class-activation map can be drawn for"
-            )
-        return specs
+        return _default_or_input(tr)
     defaults: list[LayerSpec] | None = None
     specs: list[LayerSpec] = []
     for item in selection:

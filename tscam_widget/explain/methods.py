@@ -84,6 +84,8 @@ class Method:
     reference: ClassVar[str] = ""  # where it is defined
     formula: ClassVar[str] = ""  # the map in words (README)
     uses_gradients: ClassVar[bool] = False  # asks for G (one shared autograd.grad per batch)
+    # takes input gradients of its own (``MethodContext.input_gradient``: IG, SmoothGrad, TSR)
+    own_gradients: ClassVar[bool] = False
     reductions: ClassVar[tuple[str, ...]] = ()  # it makes one map per reduction of these
     # cost class: runs forwards of its own (one per channel per layer): precompute="auto" then
     # stays in kernel mode and the widget never prefetches it (the built-in ones are also opt-in)
@@ -102,6 +104,12 @@ class Method:
         """Whether it gives maps per channel on the ``input`` layer (it implements
         :meth:`channels`)."""
         return type(self).channels is not Method.channels
+
+    @property
+    def needs_gradient(self) -> bool:
+        """Whether it needs the prediction's gradient (the shared ``G`` or passes of its own);
+        a model without one (tsai's ROCKET family) is explained by the others only."""
+        return bool(self.uses_gradients or self.own_gradients)
 
     @property
     def display_label(self) -> str:

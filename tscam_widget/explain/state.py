@@ -19,15 +19,21 @@ from torch import nn
 @contextmanager
 def preserved_state(model: nn.Module) -> Iterator[nn.Module]:
     """Yield ``model``; on exit restore each submodule's ``training`` flag, each parameter's
-    ``requires_grad`` and ``.grad`` (the same object, ``None`` stays ``None``), and the values of
-    every buffer."""
+    ``requires_grad`` and ``.grad`` (the same object, ``None`` stays ``None``), and every buffer
+    (the same object, with its values)."""
     modules = list(model.modules())
     training = [m.training for m in modules]
     params = list(model.parameters())
     requires = [p.requires_grad for p in params]
     grads = [p.grad for p in params]
     grad_values = [None if g is None else g.detach().clone() for g in grads]
-    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    # per module and name: a forward may replace a buffer (tsai's MiniRocket fits its biases on
+    # the first batch it sees and assigns new tensors), so the objects are put back too
+    buffers = [
+        (m, name, b, b.detach().clone())
+        for m in modules
+        for name, b in m.named_buffers(recurse=False)
+    ]
     try:
         yield model
     finally:
@@ -40,6 +46,8 @@ def preserved_state(model: nn.Module) -> Iterator[nn.Module]:
                 if g is not None and not torch.equal(g, gv):
                     g.copy_(gv)
                 p.grad = g
-            for b, saved_b in buffers:
+            for m, name, b, saved_b in buffers:
+                if getattr(m, name, None) is not b:
+                    setattr(m, name, b)
                 if not torch.equal(b, saved_b):
                     b.copy_(saved_b)

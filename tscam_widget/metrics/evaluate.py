@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -139,7 +139,7 @@ def evaluate(
     layouts: dict[str, str] | None = None,
     input_layout: str = "NCT",
     output: Any = None,
-    progress: Progress | None = None,
+    progress: Progress | Literal[False] | None = None,
     explanation: Any = None,
 ) -> TrustReport:
     """Can I trust this map? Faithfulness, localisation and sanity scores for every explained
@@ -178,7 +178,7 @@ def evaluate(
 
     The model is left exactly as found (weights, ``.grad``, ``requires_grad``, train/eval
     flags, hooks, BatchNorm statistics), also on error. ``progress(stage, fraction)`` is called
-    as the work proceeds.
+    as the work proceeds (None or False: no reports).
 
     ``explanation``: the :class:`~tscam_widget.explain.Explanation` of ``X`` for these layers,
     methods and target, when the caller has it already (the widget does): its maps are scored
@@ -204,7 +204,12 @@ def evaluate(
         raise TypeError(
             f"perturbation: expected a name such as 'interp', got {type(perturbation).__name__}"
         )
-    report = (lambda s, f: progress(s, f)) if progress is not None else (lambda s, f: None)
+    if progress is not None and progress is not False and not callable(progress):
+        raise TypeError(
+            "progress: expected a function progress(stage, fraction), None or False, got "
+            f"{progress!r}"
+        )
+    report = (lambda s, f: progress(s, f)) if progress else (lambda s, f: None)
 
     ex = Explainer(
         model,

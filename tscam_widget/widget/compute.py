@@ -15,6 +15,7 @@ import numpy as np
 from tscam_widget.explain import METHODS, REDUCTIONS, Explainer, Method
 from tscam_widget.explain.explanation import map_key, scale_to
 from tscam_widget.explain.layers import INPUT
+from tscam_widget.explain.nograd import check_gradient_free, no_gradient_note, perturbation_methods
 from tscam_widget.explain.targets import Target, check_target, target_array
 from tscam_widget.explain.terms import check_reductions
 
@@ -187,18 +188,33 @@ class MapComputer:
     def _check_reductions(self, reductions: Sequence[str]) -> list[str]:
         return check_reductions(reductions)
 
+    @property
+    def gradient_free(self) -> bool:
+        """The model's prediction has no gradient with respect to its input (tsai's ROCKET
+        family): only the methods that need none are offered on the input."""
+        return not self.explainer.input_differentiable
+
+    @property
+    def gradient_note(self) -> str:
+        """The status note for a model without gradients ("" for one with)."""
+        return no_gradient_note() if self.gradient_free else ""
+
     def _check_methods(self, methods: Sequence[str] | None) -> list[str]:
         known = list(self._specs)
         if methods is None:
+            # the input attributions that need no gradient are chosen for the input only
+            free = set(perturbation_methods()) if self.gradient_free else set()
             return [
                 m
-                for m, spec in self._specs.items()
-                if spec.default and (not spec.only_on or self.defined(m))
+                for m in self.explainer.default_method_names()
+                if m in self._specs and (not self._specs[m].only_on or m in free or self.defined(m))
             ]
         ms = [methods] if isinstance(methods, str) else list(methods)
         bad = [m for m in ms if m not in known]
         if bad or not ms:
             raise ValueError(f"methods: expected a non-empty list of {known}, got {ms!r}")
+        if self.gradient_free and INPUT in self.layers:
+            check_gradient_free([self._specs[m] for m in ms])
         return list(dict.fromkeys(ms))
 
     def _check_method_kwargs(self) -> None:

@@ -49,7 +49,7 @@ class ModelFollower:
         self.watch.accept()  # forwards of our own (restored state) are not a change
         self.jobs.reset(comp)
         self.maps.drop_store()
-        self.flusher.note = MODEL_CHANGED
+        self.flusher.note = " · ".join(s for s in (MODEL_CHANGED, comp.gradient_note) if s)
         with w.hold_sync():
             for k, v in {**self.trust.reset(), **self.results.prediction_traits()}.items():
                 setattr(w, k, v)
@@ -58,7 +58,7 @@ class ModelFollower:
                 w.precomputed = False
                 for k, v in self.maps.empty_store_traits().items():
                     setattr(w, k, v)
-            w.status = MODEL_CHANGED
+            w.status = self.flusher.note
         if background:
             self.flusher.dirty.add("maps")
             self.results.first_picture_then_background()

@@ -96,6 +96,7 @@ def assemble(w: Any, *, in_background: bool, **a: Any) -> tuple[Parts, dict[str,
     watch = ModelWatch(lambda: learner.model if learner is not None else src.model)
     jobs = JobRunner(comp, lambda: watch.model, w)
     flusher = Flusher(w, src, maps, jobs, a["progress"])
+    flusher.note = comp.gradient_note  # at the head of the status line (a model without gradients)
     results = JobResults(w, src, maps, jobs, trust, flusher, watch)
     jobs.events(results)
     follow = ModelFollower(w, watch, maps, jobs, trust, flusher, results)
