@@ -17,7 +17,8 @@ Models (random weights, eval mode): InceptionTime on ``--batch`` x 1 x 500 and I
 
 Times: median of ``--runs`` after one warm-up; ratios ours / floor (target <= 1.1) and ours /
 captum. ``--device cuda`` runs on a GPU. Usage: ``python bench/attribution_bench.py [--batch 64]
-[--steps 32] [--windows 20] [--chunk ROWS] [--runs 3] [--device cpu|cuda] [--models uni multi]``.
+[--steps 32] [--windows 20] [--chunk ROWS] [--runs 3] [--device cpu|cuda] [--models uni multi]
+[--methods ig occ]``.
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ def bench(name: str, a: argparse.Namespace) -> dict[str, float]:
         ("occ ours", occ_ours),
         ("occ captum", occ_captum),
     ]:
+        if key.split()[0] not in a.methods:
+            out[key] = float("nan")
+            continue
         out[key] = timed(fn, a.runs, dev)
         print(f"  {name} {key}: {out[key]:.3f} s", flush=True)
     return out
@@ -116,6 +120,7 @@ def bench(name: str, a: argparse.Namespace) -> dict[str, float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", choices=list(SHAPES), default=list(SHAPES))
+    p.add_argument("--methods", nargs="+", choices=["ig", "occ"], default=["ig", "occ"])
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=32)
     p.add_argument("--windows", type=int, default=20)
