@@ -145,3 +145,43 @@ def test_offline_page_embeds_the_maps_per_channel(motions):
     assert state["channel_keys"] == w.channel_keys and "hirescam" in state["channel_keys"]
     assert state["channel_cube"]["shape"] == list(unpack(w.channel_cube).shape)
     assert ["channel_cube", "data"] in [b["path"] for b in spec["buffers"]]
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_maps_per_channel_follow_training(motions, precompute):
+    """Train, look, train more, look again: the maps per channel are the new weights' (an oracle
+    by hand on the trained model), never the old ones'."""
+    import copy
+
+    model, X, y = motions
+    model = copy.deepcopy(model)
+    w = CamWidget(model, X, y, precompute=precompute, progress=False)
+    w.layer, w.method, w.sample = 0, "hirescam", 2
+    w.flush()
+
+    def drawn() -> np.ndarray:
+        w.flush()
+        if precompute:
+            keys, cube, scale = w.channel_keys, unpack(w.channel_cube), unpack(w.channel_scale)
+            r, k = unpack(w.cube_rows)[2, w.y_pred[2]], keys.index("hirescam")
+            return dequantise(cube[r, k].reshape(1, -1), scale[r, k][None]).reshape(X.shape[1:])
+        u, scale = unpack(w.channel_maps), unpack(w.channel_maps_scale)
+        assert w.maps_meta["samples"][0] == 2
+        return dequantise(u[:1].reshape(1, -1), scale[:1]).reshape(X.shape[1:])
+
+    before = drawn()
+    labels = torch.as_tensor(np.unique(y, return_inverse=True)[1])
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    for _ in range(5):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(torch.from_numpy(X)), labels).backward()
+        opt.step()
+    model.eval()
+    w.sample = 3
+    w.sample = 2  # the user looks again
+    after = drawn()
+    assert w.model_version == 1
+    want = hirescam_by_hand(model, X[2:3], w.y_pred[2:3])[0]
+    np.testing.assert_allclose(after, want, atol=step_of(want), rtol=0)
+    assert np.abs(after - before).max() > 10 * step_of(want)  # the maps did move
