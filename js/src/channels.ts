@@ -4,7 +4,7 @@
 // kernel mode); here they are decoded under the current norm and turned into channel shares.
 import { decodeCached } from "./buffers";
 import { decodeMap, unitReader } from "./compact";
-import { cubeRows, mapKey } from "./state";
+import { cubeRows, extentOfScales, mapKey } from "./state";
 import type { TraitReader } from "./types";
 
 /** A sample's maps per channel and what the channel bar shows. */
@@ -42,19 +42,6 @@ function cacheFor(caches: WeakMap<object, Map<string, Float32Array>>, obj: objec
   if (!c) caches.set(obj, (c = new Map()));
   if (c.size > most) c.clear();
   return c;
-}
-
-/** (min lo, max hi) over the ranges of `js` ([0, 1] when none is finite). */
-function extent(scale: ArrayLike<number>, js: number[]): [number, number] {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const j of js) {
-    const a = scale[2 * j];
-    if (Number.isNaN(a)) continue;
-    if (a < lo) lo = a;
-    if (scale[2 * j + 1] > hi) hi = scale[2 * j + 1];
-  }
-  return Number.isFinite(lo) ? [lo, hi] : [0, 1];
 }
 
 /** Shares of |x| per channel of a raw [C * T] map (equal shares when it is all zero). */
@@ -117,7 +104,7 @@ export function resolveChannels(m: TraitReader): ChannelSource | null {
   const norm = m.get("norm");
   const sr = m.get("precomputed") ? m.get("cube_meta")?.scale_range : m.get("value_range");
   const range: [number, number] = Array.isArray(sr) && sr.length === 2 ? [Number(sr[0]), Number(sr[1])] : [0, 1];
-  const all = used.length ? extent(scale, used) : ([0, 1] as [number, number]);
+  const all = extentOfScales(used, scale);
   const cache = cacheFor(decodedMaps, heldKey, 256);
   const shares = cacheFor(decodedShares, heldKey, 1 << 17);
   const decode = (j: number, how: string): Float32Array => {

@@ -194,7 +194,7 @@ export function extentOf(scale: Float32Array, used: number[], L: number, M: numb
 }
 
 /** (min lo, max hi) over the maps `js` of a scale array [..., 2]; NaN lo skipped; [0, 1] if none. */
-function extentOfScales(js: number[], scale: ArrayLike<number>): [number, number] {
+export function extentOfScales(js: number[], scale: ArrayLike<number>): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
   for (const j of js) {
