@@ -307,9 +307,8 @@ class MapComputer:
         out = {}
         for m in self.methods:
             s = self._specs[m]
-            kw = {k: v for k, v in self.method_kwargs.items() if k in s.kwargs}
             try:
-                label = s.menu_label(c, t, **kw)
+                label = s.menu_label(c, t, **self.kwargs_for([m]))
             except (TypeError, ValueError):  # kwargs it rejects: the explain call says why
                 continue
             if label != s.display_label:
@@ -452,10 +451,25 @@ class MapComputer:
         if missing:
             _, chans = self.raw_maps(np.array(missing), [key], target, "none", channels=True)
             assert chans is not None
-            for i, s in enumerate(missing):
-                found[s] = np.ascontiguousarray(chans[i, 0])
-                cache.put((s, *key, target), found[s])
+            self._keep_channel_maps(missing, [key], chans, target)
+            found.update((s, chans[i, 0]) for i, s in enumerate(missing))
         return np.stack([found[int(s)] for s in samples])
+
+    def _keep_channel_maps(
+        self,
+        samples: Sequence[int],
+        keys: Sequence[tuple[str, str | None]],
+        chans: np.ndarray | None,
+        target: Target,
+    ) -> None:
+        """Put :meth:`raw_maps`' maps per channel ``[S, Kc, C, T]`` (of the channel keys among
+        ``keys``, in that order) into the channel cache by (sample, kind, target)."""
+        if chans is None:
+            return
+        ckeys = [k for k in self.channel_keys if k in keys]
+        for i, s in enumerate(samples):
+            for j, k in enumerate(ckeys):
+                self.channel_cache.put((int(s), *k, target), np.ascontiguousarray(chans[i, j]))
 
     def layer_ranges(self, key: tuple[str, str | None], target: Target) -> np.ndarray:
         """Dataset-wide ``[L, 2]`` (min, max) of the raw maps of ``key``; computed once per
@@ -523,11 +537,7 @@ class MapComputer:
                 np.array(missing), keys, target, explainer_norm, channels=True
             )
             self.n_computations += 1
-            if chans is not None:
-                ckeys = [k for k in self.channel_keys if k in keys]
-                for i, s in enumerate(missing):
-                    for j, k in enumerate(ckeys):
-                        self.channel_cache.put((s, *k, target), np.ascontiguousarray(chans[i, j]))
+            self._keep_channel_maps(missing, keys, chans, target)
             if norm == "layer":
                 for j, k in enumerate(keys):
                     r = self.layer_ranges(k, target)
