@@ -69,6 +69,14 @@ def quantise(maps: np.ndarray, precision: str = "uint8") -> tuple[np.ndarray, np
     return u, scale.astype(np.float32)
 
 
+def quantise_channels(maps: np.ndarray, precision: str = "uint8") -> tuple[np.ndarray, np.ndarray]:
+    """Maps per channel float ``[..., C, T]`` -> ``(u [..., C, T], scale float32 [..., 2])``:
+    :func:`quantise` with one range over each map's whole ``[C, T]`` (channels stay comparable)."""
+    a = np.asarray(maps)
+    u, scale = quantise(a.reshape(*a.shape[:-2], -1), precision)
+    return u.reshape(a.shape), scale
+
+
 def scale_extent(scale: np.ndarray) -> list[float]:
     """``[min lo, max hi]`` over maps' ranges ``scale`` float ``[..., 2]`` (NaN lo: a map with no
     values, skipped); ``[0, 1]`` when there is none."""
@@ -197,8 +205,8 @@ class MapStore:
             s, (kc, c, t) = len(samples), self.cu.shape[1:]
             if channels is None:
                 channels = np.full((s, kc, c, t), np.nan, np.float32)
-            cu, cscale = quantise(np.asarray(channels).reshape(s, kc, c * t), self.precision)
-            self.cu = np.concatenate([self.cu, cu.reshape(s, kc, c, t)])
+            cu, cscale = quantise_channels(channels, self.precision)
+            self.cu = np.concatenate([self.cu, cu])
             self.cscale = np.concatenate([self.cscale, cscale])
         self.rows[np.asarray(samples), np.asarray(classes)] = np.arange(
             start, start + len(samples), dtype=np.int32

@@ -20,7 +20,7 @@ import numpy as np
 from tscam_widget.explain.explanation import map_key
 
 from . import buffers
-from .compact import MapStore, dequantise, quantise
+from .compact import MapStore, dequantise, quantise, quantise_channels
 from .compute import MapComputer
 
 AUTO_LIMIT_BYTES = 64 * 10**6
@@ -304,10 +304,9 @@ class MapService:
         self.counts["map_updates"] += 1
         u, scale = quantise(maps, self.precision)
         if channels is not None:
-            s, c, t = channels.shape
-            cu, cscale = quantise(channels.reshape(s, c * t), self.precision)
+            cu, cscale = quantise_channels(channels, self.precision)
             chan = dict(
-                channel_maps=buffers.pack(cu.reshape(s, c, t), self.precision),
+                channel_maps=buffers.pack(cu, self.precision),
                 channel_maps_scale=buffers.pack(cscale, "float32"),
             )
         else:
