@@ -317,3 +317,5 @@ def test_widget_trust_table_holds_the_input_attributions(conv_data):
     # a keyword no method takes is named; one taken by some methods only reaches just those
     with pytest.raises(TypeError, match=r"method_kwargs: \['stepz'\]"):
         CamWidget(m, X, y, methods=["gradcam", "integrated_gradients"], method_kwargs={"stepz": 4})
+    with pytest.raises(TypeError, match=r"method_kwargs: expected a dict .* got list"):
+        CamWidget(m, X, y, methods=["integrated_gradients"], method_kwargs=[("steps", 4)])

@@ -572,6 +572,19 @@ def unregister_method(name: str) -> None:
     del METHODS[name]
 
 
+def check_method_kwargs(value: Any) -> dict[str, Any]:
+    """``method_kwargs`` as given to ``evaluate`` or ``CamWidget``: a copy of the dict (``{}`` for
+    None); anything but a dict with string keys is a TypeError naming it."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise TypeError(
+            f"method_kwargs: expected a dict of keyword arguments for the methods (e.g. "
+            f"{{'steps': 16}}), got {type(value).__name__} {value!r}"
+        )
+    return dict(value)
+
+
 def default_methods() -> list[str]:
     """The ``methods=None`` selection: every registered method with ``default = True``."""
     return [n for n, m in METHODS.items() if m.default]

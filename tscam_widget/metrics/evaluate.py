@@ -15,6 +15,7 @@ from ..explain.adapters import as_inputs, from_learner, learner_data
 from ..explain.explainer import Explainer
 from ..explain.inputs import prepare_x, to_plain_tensor
 from ..explain.layers import INPUT
+from ..explain.methods import check_method_kwargs
 from ..explain.state import preserved_state
 from .deletion import ORDERS, auc, deletion_curves
 from .localisation import localisation
@@ -81,17 +82,6 @@ def _mask(mask: Any, n: int, t: int) -> np.ndarray | None:
 
 
 DELETIONS = ("time", "channel")
-
-
-def _method_kwargs(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise TypeError(
-            f"method_kwargs: expected a dict of keyword arguments for the methods (e.g. "
-            f"{{'steps': 16}}), got {type(value).__name__} {value!r}"
-        )
-    return dict(value)
 
 
 def channel_cube(expl: Any, n_layers: int) -> np.ndarray:
@@ -197,7 +187,7 @@ def evaluate(
     self_noise = _check_float("self_noise", self_noise)
     sanity_ratio = _check_float("sanity_ratio", sanity_ratio)
     mask_arr = _mask(mask, n, t)
-    kw = _method_kwargs(method_kwargs)
+    kw = check_method_kwargs(method_kwargs)
     if deletion not in DELETIONS:
         raise ValueError(f"deletion: expected one of {list(DELETIONS)}, got {deletion!r}")
     if not isinstance(perturbation, str):

@@ -15,6 +15,7 @@ import numpy as np
 from tscam_widget.explain import METHODS, REDUCTIONS, Explainer, Method
 from tscam_widget.explain.explanation import map_key, scale_to
 from tscam_widget.explain.layers import INPUT
+from tscam_widget.explain.methods import check_method_kwargs
 from tscam_widget.explain.nograd import check_gradient_free, no_gradient_note, perturbation_methods
 from tscam_widget.explain.targets import Target, check_target, target_array
 from tscam_widget.explain.terms import check_reductions
@@ -57,7 +58,7 @@ class MapComputer:
         self.y = y
         self.batch_size = int(batch_size)
         self.scale_range = scale_range
-        self.method_kwargs = dict(method_kwargs or {})
+        self.method_kwargs = check_method_kwargs(method_kwargs)
         self.explainer_kwargs = dict(explainer_kwargs or {})
         self.explainer = Explainer(
             model,
